@@ -1,0 +1,120 @@
+#!/usr/bin/env pwsh
+# QemuHotplugHarness entry point. Usage:
+#   dotnet pwsh ./run.ps1 setup        install what is missing (apt), build the harness
+#   dotnet pwsh ./run.ps1 reproduce    the unpatched-vs-patched reproduction (the main job)
+#   dotnet pwsh ./run.ps1 test         every test; ends with "N passed, N failed, N skipped"
+#   dotnet pwsh ./run.ps1 <command>    any other qhh command (predict, scan, build, run, merge, ...)
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version Latest
+$Root = $PSScriptRoot
+$Configuration = 'Release'
+$CliDll = Join-Path $Root "src/QemuHotplugHarness.Cli/bin/$Configuration/net10.0/qhh.dll"
+
+# Debian packages the builders, the guest runner and the report test use.
+$AptPackages = @(
+    'build-essential', 'bc', 'flex', 'bison', 'libelf-dev', 'libssl-dev', 'cpio', 'xz-utils', 'gzip',
+    'dpkg-dev', 'python3', 'meson', 'ninja-build', 'pkg-config', 'libglib2.0-dev', 'libpixman-1-dev',
+    'libslirp-dev', 'libfdt-dev', 'linux-source-6.1', 'qemu-system-x86', 'seabios', 'ipxe-qemu', 'ccache'
+)
+$DebSrcFile = '/etc/apt/sources.list.d/qemu-hotplug-harness-src.sources'
+
+function Say([string]$Message) { Write-Host "run.ps1: $Message" }
+
+function Invoke-Native([string]$File, [string[]]$Arguments) {
+    & $File @Arguments
+    if ($LASTEXITCODE -ne 0) { throw "run.ps1: '$File $($Arguments -join ' ')' failed with exit code $LASTEXITCODE" }
+}
+
+function Test-DebInstalled([string]$Name) {
+    $status = & dpkg-query -W -f '${Status}' $Name 2>$null
+    return ($LASTEXITCODE -eq 0 -and "$status" -like '*install ok installed*')
+}
+
+function Install-Prerequisites {
+    if (-not (Test-Path '/usr/bin/apt-get')) { Say 'not a Debian machine: skipping apt (install the packages of run.ps1 by hand)'; return }
+    $sudo = @()
+    if ((& id -u) -ne '0') { $sudo = @('sudo') }
+    $updated = $false
+    if (-not (Test-Path $DebSrcFile)) {
+        Say "adding deb-src entries for bookworm ($DebSrcFile): QEMU is built from Debian's source package"
+        $text = @"
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb-src
+URIs: http://deb.debian.org/debian-security
+Suites: bookworm-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+"@
+        $tmp = [IO.Path]::GetTempFileName()
+        Set-Content -Path $tmp -Value $text
+        $cmd = $sudo + @("install", "-m", "0644", $tmp, $DebSrcFile)
+        Invoke-Native $cmd[0] ($cmd | Select-Object -Skip 1)
+        Remove-Item $tmp
+        $needUpdate = $true
+    } else { $needUpdate = $false }
+    $missing = @($AptPackages | Where-Object { -not (Test-DebInstalled $_) })
+    if ($missing.Count -gt 0 -or $needUpdate) {
+        Say "apt-get update"
+        $cmd = $sudo + @('apt-get', 'update', '-q')
+        Invoke-Native $cmd[0] ($cmd | Select-Object -Skip 1)
+        $updated = $true
+    }
+    if ($missing.Count -gt 0) {
+        Say "installing with apt: $($missing -join ' ')"
+        $env:DEBIAN_FRONTEND = 'noninteractive'
+        $cmd = $sudo + @('apt-get', 'install', '-y', '-q', '--no-install-recommends') + $missing
+        Invoke-Native $cmd[0] ($cmd | Select-Object -Skip 1)
+    } elseif (-not $updated) {
+        Say "apt packages present ($($AptPackages.Count) checked)"
+    }
+}
+
+function Build-Harness {
+    Say "building the harness ($Configuration)"
+    Invoke-Native 'dotnet' @('build', (Join-Path $Root 'QemuHotplugHarness.sln'), '-c', $Configuration, '-nologo', '-v', 'quiet', '-clp:ErrorsOnly')
+}
+
+function Invoke-Tests([string[]]$Extra) {
+    $results = Join-Path ([IO.Path]::GetTempPath()) ("qhh-test-" + [Guid]::NewGuid().ToString('N'))
+    New-Item -ItemType Directory -Path $results | Out-Null
+    & dotnet test (Join-Path $Root 'QemuHotplugHarness.sln') -c $Configuration --no-build -nologo `
+        --logger 'trx' --logger 'console;verbosity=normal' --results-directory $results @Extra
+    $testExit = $LASTEXITCODE
+    $passed = 0; $failed = 0; $skipped = 0
+    $trx = @(Get-ChildItem -Path $results -Filter '*.trx' -Recurse)
+    foreach ($file in $trx) {
+        [xml]$doc = Get-Content -Raw $file.FullName
+        $c = $doc.TestRun.ResultSummary.Counters
+        $passed += [int]$c.passed
+        $failed += [int]$c.failed + [int]$c.error + [int]$c.timeout + [int]$c.aborted
+        $skipped += [int]$c.notExecuted + [int]$c.inconclusive
+    }
+    Remove-Item -Recurse -Force $results
+    if ($trx.Count -eq 0 -and $testExit -ne 0) { $failed += 1 }
+    Write-Host "$passed passed, $failed failed, $skipped skipped"
+    if ($failed -gt 0 -or $testExit -ne 0 -or $passed -eq 0) { exit 1 }
+    exit 0
+}
+
+$command = if ($args.Count -gt 0) { [string]$args[0] } else { 'help' }
+$rest = @(if ($args.Count -gt 1) { $args[1..($args.Count - 1)] | ForEach-Object { [string]$_ } })
+
+switch ($command) {
+    'setup' { Install-Prerequisites; Build-Harness; Say 'ready'; exit 0 }
+    'test' { Install-Prerequisites; Build-Harness; Invoke-Tests $rest }
+    { $_ -in @('help', '-h', '--help') } {
+        Get-Content $PSCommandPath | Select-Object -Skip 1 -First 5 | ForEach-Object { $_.TrimStart('# ') }
+        exit 0
+    }
+    default {
+        Install-Prerequisites
+        Build-Harness
+        & dotnet $CliDll $command @rest
+        exit $LASTEXITCODE
+    }
+}

@@ -1,0 +1,81 @@
+using System.ComponentModel;
+using System.Diagnostics;
+using QemuHotplugHarness.Scenarios;
+using QemuHotplugHarness.Simulator;
+using Spectre.Console.Cli;
+
+namespace QemuHotplugHarness.Cli.Commands;
+
+public sealed class PredictCommand : Command<PredictCommand.Settings>
+{
+    public sealed class Settings : ScenarioSettings
+    {
+        [CommandOption("--sweep")]
+        [Description("Enumerate layouts (RAM sizes, NVDIMM addresses, namespace sizes, PSE, QEMU flavours, both kernel variants) and list which reproduce.")]
+        public bool Sweep { get; init; }
+
+        [CommandOption("--all")]
+        [Description("With --sweep: list every layout, not only those that reproduce.")]
+        public bool All { get; init; }
+    }
+
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        var scenario = settings.ResolveScenario();
+        return settings.Sweep ? RunSweep(scenario, settings) : PredictOne(scenario, settings.Json);
+    }
+
+    private static int PredictOne(Scenario scenario, bool json)
+    {
+        var p = Predictor.Predict(scenario);
+        if (json)
+        {
+            Console.WriteLine(HarnessJson.Serialize(p));
+            return 0;
+        }
+        Console.WriteLine($"Scenario {scenario.Name}: {scenario.Describe()}, RAM {scenario.Machine.Ram}, NVDIMM {scenario.Nvdimm.Size} at {(scenario.Nvdimm.Address is { } a ? Units.Hex(a) : "auto")}, {scenario.Workload.Iterations} x {scenario.Workload.Mode.ToString().ToLowerInvariant()} {scenario.Workload.NamespaceSize}");
+        Console.WriteLine($"Kernel model: struct page {p.StructPageSize} B, vmemmap at {p.VmemmapBase}, vmemmap pages of {p.VmemmapPageSize}");
+        foreach (var line in p.Explanation) Console.WriteLine("  " + line);
+        foreach (var it in p.Iterations)
+        {
+            Console.WriteLine($"Iteration {it.Index}: {it.Outcome}");
+            foreach (var e in it.Events) Console.WriteLine("    " + e);
+        }
+        Console.WriteLine($"Predicted outcome: {p.Outcome}" +
+                          (p.OopsIteration is { } i ? $" at iteration {i}, first fault pfn {p.FirstFaultPfn}, vmemmap {p.FaultAddressRange}" : "") +
+                          (p.Rejection is not null ? $": {p.Rejection}" : "") +
+                          (p.WorkloadError is not null ? $": {p.WorkloadError}" : ""));
+        return 0;
+    }
+
+    private static int RunSweep(Scenario scenario, Settings settings)
+    {
+        var watch = Stopwatch.StartNew();
+        var results = Sweep.Run(Sweep.Layouts(scenario)).ToList();
+        watch.Stop();
+        var shown = settings.All ? results : results.Where(r => r.Reproduces).ToList();
+        if (settings.Json)
+        {
+            Console.WriteLine(HarnessJson.Serialize(new
+            {
+                layouts = results.Count,
+                reproducing = results.Count(r => r.Reproduces),
+                seconds = Math.Round(watch.Elapsed.TotalSeconds, 3),
+                results = shown.Select(r => new
+                {
+                    qemu = r.Scenario.Qemu, ram = r.Scenario.Machine.Ram.ToString(),
+                    nvdimmAddr = r.Scenario.Nvdimm.Address is { } a ? Units.Hex(a) : "auto",
+                    namespaceSize = r.Scenario.Workload.NamespaceSize.ToString(), pse = r.Scenario.Cpu.Pse,
+                    unpatched = r.Unpatched, patched = r.Patched, reproduces = r.Reproduces,
+                    oopsIteration = r.OopsIteration, faultPfn = r.FaultPfn,
+                }),
+            }));
+            return 0;
+        }
+        Console.WriteLine($"{"qemu",-8} {"ram",-6} {"nvdimm-addr",-12} {"ns",-5} {"pse",-4} {"unpatched",-16} {"patched",-16} reproduces");
+        foreach (var r in shown)
+            Console.WriteLine($"{r.Scenario.Qemu.ToString().ToLowerInvariant(),-8} {r.Scenario.Machine.Ram,-6} {(r.Scenario.Nvdimm.Address is { } a ? Units.Hex(a) : "auto"),-12} {r.Scenario.Workload.NamespaceSize,-5} {(r.Scenario.Cpu.Pse ? "on" : "off"),-4} {r.Unpatched + (r.OopsIteration is { } i ? "@" + i : ""),-16} {r.Patched,-16} {(r.Reproduces ? "yes" : "no")}");
+        Console.WriteLine($"{results.Count} layouts x 2 kernel variants in {watch.Elapsed.TotalSeconds:F2} s; {results.Count(r => r.Reproduces)} reproduce the bug.");
+        return 0;
+    }
+}

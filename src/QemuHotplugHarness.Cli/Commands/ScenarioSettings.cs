@@ -1,0 +1,72 @@
+using System.ComponentModel;
+using QemuHotplugHarness.Scenarios;
+using Spectre.Console.Cli;
+
+namespace QemuHotplugHarness.Cli.Commands;
+
+/// <summary>The scenario flags shared by predict, run and reproduce.</summary>
+public class ScenarioSettings : CommandSettings
+{
+    [CommandOption("--scenario <FILE>")]
+    [Description("Load the scenario from a JSON file; flags override its fields.")]
+    public string? ScenarioFile { get; init; }
+
+    [CommandOption("--machine <TYPE>")] [Description("pc or q35 (default pc).")]
+    public string? Machine { get; init; }
+
+    [CommandOption("--ram <SIZE>")] [Description("Guest RAM (default 4160M).")]
+    public string? Ram { get; init; }
+
+    [CommandOption("--maxmem <SIZE>")] [Description("maxmem (default 20G).")]
+    public string? MaxMem { get; init; }
+
+    [CommandOption("--slots <N>")] [Description("Memory slots (default 1).")]
+    public int? Slots { get; init; }
+
+    [CommandOption("--smp <N>")] [Description("Guest CPUs (default 2).")]
+    public int? Smp { get; init; }
+
+    [CommandOption("--qemu <FLAVOUR>")] [Description("patched (device memory not rounded to 1 GiB) or stock (default patched).")]
+    public string? Qemu { get; init; }
+
+    [CommandOption("--nvdimm-size <SIZE>")] [Description("NVDIMM backend size (default 8G).")]
+    public string? NvdimmSize { get; init; }
+
+    [CommandOption("--nvdimm-addr <ADDR>")] [Description("NVDIMM address, 0x... or auto (default 0x144000000).")]
+    public string? NvdimmAddr { get; init; }
+
+    [CommandOption("--label-size <SIZE>")] [Description("NVDIMM label area (default 128K).")]
+    public string? LabelSize { get; init; }
+
+    [CommandOption("--pse <ON|OFF>")] [Description("CPU PSE: off makes vmemmap use 4 KiB pages (default off).")]
+    public string? Pse { get; init; }
+
+    [CommandOption("--kernel <VARIANT|NAME>")] [Description("unpatched, patched, or the NAME of a --kernel-image (default unpatched).")]
+    public string? Kernel { get; init; }
+
+    [CommandOption("--namespace-size <SIZE>")] [Description("Size of each reconfigured namespace (default 16M).")]
+    public string? NamespaceSize { get; init; }
+
+    [CommandOption("--mode <MODE>")] [Description("devdax or fsdax (default devdax).")]
+    public string? Mode { get; init; }
+
+    [CommandOption("--iterations <N>")] [Description("Reconfigurations of namespace0.0 (default 3).")]
+    public int? Iterations { get; init; }
+
+    [CommandOption("--json")] [Description("Write the result as JSON on stdout.")]
+    public bool Json { get; init; }
+
+    public ScenarioOptions ToOptions() => new()
+    {
+        Machine = Machine, Ram = Ram, MaxMem = MaxMem, Slots = Slots, Smp = Smp, Qemu = Qemu,
+        NvdimmSize = NvdimmSize, NvdimmAddr = NvdimmAddr, LabelSize = LabelSize, Pse = Pse, Kernel = Kernel,
+        NamespaceSize = NamespaceSize, Mode = Mode, Iterations = Iterations,
+    };
+
+    /// <summary>The seed (or the file), overridden by the flags, validated.</summary>
+    public Scenario ResolveScenario()
+    {
+        var baseScenario = ScenarioFile is null ? Scenario.Seed : ScenarioJson.Load(ScenarioFile);
+        return ScenarioValidator.EnsureValid(ToOptions().Apply(baseScenario));
+    }
+}

@@ -1,0 +1,82 @@
+using QemuHotplugHarness.Cli.Commands;
+using QemuHotplugHarness.Scenarios;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace QemuHotplugHarness.Cli;
+
+/// <summary>The qhh command line: one place that maps every failure to an exit code and one line on stderr.</summary>
+public static class HarnessApp
+{
+    public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken = default)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            e.Cancel = true; // let the commands tear their guests down
+            cts.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            var app = new CommandApp();
+            app.Configure(Configure);
+            return await app.RunAsync(args, cts.Token);
+        }
+        catch (HarnessException e)
+        {
+            await Console.Error.WriteLineAsync("qhh: " + e.Message);
+            return (int)e.ExitCode;
+        }
+        catch (CommandAppException e)
+        {
+            await Console.Error.WriteLineAsync("qhh: " + OneLine(e.Message) + " (see --help)");
+            return (int)ExitCode.BadInput;
+        }
+        catch (OperationCanceledException)
+        {
+            await Console.Error.WriteLineAsync("qhh: interrupted");
+            return 130;
+        }
+        catch (Exception e)
+        {
+            await Console.Error.WriteLineAsync($"qhh: internal error: {e.GetType().Name}: {OneLine(e.Message)}");
+            return (int)ExitCode.Infrastructure;
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+
+    public static void Configure(IConfigurator config)
+    {
+        config.SetApplicationName("qhh");
+        config.PropagateExceptions();
+        config.Settings.StrictParsing = true;
+        config.AddCommand<PredictCommand>("predict")
+            .WithDescription("Predict a scenario's outcome with the sparsemem/vmemmap simulator (no guest).");
+        config.AddCommand<ScanCommand>("scan")
+            .WithDescription("Find kernel crash reports (oopses) in console logs or dmesg files.");
+        config.AddBranch("build", build =>
+        {
+            build.SetDescription("Build (or take from the cache) the patched QEMU, kernels and the guest image.");
+            build.AddCommand<BuildCommand.All>("all").WithDescription("Everything reproduce needs.");
+            build.AddCommand<BuildCommand.Qemu>("qemu").WithDescription("Debian's QEMU source with qemu-patches/ applied.");
+            build.AddCommand<BuildCommand.Kernel>("kernel").WithDescription("The unpatched and patched guest kernels.");
+            build.AddCommand<BuildCommand.Image>("image").WithDescription("The guest initramfs (busybox, ndctl, dropbear).");
+        });
+        config.AddCommand<RunCommand>("run")
+            .WithDescription("Run one scenario on a real QEMU guest and write its observation.");
+        config.AddCommand<ReproduceCommand>("reproduce")
+            .WithDescription("The unpatched-vs-patched matrix on real guests: verdict, artifacts, reports.");
+        config.AddCommand<MergeCommand>("merge")
+            .WithDescription("Merge the artifact folders of several shards into one summary.");
+    }
+
+    private static string OneLine(string s)
+    {
+        var line = s.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault() ?? s;
+        return Markup.Remove(line);
+    }
+}

@@ -1,0 +1,3 @@
+using QemuHotplugHarness.Cli;
+
+return await HarnessApp.RunAsync(args);

@@ -1,0 +1,137 @@
+using QemuHotplugHarness.Scenarios;
+
+namespace QemuHotplugHarness.Tests.Scenarios;
+
+public class ScenarioTests
+{
+    [TestCase("16M", 16UL << 20)]
+    [TestCase("4160M", 4160UL << 20)]
+    [TestCase("8G", 8UL << 30)]
+    [TestCase("128K", 128UL << 10)]
+    [TestCase("128k", 128UL << 10)]
+    [TestCase("0x144000000", 0x144000000UL)]
+    [TestCase("4096", 4096UL)]
+    [TestCase("16MiB", 16UL << 20)]
+    public void Sizes_parse(string text, ulong bytes) =>
+        Assert.That(ByteSize.Parse(text, "--x").Bytes, Is.EqualTo(bytes));
+
+    [TestCase(16UL << 20, "16M")]
+    [TestCase(4160UL << 20, "4160M")]
+    [TestCase(8UL << 30, "8G")]
+    [TestCase(4097UL, "4097")]
+    public void Sizes_format(ulong bytes, string text) => Assert.That(new ByteSize(bytes).ToString(), Is.EqualTo(text));
+
+    [Test]
+    public void Seed_defaults_are_the_thread_recipe()
+    {
+        var s = Scenario.Seed;
+        Assert.Multiple(() =>
+        {
+            Assert.That(s.Machine.Type, Is.EqualTo(MachineType.Pc));
+            Assert.That(s.Machine.Ram.ToString(), Is.EqualTo("4160M"));
+            Assert.That(s.Machine.MaxMem.ToString(), Is.EqualTo("20G"));
+            Assert.That(s.Machine.Slots, Is.EqualTo(1));
+            Assert.That(s.Qemu, Is.EqualTo(QemuFlavour.Patched));
+            Assert.That(s.Nvdimm.Address, Is.EqualTo(0x144000000UL));
+            Assert.That(s.Nvdimm.LabelSize.ToString(), Is.EqualTo("128K"));
+            Assert.That(s.Cpu.Pse, Is.False);
+            Assert.That(s.Kernel.Variant, Is.EqualTo(KernelVariant.Unpatched));
+            Assert.That(string.Join(' ', s.Workload.ReconfigureArguments()),
+                Is.EqualTo("ndctl create-namespace --force --reconfig=namespace0.0 --mode=devdax --size=16M"));
+            Assert.That(s.Workload.Steps(), Has.Count.EqualTo(6));
+            Assert.That(ScenarioValidator.Validate(s), Is.Empty);
+        });
+    }
+
+    [Test]
+    public void Json_round_trips()
+    {
+        var s = Scenario.Seed.WithPse(true).WithKernel(KernelVariant.Patched).WithNvdimmAddress(null).WithIterations(7)
+            with { Machine = Scenario.Seed.Machine with { Type = MachineType.Q35, Smp = 4 } };
+        var json = ScenarioJson.Serialize(s);
+        var back = ScenarioJson.Parse(json, "test");
+        Assert.That(back, Is.EqualTo(s).Using<Scenario>((a, b) => ScenarioJson.Serialize(a) == ScenarioJson.Serialize(b)));
+        Assert.That(json, Does.Contain("\"address\": \"auto\"").And.Contain("\"type\": \"q35\"").And.Contain("\"ram\": \"4160M\""));
+    }
+
+    [Test]
+    public void Json_missing_fields_take_seed_defaults()
+    {
+        var s = ScenarioJson.Parse("""{ "cpu": { "pse": true }, "nvdimm": { "address": "0x148000000" } }""", "f.json");
+        Assert.Multiple(() =>
+        {
+            Assert.That(s.Cpu.Pse, Is.True);
+            Assert.That(s.Nvdimm.Address, Is.EqualTo(0x148000000UL));
+            Assert.That(s.Nvdimm.Size.ToString(), Is.EqualTo("8G"));
+            Assert.That(s.Machine.Ram.ToString(), Is.EqualTo("4160M"));
+        });
+    }
+
+    [TestCase("""{ "cpu": { "pes": true } }""", "f.json: not a valid scenario")]
+    [TestCase("""{ "machine": { "ram": "lots" } }""", "'lots' is not a size")]
+    [TestCase("""{ "machine": { "type": "virt" } }""", "f.json: not a valid scenario at $.machine.type")]
+    [TestCase("""[1,2]""", "f.json: not a valid scenario")]
+    public void Bad_json_names_the_file_and_field(string json, string expected)
+    {
+        var e = Assert.Throws<BadInputException>(() => ScenarioJson.Parse(json, "f.json"))!;
+        Assert.That(e.Message, Does.Contain(expected));
+    }
+
+    [Test]
+    public void Missing_scenario_file_is_bad_input()
+    {
+        var e = Assert.Throws<BadInputException>(() => ScenarioJson.Load("/nonexistent/x.json"))!;
+        Assert.That(e.Message, Is.EqualTo("--scenario /nonexistent/x.json: no such file"));
+    }
+
+    private static readonly object[] BadOptions =
+    [
+        new object[] { new ScenarioOptions { NvdimmAddr = "0x144100000" }, "--nvdimm-addr 0x144100000 is not 2 MiB aligned" },
+        new object[] { new ScenarioOptions { NvdimmAddr = "0x1000000" }, "--nvdimm-addr 0x1000000 lies below 4 GiB" },
+        new object[] { new ScenarioOptions { NvdimmAddr = "zero" }, "--nvdimm-addr: 'zero' is not a size or address" },
+        new object[] { new ScenarioOptions { NvdimmSize = "24G" }, "--nvdimm-size 24G is larger than --maxmem minus --ram (16320M)" },
+        new object[] { new ScenarioOptions { NvdimmSize = "8193M" }, "--nvdimm-size 8193M: must be a multiple of 2M" },
+        new object[] { new ScenarioOptions { NvdimmSize = "0" }, "--nvdimm-size 0: the NVDIMM needs a backend" },
+        new object[] { new ScenarioOptions { NamespaceSize = "16G" }, "--namespace-size 16G is larger than the NVDIMM (8G less 128K of labels)" },
+        new object[] { new ScenarioOptions { NamespaceSize = "3M" }, "--namespace-size 3M: must be a multiple of 2M" },
+        new object[] { new ScenarioOptions { NamespaceSize = "0" }, "--namespace-size 0: a namespace needs a size" },
+        new object[] { new ScenarioOptions { LabelSize = "64K" }, "--label-size 64K is too small: QEMU needs at least 128K" },
+        new object[] { new ScenarioOptions { Ram = "24G" }, "--ram 24G is above --maxmem 20G" },
+        new object[] { new ScenarioOptions { Ram = "4160.5M" }, "--ram: '4160.5M' is not a size" },
+        new object[] { new ScenarioOptions { Ram = "0" }, "--ram 0: the guest needs RAM" },
+        new object[] { new ScenarioOptions { MaxMem = "-1G" }, "--maxmem: '-1G' is not a size" },
+        new object[] { new ScenarioOptions { Mode = "sector" }, "--mode sector: unknown value (use devdax or fsdax)" },
+        new object[] { new ScenarioOptions { Machine = "virt" }, "--machine virt: unknown value (use pc or q35)" },
+        new object[] { new ScenarioOptions { Qemu = "upstream" }, "--qemu upstream: unknown value (use patched or stock)" },
+        new object[] { new ScenarioOptions { Pse = "maybe" }, "--pse maybe: use on or off" },
+        new object[] { new ScenarioOptions { Iterations = 0 }, "--iterations 0: at least one reconfiguration is needed" },
+        new object[] { new ScenarioOptions { Iterations = 100_000 }, "--iterations 100000: at most 10000" },
+        new object[] { new ScenarioOptions { Slots = 0 }, "--slots 0: an NVDIMM needs at least one memory slot" },
+        new object[] { new ScenarioOptions { Slots = 300 }, "--slots 300: QEMU allows at most 256 memory slots" },
+        new object[] { new ScenarioOptions { Smp = 0 }, "--smp 0: must be between 1 and 255" },
+        new object[] { new ScenarioOptions { Mode = "1" }, "--mode 1: unknown value" },
+    ];
+
+    [TestCaseSource(nameof(BadOptions))]
+    public void Bad_input_gets_a_message_naming_the_input(ScenarioOptions options, string expected)
+    {
+        var e = Assert.Throws<BadInputException>(() => ScenarioValidator.EnsureValid(options.Apply(Scenario.Seed)))!;
+        Assert.That(e.Message, Does.StartWith(expected));
+        Assert.That(e.ExitCode, Is.EqualTo(ExitCode.BadInput));
+    }
+
+    [Test]
+    public void Every_problem_is_reported_once()
+    {
+        var s = new ScenarioOptions { NvdimmAddr = "0x144100000", Iterations = 0, LabelSize = "4K" }.Apply(Scenario.Seed);
+        Assert.That(ScenarioValidator.Validate(s), Has.Count.EqualTo(3));
+    }
+
+    [Test]
+    public void Kernel_flag_takes_a_variant_or_an_image_name()
+    {
+        Assert.That(new ScenarioOptions { Kernel = "patched" }.Apply(Scenario.Seed).Kernel.Variant, Is.EqualTo(KernelVariant.Patched));
+        var img = new ScenarioOptions { Kernel = "nightly" }.Apply(Scenario.Seed).Kernel;
+        Assert.That(img.Image, Is.EqualTo("nightly"));
+    }
+}
