@@ -70,6 +70,8 @@ public static class HarnessApp
             .WithDescription("Run one scenario on a real QEMU guest and write its observation.");
         config.AddCommand<ReproduceCommand>("reproduce")
             .WithDescription("The unpatched-vs-patched matrix on real guests: verdict, artifacts, reports.");
+        config.AddCommand<BenchCommand>("bench")
+            .WithDescription("Benchmarks: scan (scanner throughput), predict (simulator speed).");
         config.AddCommand<MergeCommand>("merge")
             .WithDescription("Merge the artifact folders of several shards into one summary.");
     }

@@ -3,18 +3,6 @@ using Spectre.Console.Cli;
 
 namespace QemuHotplugHarness.Cli.Commands;
 
-public sealed class ScanCommand : Command<ScanCommand.Settings>
-{
-    public sealed class Settings : CommandSettings
-    {
-        [CommandArgument(0, "<FILE>")] public string[] Files { get; init; } = [];
-        [CommandOption("--json")] public bool Json { get; init; }
-    }
-
-    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken) =>
-        throw new InfrastructureException("scan is not built yet");
-}
-
 public static class BuildCommand
 {
     public sealed class Settings : CommandSettings;

@@ -1,0 +1,103 @@
+using System.ComponentModel;
+using System.Diagnostics;
+using System.Text;
+using QemuHotplugHarness.Oops;
+using QemuHotplugHarness.Scenarios;
+using QemuHotplugHarness.Simulator;
+using Spectre.Console.Cli;
+
+namespace QemuHotplugHarness.Cli.Commands;
+
+/// <summary>Benchmarks that measure and print (performance is never asserted in tests).</summary>
+public sealed class BenchCommand : Command<BenchCommand.Settings>
+{
+    public sealed class Settings : CommandSettings
+    {
+        [CommandArgument(0, "<WHAT>")]
+        [Description("scan (oops scanner throughput) or predict (seed matrix and sweep).")]
+        public string What { get; init; } = "";
+
+        [CommandOption("--megabytes <N>")]
+        [Description("Size of the generated console log for 'scan' (default 100).")]
+        public int Megabytes { get; init; } = 100;
+    }
+
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        switch (settings.What)
+        {
+            case "scan": BenchScan(settings.Megabytes, cancellationToken); return 0;
+            case "predict": BenchPredict(); return 0;
+            default: throw new BadInputException($"bench {settings.What}: unknown benchmark (use scan or predict)");
+        }
+    }
+
+    /// <summary>Streams a generated console log (boot noise, sshd lines, an oops every ~10 MB) through the detector.</summary>
+    private static void BenchScan(int megabytes, CancellationToken ct)
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"qhh-bench-{Environment.ProcessId}.log");
+        try
+        {
+            var oops = string.Join('\n', new[]
+            {
+                "BUG: unable to handle page fault for address: ffd40000051000b4", "#PF: supervisor write access in kernel mode",
+                "Oops: 0002 [#1] PREEMPT SMP NOPTI", "CPU: 1 PID: 98 Comm: ndctl Not tainted 6.1.192 #1",
+                "RIP: 0010:__init_single_page+0x6/0x47", "RAX: 0000000000000000 RBX: 0000000000144002 RCX: 0000000000000000",
+                "Call Trace:", " <TASK>", " memmap_init_range+0xb5/0x117", " move_pfn_range_to_zone+0x8d/0xb0", " </TASK>",
+                "---[ end trace 0000000000000000 ]---",
+            }.Select(l => "[   18.073813] " + l)) + "\n";
+            string[] noise =
+            [
+                "[   12.345678] pmem0: detected capacity change from 0 to 16777216",
+                "[   12.345999] nd_pmem namespace0.0: unable to guarantee persistence of writes",
+                "dropbear[201]: Child connection from 10.0.2.2:52122",
+                "[   13.000001] e1000: eth0 NIC Link is Up 1000 Mbps Full Duplex, Flow Control: RX",
+                "[   13.100002] dax0.0: memmap_init_zone_device initialised 3584 pages in 0ms",
+            ];
+            long target = (long)megabytes << 20, written = 0, oopses = 0;
+            using (var w = new StreamWriter(path, false, new UTF8Encoding(false), 1 << 20))
+            {
+                var i = 0;
+                while (written < target)
+                {
+                    var line = noise[i++ % noise.Length] + "\n";
+                    w.Write(line);
+                    written += line.Length;
+                    if (i % 150_000 == 0) { w.Write(oops); written += oops.Length; oopses++; }
+                }
+            }
+            var before = Process.GetCurrentProcess().PeakWorkingSet64;
+            var watch = Stopwatch.StartNew();
+            var found = 0;
+            using (var reader = new StreamReader(path, Encoding.UTF8, false, 1 << 16))
+                foreach (var _ in OopsScanner.Scan(reader)) { found++; ct.ThrowIfCancellationRequested(); }
+            watch.Stop();
+            var peak = Process.GetCurrentProcess().PeakWorkingSet64;
+            Console.WriteLine($"scan: {written / 1e6:F1} MB in {watch.Elapsed.TotalSeconds:F2} s = {written / 1e6 / watch.Elapsed.TotalSeconds:F1} MB/s; {found} of {oopses} oopses found; peak working set {peak / 1e6:F0} MB (before scan {before / 1e6:F0} MB)");
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    private static void BenchPredict()
+    {
+        Scenario[] matrix =
+        [
+            Scenario.Seed.WithQemu(QemuFlavour.Stock), Scenario.Seed, Scenario.Seed.WithPse(true),
+            Scenario.Seed.WithKernel(KernelVariant.Patched), Scenario.Seed.WithKernel(KernelVariant.Patched).WithPse(true),
+        ];
+        foreach (var s in matrix) Predictor.Predict(s); // warm up
+        const int rounds = 200;
+        var watch = Stopwatch.StartNew();
+        for (var r = 0; r < rounds; r++)
+            foreach (var s in matrix) Predictor.Predict(s);
+        watch.Stop();
+        Console.WriteLine($"predict: seed matrix (5 cells) in {watch.Elapsed.TotalMilliseconds / rounds:F3} ms (mean of {rounds})");
+        watch.Restart();
+        var results = Sweep.Run(Sweep.Layouts(Scenario.Seed)).ToList();
+        watch.Stop();
+        Console.WriteLine($"predict: sweep of {results.Count} layouts x 2 variants in {watch.Elapsed.TotalSeconds:F2} s ({results.Count(r => r.Reproduces)} reproduce)");
+    }
+}

@@ -1,0 +1,83 @@
+namespace QemuHotplugHarness.Oops;
+
+/// <summary>A console or dmesg line with what is not the kernel's text taken off.</summary>
+public readonly record struct LogLine(int Number, string Text, bool HasTimestamp, bool IsKernel);
+
+public static class LogLines
+{
+    /// <summary>
+    /// Strips CR, ANSI escapes, syslog prefixes ("Jun 24 10:00:00 host kernel: "), printk timestamps
+    /// ("[   18.073813] "), and caller ids ("[ T1348] ", "[    C0] ").
+    /// </summary>
+    public static LogLine Normalize(int number, string raw)
+    {
+        var s = raw;
+        if (s.Length > 0 && s[^1] == '\r') s = s[..^1];
+        if (s.IndexOf('\x1b') >= 0) s = StripAnsi(s);
+        var kernel = false;
+        var k = s.IndexOf(" kernel: ", StringComparison.Ordinal);
+        if (k >= 0 && k < 64)
+        {
+            s = s[(k + 9)..];
+            kernel = true;
+        }
+        // "<4>" printk level from /dev/kmsg-like sources.
+        if (s.Length >= 3 && s[0] == '<' && char.IsDigit(s[1]) && s[2] == '>') s = s[3..];
+        var stamped = false;
+        if (TryStripBracket(ref s, IsTimestamp))
+        {
+            stamped = true;
+            TryStripBracket(ref s, IsCallerId);
+        }
+        return new LogLine(number, s, stamped, kernel || stamped);
+    }
+
+    private static bool TryStripBracket(ref string s, Func<ReadOnlySpan<char>, bool> accept)
+    {
+        var i = 0;
+        while (i < s.Length && s[i] == ' ') i++;
+        if (i >= s.Length || s[i] != '[') return false;
+        var close = s.IndexOf(']', i);
+        if (close < 0 || close - i > 20) return false;
+        if (!accept(s.AsSpan(i + 1, close - i - 1))) return false;
+        var rest = close + 1;
+        if (rest < s.Length && s[rest] == ' ') rest++;
+        s = s[rest..];
+        return true;
+    }
+
+    private static bool IsTimestamp(ReadOnlySpan<char> inner)
+    {
+        inner = inner.Trim();
+        var dot = inner.IndexOf('.');
+        if (dot <= 0 || dot == inner.Length - 1) return false;
+        foreach (var c in inner)
+            if (c != '.' && !char.IsAsciiDigit(c)) return false;
+        return true;
+    }
+
+    private static bool IsCallerId(ReadOnlySpan<char> inner)
+    {
+        inner = inner.Trim();
+        if (inner.Length < 2 || (inner[0] != 'T' && inner[0] != 'C')) return false;
+        foreach (var c in inner[1..])
+            if (!char.IsAsciiDigit(c)) return false;
+        return true;
+    }
+
+    private static string StripAnsi(string s)
+    {
+        var sb = new System.Text.StringBuilder(s.Length);
+        for (var i = 0; i < s.Length; i++)
+        {
+            if (s[i] == '\x1b' && i + 1 < s.Length && s[i + 1] == '[')
+            {
+                i += 2;
+                while (i < s.Length && !(s[i] >= '@' && s[i] <= '~')) i++;
+                continue;
+            }
+            sb.Append(s[i]);
+        }
+        return sb.ToString();
+    }
+}
