@@ -1,0 +1,40 @@
+using QemuHotplugHarness.Scenarios;
+
+namespace QemuHotplugHarness.Build;
+
+/// <summary>Small queries of dpkg/apt used to key the cache on what Debian serves.</summary>
+public static class DebianPackages
+{
+    public static async Task<string?> InstalledVersionAsync(ToolRunner runner, string package, CancellationToken ct)
+    {
+        try
+        {
+            var v = await runner.RunAsync($"dpkg-query {package}", "dpkg-query", ["-W", "-f=${Version}", package], "/", TimeSpan.FromSeconds(30), ct, quiet: true);
+            return v.Trim().Length == 0 ? null : v.Trim();
+        }
+        catch (ToolFailedException)
+        {
+            return null;
+        }
+    }
+
+    public static async Task<string> RequireInstalledAsync(ToolRunner runner, string package, CancellationToken ct) =>
+        await InstalledVersionAsync(runner, package, ct)
+        ?? throw new InfrastructureException($"Debian package {package} is not installed (run: dotnet pwsh ./run.ps1 setup)");
+
+    /// <summary>The candidate versions apt would download, one line per package ("name version").</summary>
+    public static async Task<IReadOnlyList<string>> CandidateVersionsAsync(ToolRunner runner, IReadOnlyList<string> packages, CancellationToken ct)
+    {
+        var output = await runner.RunAsync("apt-cache show", "apt-cache", new[] { "show", "--no-all-versions" }.Concat(packages), "/", TimeSpan.FromMinutes(1), ct, quiet: true);
+        var result = new List<string>();
+        string? name = null;
+        foreach (var line in output.Split('\n'))
+        {
+            if (line.StartsWith("Package: ", StringComparison.Ordinal)) name = line[9..].Trim();
+            else if (line.StartsWith("Version: ", StringComparison.Ordinal) && name is not null) result.Add($"{name} {line[9..].Trim()}");
+        }
+        var missing = packages.Where(p => !result.Any(r => r.StartsWith(p + " ", StringComparison.Ordinal))).ToList();
+        if (missing.Count > 0) throw new InfrastructureException($"apt knows no package {string.Join(", ", missing)} (apt-get update?)");
+        return result;
+    }
+}

@@ -1,0 +1,95 @@
+using System.Diagnostics;
+using QemuHotplugHarness.Scenarios;
+
+namespace QemuHotplugHarness.Build;
+
+/// <summary>A QEMU to run guests with: the binary and its firmware search path (-L, in order).</summary>
+public sealed record QemuBuild(QemuFlavour Flavour, string Binary, IReadOnlyList<string> FirmwareDirs, string Source, string Key);
+
+/// <summary>Builds Debian's QEMU source package (or a user's tree) with qemu-patches/ applied; the stock one is Debian's package.</summary>
+public sealed class QemuBuilder(BuildContext ctx)
+{
+    public static readonly string[] ConfigureFlags =
+    [
+        "--target-list=x86_64-softmmu", "--without-default-features", "--enable-kvm", "--enable-slirp", "--enable-tcg",
+        "--enable-fdt=system", "--disable-tools", "--disable-docs", "--disable-install-blobs", "--with-git-submodules=ignore",
+        "--meson=/usr/bin/meson",
+    ];
+
+    /// <summary>Firmware from Debian's qemu-system-data and seabios packages; NIC option ROMs are disabled with romfile=.</summary>
+    public static readonly string[] FirmwareDirs = ["/usr/share/qemu", "/usr/share/seabios"];
+
+    public Task<QemuBuild> GetAsync(QemuFlavour flavour, string? userSource, CancellationToken ct) =>
+        flavour == QemuFlavour.Stock ? StockAsync(ct) : PatchedAsync(userSource, ct);
+
+    private async Task<QemuBuild> StockAsync(CancellationToken ct)
+    {
+        var version = await DebianPackages.RequireInstalledAsync(ctx.Runner("qemu"), "qemu-system-x86", ct);
+        return new QemuBuild(QemuFlavour.Stock, "/usr/bin/qemu-system-x86_64", FirmwareDirs, $"debian qemu-system-x86 {version}", "debian-" + version);
+    }
+
+    private async Task<QemuBuild> PatchedAsync(string? userSource, CancellationToken ct)
+    {
+        var runner = ctx.Runner("qemu");
+        var patches = PatchSeries.Read(ctx.Repo.QemuPatches);
+        string sourceId;
+        if (userSource is null)
+            sourceId = "debian qemu " + await DebianPackages.RequireInstalledAsync(runner, "qemu-system-x86", ct);
+        else if (Directory.Exists(userSource) || File.Exists(userSource))
+            sourceId = "user " + Path.GetFullPath(userSource) + " " + (File.Exists(userSource) ? HarnessCache.FileKey(userSource) : Directory.GetLastWriteTimeUtc(userSource).Ticks.ToString());
+        else
+            throw new BadInputException($"--qemu-src {userSource}: no such directory or tarball");
+        var key = HarnessCache.Key(new[] { "qemu", sourceId, string.Join(' ', ConfigureFlags) }.Concat(patches.Select(p => Path.GetFileName(p) + File.ReadAllText(p))));
+        if (ctx.Cache.TryGet("qemu", key) is { } hit)
+        {
+            ctx.Log.Information("build qemu: cached {Key} ({Source})", key, sourceId);
+            return new QemuBuild(QemuFlavour.Patched, Path.Combine(hit, "qemu-system-x86_64"), FirmwareDirs, sourceId, key);
+        }
+
+        var watch = Stopwatch.StartNew();
+        ctx.Log.Information("build qemu: building {Source} with {Count} patch(es) into {Key}", sourceId, patches.Count, key);
+        var work = ctx.Cache.NewTempDir("qemu");
+        try
+        {
+            var src = Path.Combine(work, "src");
+            if (userSource is null)
+            {
+                var version = sourceId["debian qemu ".Length..];
+                await runner.RunAsync("fetch qemu source", "apt-get", ["source", "--download-only", $"qemu={version}"], work, TimeSpan.FromMinutes(10), ct);
+                var dsc = Directory.GetFiles(work, "qemu_*.dsc").Single();
+                await runner.RunAsync("unpack qemu source", "dpkg-source", ["-x", dsc, src], work, TimeSpan.FromMinutes(10), ct);
+            }
+            else if (Directory.Exists(userSource))
+            {
+                await runner.RunAsync("copy qemu source", "cp", ["-a", Path.GetFullPath(userSource), src], work, TimeSpan.FromMinutes(10), ct);
+            }
+            else
+            {
+                Directory.CreateDirectory(src);
+                await runner.RunAsync("unpack qemu tarball", "tar", ["-xf", Path.GetFullPath(userSource), "-C", src, "--strip-components=1"], work, TimeSpan.FromMinutes(10), ct);
+            }
+            await PatchSeries.ApplySeriesAsync(runner, src, patches, ct);
+            var build = Path.Combine(src, "build-qhh");
+            Directory.CreateDirectory(build);
+            await runner.RunAsync("configure qemu", Path.Combine(src, "configure"), ConfigureFlags, build, TimeSpan.FromMinutes(15), ct);
+            await runner.RunAsync("ninja qemu-system-x86_64", "ninja", ["-j", ctx.Jobs.ToString(), "qemu-system-x86_64"], build, TimeSpan.FromMinutes(60), ct);
+            var output = Path.Combine(work, "out");
+            Directory.CreateDirectory(output);
+            File.Copy(Path.Combine(build, "qemu-system-x86_64"), Path.Combine(output, "qemu-system-x86_64"));
+            File.SetUnixFileMode(Path.Combine(output, "qemu-system-x86_64"), (UnixFileMode)0b111_101_101);
+            Manifest.Write(output, new { kind = "qemu", key, source = sourceId, patches = patches.Select(Path.GetFileName), configure = ConfigureFlags, builtAt = DateTimeOffset.UtcNow, seconds = watch.Elapsed.TotalSeconds });
+            var final = ctx.Cache.Commit("qemu", key, output);
+            ctx.Log.Information("build qemu: done in {Seconds:F0} s", watch.Elapsed.TotalSeconds);
+            return new QemuBuild(QemuFlavour.Patched, Path.Combine(final, "qemu-system-x86_64"), FirmwareDirs, sourceId, key);
+        }
+        finally
+        {
+            TryDelete(work);
+        }
+    }
+
+    internal static void TryDelete(string dir)
+    {
+        try { if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+}

@@ -1,0 +1,70 @@
+using System.ComponentModel;
+using QemuHotplugHarness.Build;
+using QemuHotplugHarness.Scenarios;
+using Serilog;
+using Spectre.Console.Cli;
+
+namespace QemuHotplugHarness.Cli.Commands;
+
+public static class BuildCommand
+{
+    public sealed class Settings : CommandSettings
+    {
+        [CommandOption("--qemu-src <DIR|TARBALL>")] [Description("Build this QEMU tree instead of Debian's source package.")]
+        public string? QemuSrc { get; init; }
+
+        [CommandOption("--kernel-src <DIR>")] [Description("Build this kernel tree (a git checkout too) instead of linux-source-6.1.")]
+        public string? KernelSrc { get; init; }
+
+        [CommandOption("--patch <FILE>")] [Description("The patch under test (default: kernel-patches/).")]
+        public string? Patch { get; init; }
+
+        [CommandOption("--variant <VARIANT>")] [Description("build kernel: unpatched, patched or both (default both).")]
+        public string Variant { get; init; } = "both";
+
+        [CommandOption("--artifacts <DIR>")] [Description("Folder for the build logs (default artifacts/build-<timestamp>).")]
+        public string? Artifacts { get; init; }
+
+        [CommandOption("--json")] [Description("Print what was built as JSON.")]
+        public bool Json { get; init; }
+    }
+
+    public abstract class Base : AsyncCommand<Settings>
+    {
+        protected abstract bool WantQemu { get; }
+        protected abstract bool WantKernel { get; }
+        protected abstract bool WantImage { get; }
+
+        public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken ct)
+        {
+            var variants = s.Variant.ToLowerInvariant() switch
+            {
+                "both" => new[] { KernelVariant.Unpatched, KernelVariant.Patched },
+                "unpatched" => [KernelVariant.Unpatched],
+                "patched" => [KernelVariant.Patched],
+                _ => throw new BadInputException($"--variant {s.Variant}: unknown value (use unpatched, patched or both)"),
+            };
+            var artifacts = s.Artifacts ?? HarnessLog.DefaultArtifacts("build-");
+            using var log = (Serilog.Core.Logger)HarnessLog.Create(artifacts);
+            var ctx = BuildContext.Create(log, artifacts);
+            var built = new Dictionary<string, object>();
+            if (WantQemu)
+            {
+                built["qemuPatched"] = await new QemuBuilder(ctx).GetAsync(QemuFlavour.Patched, s.QemuSrc, ct);
+                built["qemuStock"] = await new QemuBuilder(ctx).GetAsync(QemuFlavour.Stock, null, ct);
+            }
+            if (WantKernel)
+                foreach (var v in variants)
+                    built["kernel" + v] = await new KernelBuilder(ctx).GetAsync(v, s.KernelSrc, s.Patch, ct);
+            if (WantImage) built["image"] = await new ImageBuilder(ctx).GetAsync(ct);
+            if (s.Json) Console.WriteLine(HarnessJson.Serialize(built));
+            else foreach (var (k, v) in built) log.Information("{Name}: {Value}", k, v);
+            return 0;
+        }
+    }
+
+    public sealed class All : Base { protected override bool WantQemu => true; protected override bool WantKernel => true; protected override bool WantImage => true; }
+    public sealed class Qemu : Base { protected override bool WantQemu => true; protected override bool WantKernel => false; protected override bool WantImage => false; }
+    public sealed class Kernel : Base { protected override bool WantQemu => false; protected override bool WantKernel => true; protected override bool WantImage => false; }
+    public sealed class Image : Base { protected override bool WantQemu => false; protected override bool WantKernel => false; protected override bool WantImage => true; }
+}
