@@ -26,9 +26,13 @@ public sealed class NewcArchive : IDisposable
         foreach (var entry in Walk(root))
         {
             var rel = Path.GetRelativePath(root, entry.FullName).Replace('\\', '/');
+            if (entry.LinkTarget is { } target)
+            {
+                AddSymlink(rel, target);
+                continue;
+            }
             var mode = (int)File.GetUnixFileMode(entry.FullName) & 0xFFF;
-            if (entry.LinkTarget is { } target) AddSymlink(rel, target);
-            else if (entry is DirectoryInfo) AddDirectory(rel, mode);
+            if (entry is DirectoryInfo) AddDirectory(rel, mode);
             else AddFile(rel, File.ReadAllBytes(entry.FullName), mode);
         }
     }

@@ -54,7 +54,8 @@ public sealed class QemuBuilder(BuildContext ctx)
             var src = Path.Combine(work, "src");
             if (userSource is null)
             {
-                var version = sourceId["debian qemu ".Length..];
+                // The binary package may be a binNMU (…+b3) of the source version.
+                var version = System.Text.RegularExpressions.Regex.Replace(sourceId["debian qemu ".Length..], @"\+b\d+$", "");
                 await runner.RunAsync("fetch qemu source", "apt-get", ["source", "--download-only", $"qemu={version}"], work, TimeSpan.FromMinutes(10), ct);
                 var dsc = Directory.GetFiles(work, "qemu_*.dsc").Single();
                 await runner.RunAsync("unpack qemu source", "dpkg-source", ["-x", dsc, src], work, TimeSpan.FromMinutes(10), ct);

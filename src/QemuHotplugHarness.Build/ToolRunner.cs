@@ -97,9 +97,14 @@ public sealed class ToolRunner(ILogger log, string logPath)
 
 /// <summary>A tool exited non-zero: carries the tail of its output.</summary>
 public sealed class ToolFailedException(string step, string exe, int exitCode, string tail, string logPath)
-    : Exception($"{step}: {Path.GetFileName(exe)} failed with exit code {exitCode} (log: {logPath})")
+    : HarnessException($"{step}: {Path.GetFileName(exe)} failed with exit code {exitCode}: {LastLine(tail)} (log: {logPath})")
 {
+    public override ExitCode ExitCode => ExitCode.Infrastructure;
+
+    private static string LastLine(string tail) =>
+        tail.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? "";
+
     public string Step { get; } = step;
-    public int ExitCode { get; } = exitCode;
+    public int ToolExitCode { get; } = exitCode;
     public string Tail { get; } = tail;
 }

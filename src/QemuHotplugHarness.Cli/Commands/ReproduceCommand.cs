@@ -1,0 +1,49 @@
+using System.ComponentModel;
+using QemuHotplugHarness.Build;
+using QemuHotplugHarness.Orchestration;
+using QemuHotplugHarness.Scenarios;
+using Spectre.Console.Cli;
+
+namespace QemuHotplugHarness.Cli.Commands;
+
+public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
+{
+    public sealed class Settings : GuestSettings
+    {
+        [CommandOption("--matrix <FILE>")] [Description("JSON matrix of cells (default: the seed's five cells).")]
+        public string? MatrixFile { get; init; }
+
+        [CommandOption("--repeat <N>")] [Description("Runs per cell, for a reproduction rate (default 1).")]
+        public int Repeat { get; init; } = 1;
+
+        [CommandOption("--shard <K/N>")] [Description("Run a deterministic slice of cells x repeats.")]
+        public string? Shard { get; init; }
+
+        [CommandOption("--bisect")] [Description("Exit codes for git bisect run: 0 good, 1 bad, 125 skip.")]
+        public bool Bisect { get; init; }
+    }
+
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken ct)
+    {
+        if (s.Repeat is < 1 or > 1000) throw new BadInputException($"--repeat {s.Repeat}: must be between 1 and 1000");
+        var baseScenario = s.ResolveScenario();
+        var cells = s.MatrixFile is null ? Matrix.Default(baseScenario) : Matrix.Load(s.MatrixFile);
+        var work = Matrix.Shard(cells, s.Repeat, s.Shard);
+        var artifacts = s.Artifacts ?? HarnessLog.DefaultArtifacts("");
+        using var log = (Serilog.Core.Logger)HarnessLog.Create(artifacts);
+        var ctx = BuildContext.Create(log, artifacts);
+        var inputs = new InputsResolver(ctx, s.Sources());
+        log.Information("reproduce: {Cells} cell(s) x {Repeat} into {Artifacts}", cells.Count, s.Repeat, artifacts);
+        var summary = await new Reproducer(ctx, inputs, log).RunAsync(work, artifacts, s.Options(), s.Shard,
+            (cell, state) => log.Information("[{Cell}] {State}", cell, state), ct);
+        if (s.Json) Console.WriteLine(HarnessJson.Serialize(summary));
+        else
+        {
+            Console.WriteLine($"{"cell",-32} {"predicted",-16} {"observed",-16} match");
+            foreach (var c in summary.Cells)
+                Console.WriteLine($"{c.Name,-32} {c.Prediction.Outcome + (c.Prediction.OopsIteration is { } p ? "@" + p : ""),-16} {c.Observation.Outcome + (c.Observation.OopsIteration is { } o ? "@" + o : ""),-16} {(c.Match ? "yes" : "NO: " + string.Join("; ", c.Mismatches))}");
+            Console.WriteLine($"verdict: {summary.Verdict} ({summary.Seconds:F0} s, {summary.Accel}); artifacts: {artifacts}");
+        }
+        return Verdicts.ExitCode(summary.Verdict, s.Bisect);
+    }
+}

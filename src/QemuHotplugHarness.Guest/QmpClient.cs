@@ -1,0 +1,87 @@
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using QemuHotplugHarness.Scenarios;
+
+namespace QemuHotplugHarness.Guest;
+
+/// <summary>A small QMP client over QEMU's unix socket: greeting, qmp_capabilities, commands, quit.</summary>
+public sealed class QmpClient : IAsyncDisposable
+{
+    private readonly Socket _socket;
+    private readonly StreamReader _reader;
+    private readonly Stream _stream;
+
+    private QmpClient(Socket socket)
+    {
+        _socket = socket;
+        _stream = new NetworkStream(socket, ownsSocket: false);
+        _reader = new StreamReader(_stream, Encoding.UTF8);
+    }
+
+    public static async Task<QmpClient> ConnectAsync(string socketPath, TimeSpan timeout, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            try
+            {
+                await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), ct);
+                var client = new QmpClient(socket);
+                using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                cts.CancelAfter(TimeSpan.FromSeconds(10));
+                var greeting = await client.ReadMessageAsync(cts.Token);
+                if (greeting["QMP"] is null) throw new InfrastructureException($"QMP: unexpected greeting {greeting.ToJsonString()}");
+                await client.ExecuteAsync("qmp_capabilities", null, cts.Token);
+                return client;
+            }
+            catch (SocketException) when (DateTime.UtcNow < deadline)
+            {
+                socket.Dispose();
+                await Task.Delay(100, ct);
+            }
+        }
+    }
+
+    /// <summary>Runs a command and returns its "return" value; events in between are skipped.</summary>
+    public async Task<JsonNode?> ExecuteAsync(string command, JsonObject? arguments, CancellationToken ct)
+    {
+        var request = new JsonObject { ["execute"] = command };
+        if (arguments is not null) request["arguments"] = arguments;
+        var bytes = Encoding.UTF8.GetBytes(request.ToJsonString() + "\n");
+        await _stream.WriteAsync(bytes, ct);
+        while (true)
+        {
+            var message = await ReadMessageAsync(ct);
+            if (message["event"] is not null) continue;
+            if (message["error"] is { } error) throw new InfrastructureException($"QMP {command}: {error["desc"]}");
+            return message["return"];
+        }
+    }
+
+    private async Task<JsonObject> ReadMessageAsync(CancellationToken ct)
+    {
+        var line = await _reader.ReadLineAsync(ct) ?? throw new InfrastructureException("QMP: QEMU closed the socket");
+        return JsonNode.Parse(line)?.AsObject() ?? throw new InfrastructureException("QMP: empty message");
+    }
+
+    /// <summary>query-memory-devices: (id, addr, size) of each NVDIMM/DIMM.</summary>
+    public async Task<IReadOnlyList<(string Id, ulong Address, ulong Size)>> MemoryDevicesAsync(CancellationToken ct)
+    {
+        var result = await ExecuteAsync("query-memory-devices", null, ct) as JsonArray ?? [];
+        return result.Select(d => d?["data"]).Where(d => d is not null)
+            .Select(d => (d!["id"]?.GetValue<string>() ?? "", d["addr"]!.GetValue<ulong>(), d["size"]!.GetValue<ulong>()))
+            .ToList();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stream.DisposeAsync();
+        _reader.Dispose();
+        _socket.Dispose();
+    }
+
+    internal static string Describe(JsonNode? node) => node?.ToJsonString(new JsonSerializerOptions { WriteIndented = false }) ?? "null";
+}

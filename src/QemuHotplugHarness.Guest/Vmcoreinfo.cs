@@ -1,0 +1,53 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Text;
+
+namespace QemuHotplugHarness.Guest;
+
+/// <summary>What the harness learns from the guest kernel's VMCOREINFO note (in /proc/kcore's ELF notes).</summary>
+public sealed record KernelFacts(int StructPageSize, ulong VmemmapBase, bool FiveLevelPaging, string Source)
+{
+    public const ulong VmemmapBase4Level = 0xffff_ea00_0000_0000UL;
+    public const ulong VmemmapBase5Level = 0xffd4_0000_0000_0000UL;
+
+    /// <summary>Parses VMCOREINFO text: SIZE(page), NUMBER(pgtable_l5_enabled), NUMBER(vmemmap_base) when KASLR exports it.</summary>
+    public static KernelFacts FromVmcoreinfo(string text)
+    {
+        var values = text.Split('\n').Select(l => l.Split('=', 2)).Where(p => p.Length == 2).GroupBy(p => p[0]).ToDictionary(g => g.Key, g => g.First()[1].Trim());
+        var size = values.TryGetValue("SIZE(page)", out var s) ? int.Parse(s, CultureInfo.InvariantCulture) : 64;
+        var l5 = values.TryGetValue("NUMBER(pgtable_l5_enabled)", out var l) && l == "1";
+        var baseAddr = values.TryGetValue("NUMBER(vmemmap_base)", out var b)
+            ? ulong.Parse(b, CultureInfo.InvariantCulture)
+            : l5 ? VmemmapBase5Level : VmemmapBase4Level;
+        return new KernelFacts(size, baseAddr, l5, "vmcoreinfo");
+    }
+
+    /// <summary>Finds the VMCOREINFO note in the head of /proc/kcore (an ELF64 core file).</summary>
+    public static string? VmcoreinfoFromKcore(byte[] head)
+    {
+        if (head.Length < 64 || head[0] != 0x7f || head[1] != (byte)'E' || head[4] != 2) return null;
+        var phoff = (long)BinaryPrimitives.ReadUInt64LittleEndian(head.AsSpan(0x20));
+        var phentsize = BinaryPrimitives.ReadUInt16LittleEndian(head.AsSpan(0x36));
+        var phnum = BinaryPrimitives.ReadUInt16LittleEndian(head.AsSpan(0x38));
+        for (var i = 0; i < phnum; i++)
+        {
+            var ph = head.AsSpan((int)(phoff + i * phentsize));
+            if (BinaryPrimitives.ReadUInt32LittleEndian(ph) != 4) continue; // PT_NOTE
+            var offset = (int)BinaryPrimitives.ReadUInt64LittleEndian(ph[8..]);
+            var size = (int)BinaryPrimitives.ReadUInt64LittleEndian(ph[32..]);
+            var end = Math.Min(head.Length, offset + size);
+            for (var p = offset; p + 12 <= end;)
+            {
+                var namesz = (int)BinaryPrimitives.ReadUInt32LittleEndian(head.AsSpan(p));
+                var descsz = (int)BinaryPrimitives.ReadUInt32LittleEndian(head.AsSpan(p + 4));
+                var nameStart = p + 12;
+                var descStart = nameStart + ((namesz + 3) & ~3);
+                if (descStart + descsz > head.Length) return null;
+                var name = Encoding.ASCII.GetString(head, nameStart, Math.Max(0, namesz - 1));
+                if (name == "VMCOREINFO") return Encoding.ASCII.GetString(head, descStart, descsz);
+                p = descStart + ((descsz + 3) & ~3);
+            }
+        }
+        return null;
+    }
+}

@@ -1,0 +1,120 @@
+using QemuHotplugHarness.Build;
+using QemuHotplugHarness.Guest;
+using QemuHotplugHarness.Oops;
+using QemuHotplugHarness.Orchestration;
+using QemuHotplugHarness.Scenarios;
+using QemuHotplugHarness.Simulator;
+
+namespace QemuHotplugHarness.Tests.Guest;
+
+public class GuestUnitTests
+{
+    [Test]
+    public void Qemu_command_line_is_the_seed_recipe_with_forwards_on_loopback()
+    {
+        var qemu = new QemuBuild(QemuFlavour.Patched, "/x/qemu", ["/usr/share/qemu"], "src", "k");
+        var args = QemuCommandLine.Build(Scenario.Seed, qemu, "/k/bzImage", "/r/initrd", Accel.Tcg, 10022, "/p/qmp.sock");
+        var line = string.Join(' ', args);
+        Assert.That(line, Does.Contain("-machine pc,nvdimm=on"));
+        Assert.That(line, Does.Contain("-m 4160M,maxmem=20480M,slots=1"));
+        Assert.That(line, Does.Contain("-cpu max,pse=off"));
+        Assert.That(line, Does.Contain("-device nvdimm,id=nv0,memdev=mem0,addr=0x144000000,label-size=128k"));
+        Assert.That(line, Does.Contain("hostfwd=tcp:127.0.0.1:10022-:22"));
+        Assert.That(line, Does.Contain("-qmp unix:/p/qmp.sock,server=on,wait=off"));
+        var kvmPse = string.Join(' ', QemuCommandLine.Build(Scenario.Seed.WithPse(true).WithNvdimmAddress(null), qemu, "k", "i", Accel.Kvm, 1, "q"));
+        Assert.That(kvmPse, Does.Contain("-cpu host ").And.Not.Contain("pse=off").And.Not.Contain("addr="));
+    }
+
+    [Test]
+    public void Iomem_ranges_are_read_above_4G()
+    {
+        const string iomem = "00100000-bffdefff : System RAM\n100000000-143ffffff : System RAM\n144000000-343dfffff : Persistent Memory\n  144000000-1441fffff : namespace0.0\n  144200000-144ffffff : dax0.0\n";
+        Assert.That(GuestRunner.IomemLine(iomem, "System RAM", true)?.ToString(), Is.EqualTo("0x100000000-0x143ffffff"));
+        Assert.That(GuestRunner.IomemLine(iomem, "Persistent Memory", true)?.ToString(), Is.EqualTo(Predictor.Predict(Scenario.Seed).Layout.PersistentMemory));
+        Assert.That(GuestRunner.IomemLine(iomem, "dax0.0", true)?.ToIomem(), Is.EqualTo("144200000-144ffffff"));
+        Assert.That(GuestRunner.IomemLine(iomem, "nothing", true), Is.Null);
+    }
+
+    [Test]
+    public void Fault_pfn_comes_from_the_kernel_facts_not_a_constant()
+    {
+        var log = string.Join('\n', File.ReadAllLines(Path.Combine(AppContext.BaseDirectory, "Corpus", "oops", "ref-6.1-init_single_page.txt")).SkipWhile(l => l.Length > 0));
+        var report = OopsScanner.Scan(log).Single();
+        var fiveLevel = KernelFacts.FromVmcoreinfo("OSRELEASE=6.1.192\nSIZE(page)=64\nNUMBER(pgtable_l5_enabled)=1\n");
+        Assert.That(GuestRunner.FaultPfn(report, fiveLevel), Is.EqualTo("0x144002"));
+        var fourLevel = KernelFacts.FromVmcoreinfo("SIZE(page)=64\nNUMBER(pgtable_l5_enabled)=0\n");
+        Assert.That(GuestRunner.FaultPfn(report, fourLevel), Is.Null, "a 5-level address read with the 4-level base is no struct page");
+        Assert.That(GuestRunner.FaultPfn(report, null), Is.Null);
+    }
+
+    [Test]
+    public void Vmcoreinfo_is_found_in_an_elf_core_header()
+    {
+        var note = "SIZE(page)=56\nNUMBER(pgtable_l5_enabled)=0\n"u8.ToArray();
+        var name = "VMCOREINFO\0"u8.ToArray();
+        var head = new byte[4096];
+        head[0] = 0x7f; head[1] = (byte)'E'; head[2] = (byte)'L'; head[3] = (byte)'F'; head[4] = 2;
+        BitConverter.GetBytes(64UL).CopyTo(head, 0x20); // phoff
+        BitConverter.GetBytes((ushort)56).CopyTo(head, 0x36);
+        BitConverter.GetBytes((ushort)1).CopyTo(head, 0x38);
+        BitConverter.GetBytes(4u).CopyTo(head, 64); // PT_NOTE
+        BitConverter.GetBytes(200UL).CopyTo(head, 64 + 8);
+        BitConverter.GetBytes((ulong)(12 + 12 + note.Length + 4)).CopyTo(head, 64 + 32);
+        BitConverter.GetBytes((uint)name.Length).CopyTo(head, 200);
+        BitConverter.GetBytes((uint)note.Length).CopyTo(head, 204);
+        name.CopyTo(head, 212);
+        note.CopyTo(head, 212 + 12);
+        var text = KernelFacts.VmcoreinfoFromKcore(head);
+        Assert.That(text, Is.EqualTo(System.Text.Encoding.ASCII.GetString(note)));
+        Assert.That(KernelFacts.FromVmcoreinfo(text!).StructPageSize, Is.EqualTo(56));
+    }
+
+    private static Observation Obs(string outcome, int? it = null, string? pfn = null) =>
+        new() { Outcome = outcome, Accel = "tcg", OopsIteration = it, FaultPfn = pfn };
+
+    [Test]
+    public void Comparison_names_the_field_that_differs()
+    {
+        var p = Predictor.Predict(Scenario.Seed);
+        Assert.That(Comparison.Mismatches(p, Obs("oops", 2, "0x144002")), Is.Empty);
+        Assert.That(Comparison.Mismatches(p, Obs("oops", 3, "0x144002")), Is.EqualTo(new[] { "oopsIteration: predicted 2, observed 3" }));
+        Assert.That(Comparison.Mismatches(p, Obs("oops", 2, "0x144010")), Is.EqualTo(new[] { "faultPfn: predicted 0x144002, observed 0x144010" }));
+        Assert.That(Comparison.Mismatches(p, Obs("clean")), Is.EqualTo(new[] { "outcome: predicted oops, observed clean" }));
+    }
+
+    [Test]
+    public void Verdicts_follow_the_cells()
+    {
+        var cells = Matrix.Default(Scenario.Seed);
+        CellResult R(Cell c, Observation o)
+        {
+            var p = Predictor.Predict(c.Scenario);
+            return new CellResult(c.Name, 1, c.Scenario, p, o, Comparison.Mismatches(p, o));
+        }
+        Observation Expected(Cell c)
+        {
+            var p = Predictor.Predict(c.Scenario);
+            return Obs(p.Outcome, p.OopsIteration, p.FirstFaultPfn) with { Rejection = p.Rejection };
+        }
+        var good = cells.Select(c => R(c, Expected(c))).ToList();
+        Assert.That(Verdicts.Decide(good), Is.EqualTo(Verdicts.PatchFixes));
+        var notReproduced = cells.Select(c => R(c, c.Name == "unpatched-pse-off" ? Obs("clean") : Expected(c))).ToList();
+        Assert.That(Verdicts.Decide(notReproduced), Is.EqualTo(Verdicts.NotReproduced));
+        var doesNotFix = cells.Select(c => R(c, c.Name == "patched-pse-off" ? Obs("oops", 2, "0x144002") : Expected(c))).ToList();
+        Assert.That(Verdicts.Decide(doesNotFix), Is.EqualTo(Verdicts.PatchDoesNotFix));
+        var infra = cells.Select(c => R(c, c.Name == "patched-pse-on" ? Obs("infra-error") : Expected(c))).ToList();
+        Assert.That(Verdicts.Decide(infra), Is.EqualTo(Verdicts.InfraError));
+        Assert.That(Verdicts.ExitCode(Verdicts.InfraError, bisect: true), Is.EqualTo(125));
+        Assert.That(Verdicts.ExitCode(Verdicts.PatchDoesNotFix, bisect: false), Is.EqualTo(1));
+    }
+
+    [Test]
+    public void Shards_partition_the_matrix()
+    {
+        var cells = Matrix.Default(Scenario.Seed);
+        var all = Matrix.Shard(cells, 2, null);
+        var parts = Enumerable.Range(1, 3).SelectMany(k => Matrix.Shard(cells, 2, $"{k}/3")).ToList();
+        Assert.That(parts, Is.EquivalentTo(all));
+        Assert.Throws<BadInputException>(() => Matrix.Shard(cells, 1, "4/3"));
+    }
+}
