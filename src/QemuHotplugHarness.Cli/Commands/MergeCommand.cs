@@ -1,0 +1,29 @@
+using System.ComponentModel;
+using QemuHotplugHarness.Orchestration;
+using QemuHotplugHarness.Scenarios;
+using Spectre.Console.Cli;
+
+namespace QemuHotplugHarness.Cli.Commands;
+
+public sealed class MergeCommand : Command<MergeCommand.Settings>
+{
+    public sealed class Settings : CommandSettings
+    {
+        [CommandArgument(0, "<DIR>")] [Description("Artifact folders of the shards (each with summary.json).")]
+        public string[] Dirs { get; init; } = [];
+
+        [CommandOption("--out <DIR>")] [Description("Where the merged summary.json and junit.xml go (default artifacts/merged-<timestamp>).")]
+        public string? Out { get; init; }
+
+        [CommandOption("--bisect")] [Description("Exit codes for git bisect run.")]
+        public bool Bisect { get; init; }
+    }
+
+    public override int Execute(CommandContext context, Settings s, CancellationToken ct)
+    {
+        var output = s.Out ?? HarnessLog.DefaultArtifacts("merged-");
+        var summary = Merge.Run(s.Dirs, output);
+        Console.WriteLine($"merged {s.Dirs.Length} shard(s), {summary.Cells.Count} cell(s): verdict {summary.Verdict}; {output}");
+        return Verdicts.ExitCode(summary.Verdict, s.Bisect);
+    }
+}

@@ -1,0 +1,52 @@
+using QemuHotplugHarness.Guest;
+using QemuHotplugHarness.Orchestration;
+using QemuHotplugHarness.Scenarios;
+using QemuHotplugHarness.Simulator;
+
+namespace QemuHotplugHarness.Tests.Guest;
+
+public class MergeTests
+{
+    private static Summary SummaryOf(IEnumerable<(Cell Cell, int Repeat)> work)
+    {
+        var cells = work.Select(w =>
+        {
+            var p = Predictor.Predict(w.Cell.Scenario);
+            var o = new Observation { Outcome = p.Outcome, Accel = "tcg", OopsIteration = p.OopsIteration, FaultPfn = p.FirstFaultPfn, Rejection = p.Rejection, Seconds = 12.5 };
+            return new SummaryCell(w.Cell.Name, w.Repeat, w.Cell.Scenario, p, o, true, Comparison.Mismatches(p, o), $"{w.Cell.Name}-{w.Repeat}");
+        }).ToList();
+        return new Summary
+        {
+            Verdict = Verdicts.Decide(cells.Select(c => new CellResult(c.Name, c.Repeat, c.Scenario, c.Prediction, c.Observation, c.Mismatches)).ToList()),
+            Cells = cells, StartedAt = DateTimeOffset.UnixEpoch, Seconds = 60, Accel = "tcg",
+        };
+    }
+
+    [Test]
+    public void Merging_two_shards_gives_the_unsharded_summary()
+    {
+        var root = Directory.CreateTempSubdirectory("qhh-merge-").FullName;
+        try
+        {
+            var cells = Matrix.Default(Scenario.Seed);
+            var whole = SummaryOf(Matrix.Shard(cells, 2, null));
+            var dirs = new[] { "1/2", "2/2" }.Select((shard, i) =>
+            {
+                var dir = Path.Combine(root, "shard" + i);
+                Directory.CreateDirectory(dir);
+                Reports.Write(dir, SummaryOf(Matrix.Shard(cells, 2, shard)));
+                return dir;
+            }).ToList();
+            var merged = Merge.Run(dirs, Path.Combine(root, "merged"));
+            Assert.That(merged.Verdict, Is.EqualTo(whole.Verdict).And.EqualTo("patch-fixes"));
+            string Key(SummaryCell c) => $"{c.Name}#{c.Repeat}:{c.Observation.Outcome}:{c.Match}";
+            Assert.That(merged.Cells.Select(Key), Is.EquivalentTo(whole.Cells.Select(Key)));
+            Assert.That(File.ReadAllText(Path.Combine(root, "merged", "junit.xml")), Does.Contain("tests=\"10\""));
+            Assert.Throws<BadInputException>(() => Merge.Run([dirs[0], dirs[0]], Path.Combine(root, "twice")));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+}
