@@ -19,10 +19,11 @@ public sealed record SummaryCell(string Name, int Repeat, Scenario Scenario, Sim
 /// <summary>summary.json and junit.xml of a reproduction.</summary>
 public static class Reports
 {
-    public static void Write(string dir, Summary summary)
+    public static void Write(string dir, Summary summary, IReadOnlyList<string>? patchFiles = null)
     {
         File.WriteAllText(Path.Combine(dir, "summary.json"), HarnessJson.Serialize(summary));
         Junit(summary).Save(Path.Combine(dir, "junit.xml"));
+        File.WriteAllText(Path.Combine(dir, "kcidb.json"), Kcidb.Build(summary, dir, patchFiles ?? []).ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
     }
 
     public static XDocument Junit(Summary s)

@@ -9,6 +9,11 @@ namespace QemuHotplugHarness.Orchestration;
 /// <summary>Runs the matrix: builds what is missing, then each cell on a real guest, then the verdict and reports.</summary>
 public sealed class Reproducer(BuildContext ctx, InputsResolver inputs, ILogger log)
 {
+    /// <summary>The patch under test, listed in kcidb.json.</summary>
+    public IReadOnlyList<string> PatchFiles { get; init; } = Directory.Exists(ctx.Repo.KernelPatches)
+        ? Directory.GetFiles(ctx.Repo.KernelPatches, "*.patch").OrderBy(p => p, StringComparer.Ordinal).ToList()
+        : [];
+
     public async Task<Summary> RunAsync(IReadOnlyList<(Cell Cell, int Repeat)> work, string artifacts, RunOptions options, string? shard,
         Action<string, string>? progress, CancellationToken ct)
     {
@@ -63,11 +68,11 @@ public sealed class Reproducer(BuildContext ctx, InputsResolver inputs, ILogger 
         return summary;
     }
 
-    private static Summary WriteSummary(string artifacts, List<SummaryCell> results, DateTimeOffset started, Stopwatch watch, bool interrupted, string? accel, string? shard)
+    private Summary WriteSummary(string artifacts, List<SummaryCell> results, DateTimeOffset started, Stopwatch watch, bool interrupted, string? accel, string? shard)
     {
         var verdict = interrupted ? Verdicts.InfraError : Verdicts.Decide(results.Select(r => new CellResult(r.Name, r.Repeat, r.Scenario, r.Prediction, r.Observation, r.Mismatches)).ToList());
         var summary = new Summary { Verdict = verdict, Cells = results.ToList(), Interrupted = interrupted, StartedAt = started, Seconds = Math.Round(watch.Elapsed.TotalSeconds, 1), Accel = accel, Shard = shard };
-        Reports.Write(artifacts, summary);
+        Reports.Write(artifacts, summary, PatchFiles);
         return summary;
     }
 }

@@ -43,6 +43,12 @@ public class MergeTests
             Assert.That(merged.Cells.Select(Key), Is.EquivalentTo(whole.Cells.Select(Key)));
             Assert.That(File.ReadAllText(Path.Combine(root, "merged", "junit.xml")), Does.Contain("tests=\"10\""));
             Assert.Throws<BadInputException>(() => Merge.Run([dirs[0], dirs[0]], Path.Combine(root, "twice")));
+            var kcidb = File.ReadAllText(Path.Combine(root, "merged", "kcidb.json"));
+            Assert.That(kcidb, Does.Contain("\"status\": \"FAIL\"").And.Contain("\"status\": \"PASS\""));
+            Assert.That(KcidbSchema.Errors(Path.Combine(root, "merged", "kcidb.json")), Is.Empty);
+            var broken = Path.Combine(root, "broken-kcidb.json");
+            File.WriteAllText(broken, kcidb.Replace("\"status\": \"FAIL\"", "\"status\": \"CRASHED\""));
+            Assert.That(KcidbSchema.Errors(broken), Is.Not.Empty, "the validator rejects a status KCIDB does not know");
         }
         finally
         {

@@ -110,6 +110,7 @@ public class RealGuestTests
         Assert.That(File.ReadAllText(Path.Combine(_artifacts, "summary.json")), Does.Contain("\"verdict\": \"patch-fixes\""));
         foreach (var c in _summary.Cells)
             Assert.That(File.Exists(Path.Combine(_artifacts, c.Folder, "qemu-cmdline.txt")), Is.True, c.Name);
+        Assert.That(KcidbSchema.Errors(Path.Combine(_artifacts, "kcidb.json")), Is.Empty);
     }
 
     [Test]
