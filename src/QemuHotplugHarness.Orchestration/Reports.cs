@@ -23,6 +23,7 @@ public static class Reports
     {
         File.WriteAllText(Path.Combine(dir, "summary.json"), HarnessJson.Serialize(summary));
         Junit(summary).Save(Path.Combine(dir, "junit.xml"));
+        File.WriteAllText(Path.Combine(dir, "report.html"), HtmlReport.Render(summary, dir));
         File.WriteAllText(Path.Combine(dir, "kcidb.json"), Kcidb.Build(summary, dir, patchFiles ?? []).ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
     }
 

@@ -23,6 +23,24 @@ public class MergeTests
     }
 
     [Test]
+    public async Task Report_html_renders_in_chromium_with_the_verdict_visible()
+    {
+        var root = Directory.CreateTempSubdirectory("qhh-report-").FullName;
+        try
+        {
+            Reports.Write(root, SummaryOf(Matrix.Shard(Matrix.Default(Scenario.Seed), 1, null)));
+            var (dom, screenshot) = await HeadlessChromium.RenderAsync(Path.Combine(root, "report.html"));
+            Assert.That(dom, Does.Contain("verdict: patch-fixes"));
+            Assert.That(dom, Does.Contain("unpatched-pse-off"));
+            Assert.That(new FileInfo(screenshot).Length, Is.GreaterThan(10_000), "a real screenshot, not an empty page");
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Test]
     public void Merging_two_shards_gives_the_unsharded_summary()
     {
         var root = Directory.CreateTempSubdirectory("qhh-merge-").FullName;

@@ -114,6 +114,15 @@ public class RealGuestTests
     }
 
     [Test]
+    public async Task Report_html_shows_the_verdict_in_chromium()
+    {
+        var (dom, screenshot) = await HeadlessChromium.RenderAsync(Path.Combine(_artifacts, "report.html"));
+        Assert.That(dom, Does.Contain("verdict: patch-fixes"));
+        Assert.That(dom, Does.Contain("BUG: unable to handle kernel paging request in __init_single_page"));
+        Assert.That(File.Exists(screenshot), Is.True);
+    }
+
+    [Test]
     public void No_qemu_process_outlives_its_run()
     {
         int[] pids;
