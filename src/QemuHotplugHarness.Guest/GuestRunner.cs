@@ -174,7 +174,10 @@ public sealed class GuestRunner(HarnessCache cache, ILogger log)
         var oopses = groups.Select(g => new ObservedOops(g.Title, g.First.Function, g.First.FaultAddress, FaultPfn(g.First, facts), g.First.StartLine, g.First.Corrupted, g.Count)).ToList();
         var n = 0;
         foreach (var g in groups)
-            await File.WriteAllTextAsync(Path.Combine(artifacts, $"oops-{++n}.txt"), g.Title + "\n\n" + g.First.Text, ct);
+        {
+            var symbolized = await Symbolizer.SymbolizeAsync(g.First.Text, inputs.Kernel.Vmlinux, inputs.Kernel.SystemMap, ct);
+            await File.WriteAllTextAsync(Path.Combine(artifacts, $"oops-{++n}.txt"), g.Title + "\n\n" + g.First.Text + (symbolized is null ? "" : "\n" + symbolized), ct);
+        }
         return baseObservation with
         {
             Outcome = outcome, Error = error, Iterations = iterations, Oopses = oopses, OopsIteration = oopsIteration,

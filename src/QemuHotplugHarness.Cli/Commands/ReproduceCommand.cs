@@ -19,6 +19,9 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
         [CommandOption("--shard <K/N>")] [Description("Run a deterministic slice of cells x repeats.")]
         public string? Shard { get; init; }
 
+        [CommandOption("--jobs <N>")] [Description("Cells in parallel, bounded by cores and memory (default 1).")]
+        public int Jobs { get; init; } = 1;
+
         [CommandOption("--bisect")] [Description("Exit codes for git bisect run: 0 good, 1 bad, 125 skip.")]
         public bool Bisect { get; init; }
     }
@@ -34,7 +37,8 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
         var ctx = BuildContext.Create(log, artifacts);
         var inputs = new InputsResolver(ctx, s.Sources());
         log.Information("reproduce: {Cells} cell(s) x {Repeat} into {Artifacts}", cells.Count, s.Repeat, artifacts);
-        var summary = await new Reproducer(ctx, inputs, log).RunAsync(work, artifacts, s.Options(), s.Shard,
+        if (s.Jobs < 1) throw new BadInputException($"--jobs {s.Jobs}: at least 1");
+        var summary = await new Reproducer(ctx, inputs, log) { Jobs = s.Jobs }.RunAsync(work, artifacts, s.Options(), s.Shard,
             (cell, state) => log.Information("[{Cell}] {State}", cell, state), ct);
         if (s.Json) Console.WriteLine(HarnessJson.Serialize(summary));
         else

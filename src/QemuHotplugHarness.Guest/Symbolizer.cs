@@ -1,0 +1,68 @@
+using System.Globalization;
+using System.Text;
+using System.Text.RegularExpressions;
+using CliWrap;
+using CliWrap.Buffered;
+
+namespace QemuHotplugHarness.Guest;
+
+/// <summary>
+/// Adds file:line to an oops report's frames with addr2line on the kernel's vmlinux (System.map gives each
+/// symbol's address; the guest runs with nokaslr, so the addresses match).
+/// </summary>
+public static partial class Symbolizer
+{
+    public static async Task<string?> SymbolizeAsync(string reportText, string? vmlinux, string? systemMap, CancellationToken ct)
+    {
+        if (vmlinux is null || systemMap is null || !File.Exists(vmlinux) || !File.Exists(systemMap)) return null;
+        var frames = Frame().Matches(reportText).Select(m => (Text: m.Value, Name: m.Groups[1].Value, Offset: ulong.Parse(m.Groups[2].Value, NumberStyles.HexNumber, CultureInfo.InvariantCulture)))
+            .DistinctBy(f => f.Text).ToList();
+        if (frames.Count == 0) return null;
+        var wanted = frames.Select(f => f.Name).ToHashSet(StringComparer.Ordinal);
+        var symbols = new Dictionary<string, ulong>(StringComparer.Ordinal);
+        foreach (var line in File.ReadLines(systemMap))
+        {
+            var parts = line.Split(' ');
+            if (parts.Length == 3 && wanted.Contains(parts[2]) && !symbols.ContainsKey(parts[2]))
+                symbols[parts[2]] = ulong.Parse(parts[0], NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+        }
+        var resolvable = frames.Where(f => symbols.ContainsKey(f.Name)).ToList();
+        if (resolvable.Count == 0) return null;
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        cts.CancelAfter(TimeSpan.FromMinutes(2));
+        var result = await Cli.Wrap("addr2line")
+            .WithArguments(new[] { "-e", vmlinux, "-f", "-i" }.Concat(resolvable.Select(f => "0x" + (symbols[f.Name] + f.Offset).ToString("x", CultureInfo.InvariantCulture))))
+            .WithValidation(CommandResultValidation.None).ExecuteBufferedAsync(cts.Token);
+        if (result.ExitCode != 0) return null;
+        // addr2line -i prints (function, file:line) pairs, inlined frames first; keep the last pair per address.
+        var lines = result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        // A vmlinux without DWARF (tinyconfig has no CONFIG_DEBUG_INFO) only gives "??:?": nothing to add.
+        if (lines.Where((_, k) => k % 2 == 1).All(l => l.StartsWith("??", StringComparison.Ordinal))) return null;
+        var sb = new StringBuilder("Symbolized with addr2line (vmlinux of this build):\n");
+        var i = 0;
+        foreach (var f in resolvable)
+        {
+            var locations = new List<string>();
+            // Read pairs until the function name is the frame's own (the outermost for this address).
+            while (i + 1 < lines.Length)
+            {
+                var fn = lines[i];
+                var loc = lines[i + 1];
+                i += 2;
+                locations.Add($"{fn} {ShortPath(loc)}");
+                if (fn == f.Name) break;
+            }
+            sb.Append("  ").Append(f.Text).Append(" = ").Append(string.Join(" <- inlined in ", locations)).Append('\n');
+        }
+        return sb.ToString();
+    }
+
+    private static string ShortPath(string loc)
+    {
+        var i = loc.IndexOf("/linux/", StringComparison.Ordinal);
+        return i >= 0 ? loc[(i + 7)..] : loc;
+    }
+
+    [GeneratedRegex(@"\b([A-Za-z_][\w.]*)\+0x([0-9a-f]+)/0x[0-9a-f]+")]
+    private static partial Regex Frame();
+}
