@@ -93,7 +93,7 @@ function Invoke-Tests([string[]]$Extra) {
         $c = $doc.TestRun.ResultSummary.Counters
         $passed += [int]$c.passed
         $failed += [int]$c.failed + [int]$c.error + [int]$c.timeout + [int]$c.aborted
-        $skipped += [int]$c.notExecuted + [int]$c.inconclusive
+        $skipped += [int]$c.total - [int]$c.executed
     }
     Remove-Item -Recurse -Force $results
     if ($trx.Count -eq 0 -and $testExit -ne 0) { $failed += 1 }
