@@ -7,12 +7,12 @@ namespace QemuHotplugHarness.Cli;
 /// <summary>Serilog: human lines on stderr (stdout stays clean for --json), compact JSON in the run's folder.</summary>
 public static class HarnessLog
 {
-    public static ILogger Create(string? artifactsDir, bool verbose = false)
+    public static ILogger Create(string? artifactsDir, bool verbose = false, bool quietConsole = false)
     {
         var config = new LoggerConfiguration()
             .MinimumLevel.Debug()
             .WriteTo.Console(
-                restrictedToMinimumLevel: verbose ? LogEventLevel.Debug : LogEventLevel.Information,
+                restrictedToMinimumLevel: quietConsole ? LogEventLevel.Warning : verbose ? LogEventLevel.Debug : LogEventLevel.Information,
                 outputTemplate: "[{Timestamp:HH:mm:ss}] {Message:lj}{NewLine}{Exception}",
                 standardErrorFromLevel: LogEventLevel.Verbose);
         if (artifactsDir is not null)

@@ -42,6 +42,7 @@ public sealed class Reproducer(BuildContext ctx, InputsResolver inputs, ILogger 
                 progress?.Invoke(cell.Name, "building");
                 await inputs.ResolveAsync(cell.Scenario, ct);
             }
+            foreach (var (cell, _) in work.DistinctBy(w => w.Cell.Name)) progress?.Invoke(cell.Name, "queued");
             var gate = new object();
             var order = work.Select((w, i) => (w.Cell.Name, w.Repeat, i)).ToDictionary(x => (x.Name, x.Repeat), x => x.i);
             await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = EffectiveJobs(Jobs, log), CancellationToken = ct }, async (w, token) =>
@@ -49,7 +50,7 @@ public sealed class Reproducer(BuildContext ctx, InputsResolver inputs, ILogger 
                 var (cell, repeat) = w;
                 var folder = work.Count(x => x.Cell.Name == cell.Name) > 1 || repeat > 1 ? $"{cell.Name}-{repeat}" : cell.Name;
                 var dir = Path.Combine(artifacts, folder);
-                progress?.Invoke(cell.Name, "queued");
+                progress?.Invoke(cell.Name, "starting");
                 var prediction = Predictor.Predict(cell.Scenario);
                 Observation observation;
                 try

@@ -2,6 +2,7 @@ using System.ComponentModel;
 using QemuHotplugHarness.Build;
 using QemuHotplugHarness.Orchestration;
 using QemuHotplugHarness.Scenarios;
+using Spectre.Console;
 using Spectre.Console.Cli;
 
 namespace QemuHotplugHarness.Cli.Commands;
@@ -33,13 +34,41 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
         var cells = s.MatrixFile is null ? Matrix.Default(baseScenario) : Matrix.Load(s.MatrixFile);
         var work = Matrix.Shard(cells, s.Repeat, s.Shard);
         var artifacts = s.Artifacts ?? HarnessLog.DefaultArtifacts("");
-        using var log = (Serilog.Core.Logger)HarnessLog.Create(artifacts);
+        // A live table of cells on a terminal; plain log lines otherwise (CI logs).
+        var live = !s.Json && AnsiConsole.Profile.Capabilities.Interactive && !Console.IsOutputRedirected;
+        using var log = (Serilog.Core.Logger)HarnessLog.Create(artifacts, quietConsole: live);
         var ctx = BuildContext.Create(log, artifacts);
         var inputs = new InputsResolver(ctx, s.Sources());
         log.Information("reproduce: {Cells} cell(s) x {Repeat} into {Artifacts}", cells.Count, s.Repeat, artifacts);
         if (s.Jobs < 1) throw new BadInputException($"--jobs {s.Jobs}: at least 1");
-        var summary = await new Reproducer(ctx, inputs, log) { Jobs = s.Jobs }.RunAsync(work, artifacts, s.Options(), s.Shard,
-            (cell, state) => log.Information("[{Cell}] {State}", cell, state), ct);
+        var reproducer = new Reproducer(ctx, inputs, log) { Jobs = s.Jobs };
+        Summary summary;
+        if (!live)
+        {
+            summary = await reproducer.RunAsync(work, artifacts, s.Options(), s.Shard, (cell, state) => log.Information("[{Cell}] {State}", cell, state), ct);
+        }
+        else
+        {
+            var states = work.Select(w => w.Cell.Name).Distinct().ToDictionary(n => n, _ => (State: "queued", Since: DateTime.UtcNow));
+            var started = DateTime.UtcNow;
+            Table Render()
+            {
+                var t = new Table().Title($"reproduce: {(DateTime.UtcNow - started).TotalSeconds:F0} s").AddColumns("cell", "state", "for");
+                lock (states)
+                    foreach (var (name, st) in states)
+                        t.AddRow(Markup.Escape(name), Markup.Escape(st.State), $"{(DateTime.UtcNow - st.Since).TotalSeconds:F0} s");
+                return t;
+            }
+            summary = await AnsiConsole.Live(Render()).StartAsync(async lc =>
+            {
+                using var timer = new Timer(_ => lc.UpdateTarget(Render()), null, 1000, 1000);
+                return await reproducer.RunAsync(work, artifacts, s.Options(), s.Shard, (cell, state) =>
+                {
+                    lock (states) states[cell] = (state, DateTime.UtcNow);
+                    lc.UpdateTarget(Render());
+                }, ct);
+            });
+        }
         if (s.Json) Console.WriteLine(HarnessJson.Serialize(summary));
         else
         {
