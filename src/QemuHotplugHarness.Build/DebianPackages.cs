@@ -22,8 +22,29 @@ public static class DebianPackages
         await InstalledVersionAsync(runner, package, ct)
         ?? throw new InfrastructureException($"Debian package {package} is not installed (run: dotnet pwsh ./run.ps1 setup)");
 
-    /// <summary>The candidate versions apt would download, one line per package ("name version").</summary>
-    public static async Task<IReadOnlyList<string>> CandidateVersionsAsync(ToolRunner runner, IReadOnlyList<string> packages, CancellationToken ct)
+    /// <summary>
+    /// The candidate versions apt would download, one line per package ("name version"); remembered in the cache
+    /// until apt's lists change (apt-get update), so a warm build asks apt nothing.
+    /// </summary>
+    public static async Task<IReadOnlyList<string>> CandidateVersionsAsync(ToolRunner runner, IReadOnlyList<string> packages, CancellationToken ct, HarnessCache? cache = null)
+    {
+        var lists = "/var/lib/apt/lists";
+        string? memo = null;
+        if (cache is not null && Directory.Exists(lists))
+        {
+            memo = Path.Combine(cache.Root, "probes", "apt-" + HarnessCache.Key(packages.Append(Directory.GetLastWriteTimeUtc(lists).Ticks.ToString(System.Globalization.CultureInfo.InvariantCulture))) + ".txt");
+            if (File.Exists(memo)) return File.ReadAllLines(memo);
+        }
+        var versions = await AskAptAsync(runner, packages, ct);
+        if (memo is not null)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(memo)!);
+            File.WriteAllLines(memo, versions);
+        }
+        return versions;
+    }
+
+    private static async Task<IReadOnlyList<string>> AskAptAsync(ToolRunner runner, IReadOnlyList<string> packages, CancellationToken ct)
     {
         var output = await runner.RunAsync("apt-cache show", "apt-cache", new[] { "show", "--no-all-versions" }.Concat(packages), "/", TimeSpan.FromMinutes(1), ct, quiet: true);
         var result = new List<string>();

@@ -19,7 +19,7 @@ public sealed class ImageBuilder(BuildContext ctx)
         var recipe = ctx.Repo.InitramfsDir;
         var packages = File.ReadAllLines(Path.Combine(recipe, "packages.txt")).Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')).ToList();
         var init = File.ReadAllText(Path.Combine(recipe, "init"));
-        var versions = await DebianPackages.CandidateVersionsAsync(runner, packages, ct);
+        var versions = await DebianPackages.CandidateVersionsAsync(runner, packages, ct, ctx.Cache);
         var key = HarnessCache.Key(new[] { "image", init }.Concat(versions));
         if (ctx.Cache.TryGet("image", key) is { } hit) return Load(hit, key);
 

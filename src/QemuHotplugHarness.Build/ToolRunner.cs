@@ -87,6 +87,7 @@ public sealed class ToolRunner(ILogger log, string logPath)
         {
             string t;
             lock (gate) t = string.Join(Environment.NewLine, tail);
+            if (!quiet) log.Error("{Step} failed (exit {Code}); the end of its output:{NewLine}{Tail}", step, result.ExitCode, Environment.NewLine, t);
             throw new ToolFailedException(step, exe, result.ExitCode, t, LogPath);
         }
         return stdout.ToString();

@@ -39,6 +39,8 @@ public sealed class InputsResolver(BuildContext ctx, KernelSources sources)
             if (s.Kernel.Image is { } name)
                 kernel = sources.Prebuilt.TryGetValue(name, out var k) ? k
                     : throw new BadInputException($"--kernel {name}: no such kernel variant or --kernel-image (use unpatched, patched, or register NAME=PATH)");
+            else if (sources.Prebuilt.TryGetValue(s.Kernel.Variant.ToString().ToLowerInvariant(), out var registered))
+                kernel = registered; // --kernel-image unpatched=PATH: the matrix's cells use the user's builds
             else
                 kernel = await Memo("kernel-" + s.Kernel.Variant, () => new KernelBuilder(ctx).GetAsync(s.Kernel.Variant, sources.KernelSrc, sources.Patch, ct));
             var image = await Memo("image", () => new ImageBuilder(ctx).GetAsync(ct));
