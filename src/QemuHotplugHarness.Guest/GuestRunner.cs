@@ -46,8 +46,10 @@ public sealed class GuestRunner(HarnessCache cache, ILogger log)
         try
         {
             var keyPath = Path.Combine(priv.FullName, "id_ed25519");
+            using var keygenTimeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            keygenTimeout.CancelAfter(TimeSpan.FromSeconds(30));
             var keygen = await Cli.Wrap("ssh-keygen").WithArguments(["-q", "-t", "ed25519", "-N", "", "-C", "qhh-run", "-f", keyPath])
-                .WithValidation(CommandResultValidation.None).ExecuteBufferedAsync(ct);
+                .WithValidation(CommandResultValidation.None).ExecuteBufferedAsync(keygenTimeout.Token);
             if (keygen.ExitCode != 0) throw new InfrastructureException("ssh-keygen failed: " + keygen.StandardError.Trim());
             var initrd = Path.Combine(priv.FullName, "initrd");
             ImageBuilder.WriteRunInitrd(inputs.Image, File.ReadAllText(keyPath + ".pub"), initrd);
@@ -96,9 +98,11 @@ public sealed class GuestRunner(HarnessCache cache, ILogger log)
 
         // QMP: where did the NVDIMM land?
         string? qmpAddress = null;
+        using (var qmpTimeout = CancellationTokenSource.CreateLinkedTokenSource(ct))
         await using (var qmp = await QmpClient.ConnectAsync(qmpSocket, TimeSpan.FromSeconds(10), ct))
         {
-            var devices = await qmp.MemoryDevicesAsync(ct);
+            qmpTimeout.CancelAfter(TimeSpan.FromSeconds(15));
+            var devices = await qmp.MemoryDevicesAsync(qmpTimeout.Token);
             if (devices.FirstOrDefault() is { Id: not null } dev) qmpAddress = Units.Hex(dev.Address);
         }
 

@@ -31,27 +31,24 @@ public static partial class Symbolizer
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         cts.CancelAfter(TimeSpan.FromMinutes(2));
         var result = await Cli.Wrap("addr2line")
-            .WithArguments(new[] { "-e", vmlinux, "-f", "-i" }.Concat(resolvable.Select(f => "0x" + (symbols[f.Name] + f.Offset).ToString("x", CultureInfo.InvariantCulture))))
+            .WithArguments(new[] { "-e", vmlinux, "-a", "-f", "-i" }.Concat(resolvable.Select(f => "0x" + (symbols[f.Name] + f.Offset).ToString("x", CultureInfo.InvariantCulture))))
             .WithValidation(CommandResultValidation.None).ExecuteBufferedAsync(cts.Token);
         if (result.ExitCode != 0) return null;
-        // addr2line -i prints (function, file:line) pairs, inlined frames first; keep the last pair per address.
-        var lines = result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        // A vmlinux without DWARF (tinyconfig has no CONFIG_DEBUG_INFO) only gives "??:?": nothing to add.
-        if (lines.Where((_, k) => k % 2 == 1).All(l => l.StartsWith("??", StringComparison.Ordinal))) return null;
+        // With -a each address starts a group: the address, then (function, file:line) pairs, innermost inline first.
+        var groups = new List<List<string>>();
+        foreach (var line in result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (line.StartsWith("0x", StringComparison.Ordinal) && groups.Count < resolvable.Count + 1 && line.Length > 2 && line[2..].All(Uri.IsHexDigit)) groups.Add([]);
+            else if (groups.Count > 0) groups[^1].Add(line);
+        }
+        if (groups.Count != resolvable.Count) return null;
+        // A vmlinux without DWARF only gives "??:?": nothing to add.
+        if (groups.All(g => g.Where((_, k) => k % 2 == 1).All(l => l.StartsWith("??", StringComparison.Ordinal)))) return null;
         var sb = new StringBuilder("Symbolized with addr2line (vmlinux of this build):\n");
-        var i = 0;
-        foreach (var f in resolvable)
+        foreach (var (f, g) in resolvable.Zip(groups))
         {
             var locations = new List<string>();
-            // Read pairs until the function name is the frame's own (the outermost for this address).
-            while (i + 1 < lines.Length)
-            {
-                var fn = lines[i];
-                var loc = lines[i + 1];
-                i += 2;
-                locations.Add($"{fn} {ShortPath(loc)}");
-                if (fn == f.Name) break;
-            }
+            for (var k = 0; k + 1 < g.Count; k += 2) locations.Add($"{g[k]} {ShortPath(g[k + 1])}");
             sb.Append("  ").Append(f.Text).Append(" = ").Append(string.Join(" <- inlined in ", locations)).Append('\n');
         }
         return sb.ToString();

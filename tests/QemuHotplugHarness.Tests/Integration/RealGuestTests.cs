@@ -72,6 +72,7 @@ public class RealGuestTests
         });
         var oopsFile = Path.Combine(_artifacts, c.Folder, "oops-1.txt");
         Assert.That(File.ReadLines(oopsFile).First(), Is.EqualTo("BUG: unable to handle kernel paging request in __init_single_page"));
+        Assert.That(File.ReadAllText(oopsFile), Does.Match(@"__init_single_page\+0x[0-9a-f]+/0x[0-9a-f]+ = .*__init_single_page mm/\S+\.c:\d+"), "symbolized with the build's vmlinux");
         Assert.That(File.ReadAllText(Path.Combine(_artifacts, c.Folder, "console.log")), Does.Contain("BUG: unable to handle page fault"));
     }
 
