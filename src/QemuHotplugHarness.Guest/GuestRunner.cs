@@ -92,6 +92,9 @@ public sealed class GuestRunner(HarnessCache cache, ILogger log)
         {
             await qemu.WaitForExitAsync(TimeSpan.FromSeconds(2));
             var message = QemuError(qemu.Stderr);
+            // A port taken between our probe and QEMU's bind is the harness's problem, not a rejection of the machine.
+            if (qemu.Stderr.Contains("host forwarding", StringComparison.OrdinalIgnoreCase))
+                throw new InfrastructureException($"qemu could not forward 127.0.0.1:{port} to the guest's sshd: {message}");
             log.Information("qemu refused to start: {Message}", message);
             return baseObservation with { Outcome = Outcomes.Rejected, Rejection = message, Error = e.Message };
         }
