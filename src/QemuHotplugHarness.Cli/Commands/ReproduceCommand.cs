@@ -33,12 +33,14 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
         var baseScenario = s.ResolveScenario();
         var cells = s.MatrixFile is null ? Matrix.Default(baseScenario) : Matrix.Load(s.MatrixFile);
         var work = Matrix.Shard(cells, s.Repeat, s.Shard);
+        var sources = s.Sources();
+        foreach (var c in cells) s.ValidatedSources(c.Scenario);
         var artifacts = s.Artifacts ?? HarnessLog.DefaultArtifacts("");
         // A live table of cells on a terminal; plain log lines otherwise (CI logs).
         var live = !s.Json && AnsiConsole.Profile.Capabilities.Interactive && !Console.IsOutputRedirected;
         using var log = (Serilog.Core.Logger)HarnessLog.Create(artifacts, quietConsole: live);
         var ctx = BuildContext.Create(log, artifacts);
-        var inputs = new InputsResolver(ctx, s.Sources());
+        var inputs = new InputsResolver(ctx, sources);
         log.Information("reproduce: {Cells} cell(s) x {Repeat} into {Artifacts}", cells.Count, s.Repeat, artifacts);
         if (s.Jobs < 1) throw new BadInputException($"--jobs {s.Jobs}: at least 1");
         var reproducer = new Reproducer(ctx, inputs, log) { Jobs = s.Jobs };

@@ -43,6 +43,15 @@ public class GuestSettings : ScenarioSettings
 
     public KernelSources Sources() => new(KernelSrc, Patch, QemuSrc, KernelSources.ParsePrebuilt(KernelImages, Modules));
 
+    /// <summary>Checks what can be checked before anything is built: a named kernel must be registered.</summary>
+    public KernelSources ValidatedSources(Scenario scenario)
+    {
+        var sources = Sources();
+        if (scenario.Kernel.Image is { } name && !sources.Prebuilt.ContainsKey(name))
+            throw new BadInputException($"--kernel {name}: no such kernel variant or --kernel-image (use unpatched, patched, or register NAME=PATH)");
+        return sources;
+    }
+
     public RunOptions Options(Action<string>? progress = null) => new()
     {
         Accel = Accel, BootTimeout = TimeSpan.FromSeconds(BootTimeout), CommandTimeout = TimeSpan.FromSeconds(CommandTimeout),
@@ -55,10 +64,11 @@ public sealed class RunCommand : AsyncCommand<GuestSettings>
     public override async Task<int> ExecuteAsync(CommandContext context, GuestSettings settings, CancellationToken ct)
     {
         var scenario = settings.ResolveScenario();
+        var sources = settings.ValidatedSources(scenario);
         var artifacts = settings.Artifacts ?? HarnessLog.DefaultArtifacts("run-");
         using var log = (Serilog.Core.Logger)HarnessLog.Create(artifacts);
         var ctx = BuildContext.Create(log, artifacts);
-        var inputs = await new InputsResolver(ctx, settings.Sources()).ResolveAsync(scenario, ct);
+        var inputs = await new InputsResolver(ctx, sources).ResolveAsync(scenario, ct);
         log.Information("run {Scenario}: qemu {Qemu}, kernel {Kernel} ({Release})", scenario.Describe(), inputs.Qemu.Source, inputs.Kernel.Name, inputs.Kernel.Release);
         var observation = await new GuestRunner(ctx.Cache, log).RunAsync(scenario, inputs, artifacts, settings.Options(p => log.Information("{Progress}", p)), ct);
         var prediction = Predictor.Predict(scenario);

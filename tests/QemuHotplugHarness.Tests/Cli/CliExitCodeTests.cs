@@ -1,0 +1,61 @@
+using QemuHotplugHarness.Cli;
+
+namespace QemuHotplugHarness.Tests.Cli;
+
+/// <summary>The qhh command line: exit codes and one-line errors on bad input.</summary>
+[NonParallelizable]
+public class CliExitCodeTests
+{
+    private static async Task<(int Code, string Stdout, string Stderr)> Run(params string[] args)
+    {
+        var (oldOut, oldErr) = (Console.Out, Console.Error);
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        Console.SetOut(stdout);
+        Console.SetError(stderr);
+        try
+        {
+            var code = await HarnessApp.RunAsync(args);
+            return (code, stdout.ToString(), stderr.ToString());
+        }
+        finally
+        {
+            Console.SetOut(oldOut);
+            Console.SetError(oldErr);
+        }
+    }
+
+    [TestCase(new[] { "predict", "--nvdimm-addr", "0x144100000" }, "--nvdimm-addr 0x144100000 is not 2 MiB aligned")]
+    [TestCase(new[] { "predict", "--bogus" }, "bogus")]
+    [TestCase(new[] { "predict", "--scenario", "/nonexistent.json" }, "--scenario /nonexistent.json: no such file")]
+    [TestCase(new[] { "scan", "/nonexistent.log" }, "/nonexistent.log: no such file")]
+    [TestCase(new[] { "reproduce", "--repeat", "0" }, "--repeat 0: must be between 1 and 1000")]
+    [TestCase(new[] { "reproduce", "--shard", "3/2" }, "--shard 3/2: use k/n")]
+    [TestCase(new[] { "run", "--kernel", "nightly" }, "--kernel nightly: no such kernel variant or --kernel-image")]
+    [TestCase(new[] { "run", "--kernel-image", "x=/nonexistent/bzImage", "--kernel", "x" }, "--kernel-image x=/nonexistent/bzImage: no such file")]
+    [TestCase(new[] { "bench", "nothing" }, "bench nothing: unknown benchmark")]
+    public async Task Bad_input_exits_2_with_one_line_naming_it(string[] args, string expected)
+    {
+        var (code, _, stderr) = await Run(args);
+        Assert.That(code, Is.EqualTo(2), stderr);
+        Assert.That(stderr.Trim().Split('\n'), Has.Length.EqualTo(1), "one line, before anything is built or booted");
+        Assert.That(stderr, Does.StartWith("qhh: ").And.Contain(expected));
+    }
+
+    [Test]
+    public async Task Predict_json_succeeds_with_the_seed_outcome()
+    {
+        var (code, stdout, _) = await Run("predict", "--json");
+        Assert.That(code, Is.EqualTo(0));
+        Assert.That(stdout, Does.Contain("\"outcome\": \"oops\"").And.Contain("\"firstFaultPfn\": \"0x144002\""));
+    }
+
+    [Test]
+    public async Task Scan_fail_on_oops_exits_1_when_a_crash_is_found()
+    {
+        var file = Path.Combine(AppContext.BaseDirectory, "Corpus", "oops", "seed-gpf-stable_page_flags.txt");
+        var (code, stdout, _) = await Run("scan", file, "--fail-on-oops");
+        Assert.That(code, Is.EqualTo(1));
+        Assert.That(stdout, Does.Contain("general protection fault in stable_page_flags"));
+    }
+}
