@@ -79,7 +79,8 @@ public sealed class ImageBuilder(BuildContext ctx)
     {
         using var file = File.Create(outputPath);
         using (var baseImage = File.OpenRead(image.Initramfs)) baseImage.CopyTo(file);
-        // The kernel only finds the next archive's magic at a 4-byte aligned offset; zeros between are skipped.
+        // The kernel looks for the next archive's magic at 4-byte aligned offsets and skips zeros; padding to a
+        // whole 512-byte block satisfies that and keeps the overlay easy to find with a hex dump.
         while (file.Length % 512 != 0) file.WriteByte(0);
         using var overlay = new NewcArchive(file);
         overlay.AddDirectory("etc");

@@ -1,27 +1,58 @@
+using System.Text.Json.Serialization;
+using QemuHotplugHarness.Scenarios;
+
 namespace QemuHotplugHarness.Guest;
 
-public sealed record ObservedLayout(string? SystemRamAbove4G, string? PersistentMemory, string? NvdimmAddressQmp);
+/// <summary>How the guest's CPU is emulated.</summary>
+public enum Accel { Tcg, Kvm }
 
-public sealed record ObservedIteration(int Index, string Command, int? ExitCode, double Seconds, bool TimedOut, string? Namespace, string? Dax, string Stderr);
+/// <summary>What the user asked for: probe KVM and fall back to TCG, or one of them.</summary>
+public enum AccelChoice { Auto, Kvm, Tcg }
 
-public sealed record ObservedOops(string Title, string? Function, string? FaultAddress, string? FaultPfn, int StartLine, bool Corrupted, int Count);
+/// <summary>/proc/iomem's top-level ranges above 4 GiB after boot, and where QMP says the NVDIMM is.</summary>
+public sealed record ObservedLayout(
+    [property: JsonConverter(typeof(AddressRangeJsonConverter))] AddressRange? SystemRamAbove4G,
+    [property: JsonConverter(typeof(AddressRangeJsonConverter))] AddressRange? PersistentMemory,
+    [property: JsonConverter(typeof(HexJsonConverter))] ulong? NvdimmAddressQmp);
+
+public sealed record ObservedIteration(
+    int Index, string Command, int? ExitCode, double Seconds, bool TimedOut,
+    [property: JsonConverter(typeof(IomemRangeJsonConverter))] AddressRange? Namespace,
+    [property: JsonConverter(typeof(IomemRangeJsonConverter))] AddressRange? Dax,
+    string Stderr);
+
+public sealed record ObservedOops(
+    string Title, string? Function,
+    [property: JsonConverter(typeof(HexJsonConverter))] ulong? FaultAddress,
+    [property: JsonConverter(typeof(HexJsonConverter))] ulong? FaultPfn,
+    int StartLine, bool Corrupted, int Count);
 
 /// <summary>What one real guest did; the same names as predict --json where they mean the same.</summary>
 public sealed record Observation
 {
-    public required string Outcome { get; init; }
-    public required string Accel { get; init; }
+    public required Outcome Outcome { get; init; }
+    /// <summary>Null when the run failed before an accelerator was chosen.</summary>
+    public Accel? Accel { get; init; }
     public string? AccelReason { get; init; }
+    /// <summary>QEMU start to SSH-ready, seconds.</summary>
     public double? BootSeconds { get; init; }
+    /// <summary>QEMU start to the init's ready marker on the console, seconds.</summary>
+    public double? MarkerSeconds { get; init; }
     public string? Rejection { get; init; }
     public string? Error { get; init; }
     public ObservedLayout? Layout { get; init; }
     public IReadOnlyList<ObservedIteration> Iterations { get; init; } = [];
     public IReadOnlyList<ObservedOops> Oopses { get; init; } = [];
     public int? OopsIteration { get; init; }
-    public string? FaultPfn { get; init; }
+
+    [JsonConverter(typeof(HexJsonConverter))]
+    public ulong? FaultPfn { get; init; }
+
     public int? StructPageSize { get; init; }
-    public string? VmemmapBase { get; init; }
+
+    [JsonConverter(typeof(HexJsonConverter))]
+    public ulong? VmemmapBase { get; init; }
+
     public string? KernelFactsSource { get; init; }
     public IReadOnlyList<string> PreconditionFailures { get; init; } = [];
     public string? KernelRelease { get; init; }

@@ -7,8 +7,9 @@ using Serilog;
 namespace QemuHotplugHarness.Guest;
 
 /// <summary>
-/// Owns one QEMU process: streams its serial console to console.log as bytes arrive and through the oops
-/// detector, keeps its stderr, and on dispose tears it down (QMP quit, then SIGINT, then SIGKILL).
+/// Owns one QEMU process: streams its serial console to console.log as lines arrive and through the oops
+/// detector, keeps its stderr, and on dispose tears it down (SIGINT, then SIGKILL, each bounded). The guest
+/// that owns it sends QMP quit first.
 /// </summary>
 public sealed class QemuProcess : IAsyncDisposable
 {
@@ -16,18 +17,21 @@ public sealed class QemuProcess : IAsyncDisposable
     private readonly CancellationTokenSource _forceful = new();
     private readonly StreamWriter _console;
     private readonly StringBuilder _stderr = new();
-    private readonly List<string> _consoleLines = [];
+    private readonly Dictionary<string, TimeSpan> _markers = new(StringComparer.Ordinal);
+    private readonly List<string> _watched = [];
     private readonly object _gate = new();
     private readonly OopsDetector _detector = new();
     private readonly List<OopsReport> _oopses = [];
     private readonly ILogger _log;
+    private readonly TimeSpan _teardownStep;
     private Task<CommandResult>? _task;
 
-    public QemuProcess(string binary, IReadOnlyList<string> args, string consoleLog, ILogger log)
+    public QemuProcess(string binary, IReadOnlyList<string> args, string consoleLog, TimeSpan teardownStep, ILogger log)
     {
         Binary = binary;
         Arguments = args;
         _log = log;
+        _teardownStep = teardownStep;
         _console = new StreamWriter(new FileStream(consoleLog, FileMode.Create, FileAccess.Write, FileShare.Read)) { AutoFlush = true };
     }
 
@@ -40,7 +44,6 @@ public sealed class QemuProcess : IAsyncDisposable
     public IReadOnlyList<OopsReport> Oopses { get { lock (_gate) return _oopses.ToList(); } }
     /// <summary>True while an oops report is arriving on the console.</summary>
     public bool OopsInProgress { get { lock (_gate) return _detector.InReport; } }
-    public event Action<string>? ConsoleLine;
 
     /// <summary>Every QEMU the harness starts, by pid: lets tests prove none outlives its run.</summary>
     public static event Action<int>? AnyStarted;
@@ -64,16 +67,26 @@ public sealed class QemuProcess : IAsyncDisposable
         lock (_gate)
         {
             _console.WriteLine(line);
-            _consoleLines.Add(line);
+            foreach (var marker in _watched)
+                if (!_markers.ContainsKey(marker) && line.Contains(marker, StringComparison.Ordinal)) _markers[marker] = Clock.Elapsed;
             if (_detector.Feed(line) is { } report) _oopses.Add(report);
         }
-        ConsoleLine?.Invoke(line);
     }
 
-    public bool ConsoleContains(string marker)
+    /// <summary>When the console first showed <paramref name="marker"/> since QEMU started (watched from the first call on); null if not yet.</summary>
+    public TimeSpan? MarkerTime(string marker)
     {
-        lock (_gate) return _consoleLines.Any(l => l.Contains(marker, StringComparison.Ordinal));
+        lock (_gate)
+        {
+            if (!_watched.Contains(marker)) _watched.Add(marker);
+            return _markers.TryGetValue(marker, out var t) ? t : null;
+        }
     }
+
+    /// <summary>QEMU's own complaint: its last "qemu-system…" stderr line, else all of stderr.</summary>
+    public string LastError() =>
+        Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .LastOrDefault(l => l.StartsWith("qemu-system", StringComparison.Ordinal)) ?? Stderr.Trim();
 
     /// <summary>Waits for exit up to <paramref name="timeout"/>; true if exited.</summary>
     public async Task<bool> WaitForExitAsync(TimeSpan timeout)
@@ -94,10 +107,10 @@ public sealed class QemuProcess : IAsyncDisposable
         if (_task is not null && !_task.IsCompleted)
         {
             _graceful.Cancel(); // SIGINT: QEMU exits cleanly
-            if (!await WaitForExitAsync(TimeSpan.FromSeconds(5)))
+            if (!await WaitForExitAsync(_teardownStep))
             {
                 _forceful.Cancel(); // SIGKILL
-                await WaitForExitAsync(TimeSpan.FromSeconds(5));
+                await WaitForExitAsync(_teardownStep);
             }
         }
         try { if (_task is not null) await _task; } catch (OperationCanceledException) { }

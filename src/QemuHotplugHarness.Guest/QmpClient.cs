@@ -1,12 +1,11 @@
 using System.Net.Sockets;
 using System.Text;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using QemuHotplugHarness.Scenarios;
 
 namespace QemuHotplugHarness.Guest;
 
-/// <summary>A small QMP client over QEMU's unix socket: greeting, qmp_capabilities, commands, quit.</summary>
+/// <summary>A small QMP client over QEMU's unix socket: greeting, qmp_capabilities, then commands (query-memory-devices, quit).</summary>
 public sealed class QmpClient : IAsyncDisposable
 {
     private readonly Socket _socket;
@@ -67,12 +66,12 @@ public sealed class QmpClient : IAsyncDisposable
         return JsonNode.Parse(line)?.AsObject() ?? throw new InfrastructureException("QMP: empty message");
     }
 
-    /// <summary>query-memory-devices: (id, addr, size) of each NVDIMM/DIMM.</summary>
-    public async Task<IReadOnlyList<(string Id, ulong Address, ulong Size)>> MemoryDevicesAsync(CancellationToken ct)
+    /// <summary>query-memory-devices: id, address and size of each NVDIMM/DIMM.</summary>
+    public async Task<IReadOnlyList<MemoryDevice>> MemoryDevicesAsync(CancellationToken ct)
     {
         var result = await ExecuteAsync("query-memory-devices", null, ct) as JsonArray ?? [];
         return result.Select(d => d?["data"]).Where(d => d is not null)
-            .Select(d => (d!["id"]?.GetValue<string>() ?? "", d["addr"]!.GetValue<ulong>(), d["size"]!.GetValue<ulong>()))
+            .Select(d => new MemoryDevice(d!["id"]?.GetValue<string>() ?? "", d["addr"]!.GetValue<ulong>(), d["size"]!.GetValue<ulong>()))
             .ToList();
     }
 
@@ -82,6 +81,4 @@ public sealed class QmpClient : IAsyncDisposable
         _reader.Dispose();
         _socket.Dispose();
     }
-
-    internal static string Describe(JsonNode? node) => node?.ToJsonString(new JsonSerializerOptions { WriteIndented = false }) ?? "null";
 }

@@ -1,10 +1,14 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using QemuHotplugHarness.Scenarios;
 using Renci.SshNet;
 using Renci.SshNet.Common;
 using Serilog;
 
 namespace QemuHotplugHarness.Guest;
+
+/// <summary>Where the guest's sshd listens, the run's private key, and the one host key accepted.</summary>
+public sealed record SshEndpoint(int Port, string PrivateKeyPath, string PinnedHostKey);
 
 /// <summary>The result of one command in the guest.</summary>
 public sealed record GuestCommandResult(string Command, int? ExitCode, string Stdout, string Stderr, double Seconds, bool TimedOut);
@@ -24,22 +28,13 @@ public sealed class SshSession : IDisposable
         _key = key;
     }
 
-    public static async Task<SshSession> ConnectAsync(int port, string privateKeyPath, string pinnedHostKeyLine, TimeSpan timeout, ILogger log, CancellationToken ct)
+    public static async Task<SshSession> ConnectAsync(SshEndpoint endpoint, TimeSpan timeout, ILogger log, CancellationToken ct)
     {
-        var expected = Convert.FromBase64String(pinnedHostKeyLine.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]);
-        var deadline = DateTime.UtcNow + timeout;
+        var deadline = Deadline.In(timeout);
         var delay = TimeSpan.FromMilliseconds(200);
         for (var attempt = 1; ; attempt++)
         {
-            var key = new PrivateKeyFile(privateKeyPath);
-            var info = new ConnectionInfo("127.0.0.1", port, "root", new PrivateKeyAuthenticationMethod("root", key)) { Timeout = TimeSpan.FromSeconds(10) };
-            var client = new SshClient(info);
-            var mismatch = false;
-            client.HostKeyReceived += (_, e) =>
-            {
-                e.CanTrust = e.HostKey.AsSpan().SequenceEqual(expected);
-                mismatch = !e.CanTrust;
-            };
+            var (client, key, mismatch) = NewClient(endpoint);
             try
             {
                 await client.ConnectAsync(ct);
@@ -50,12 +45,29 @@ public sealed class SshSession : IDisposable
             {
                 client.Dispose();
                 key.Dispose();
-                if (mismatch) throw new InfrastructureException("ssh: the guest's host key is not the one pinned from the image: refusing to connect");
-                if (DateTime.UtcNow + delay > deadline) throw new InfrastructureException($"ssh: no connection to 127.0.0.1:{port} within {timeout.TotalSeconds:F0} s: {e.Message}");
+                if (mismatch.Value) throw new GuestNotReadyException(NotReadyReason.HostKeyMismatch, "ssh: the guest's host key is not the one pinned from the image: refusing to connect");
+                if (deadline.Remaining < delay)
+                    throw new GuestNotReadyException(NotReadyReason.SshUnavailable, $"ssh: no connection to 127.0.0.1:{endpoint.Port} within {timeout.TotalSeconds:F0} s: {e.Message}");
                 await Task.Delay(delay, ct);
                 delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 2000));
             }
         }
+    }
+
+    /// <summary>A client that trusts only the pinned host key; <c>Mismatch</c> says afterwards whether another key was offered.</summary>
+    private static (SshClient Client, PrivateKeyFile Key, StrongBox<bool> Mismatch) NewClient(SshEndpoint endpoint)
+    {
+        var expected = Convert.FromBase64String(endpoint.PinnedHostKey.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]);
+        var key = new PrivateKeyFile(endpoint.PrivateKeyPath);
+        var info = new ConnectionInfo("127.0.0.1", endpoint.Port, "root", new PrivateKeyAuthenticationMethod("root", key)) { Timeout = TimeSpan.FromSeconds(10) };
+        var client = new SshClient(info);
+        var mismatch = new StrongBox<bool>();
+        client.HostKeyReceived += (_, e) =>
+        {
+            e.CanTrust = e.HostKey.AsSpan().SequenceEqual(expected);
+            mismatch.Value = !e.CanTrust;
+        };
+        return (client, key, mismatch);
     }
 
     /// <summary>Runs an argument array (each argument single-quoted for the guest's shell) with a timeout.</summary>

@@ -1,15 +1,13 @@
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Text;
+using QemuHotplugHarness.Scenarios;
 
 namespace QemuHotplugHarness.Guest;
 
 /// <summary>What the harness learns from the guest kernel's VMCOREINFO note (in /proc/kcore's ELF notes).</summary>
-public sealed record KernelFacts(int StructPageSize, ulong VmemmapBase, bool FiveLevelPaging, string Source)
+public sealed record KernelFacts(int StructPageSize, ulong VmemmapBase, string Source)
 {
-    public const ulong VmemmapBase4Level = 0xffff_ea00_0000_0000UL;
-    public const ulong VmemmapBase5Level = 0xffd4_0000_0000_0000UL;
-
     /// <summary>Parses VMCOREINFO text: SIZE(page), NUMBER(pgtable_l5_enabled), NUMBER(vmemmap_base) when KASLR exports it.</summary>
     public static KernelFacts FromVmcoreinfo(string text)
     {
@@ -18,9 +16,20 @@ public sealed record KernelFacts(int StructPageSize, ulong VmemmapBase, bool Fiv
         var l5 = values.TryGetValue("NUMBER(pgtable_l5_enabled)", out var l) && l == "1";
         var baseAddr = values.TryGetValue("NUMBER(vmemmap_base)", out var b)
             ? ulong.Parse(b, CultureInfo.InvariantCulture)
-            : l5 ? VmemmapBase5Level : VmemmapBase4Level;
-        return new KernelFacts(size, baseAddr, l5, "vmcoreinfo");
+            : l5 ? KernelSpec.VmemmapBase5Level : KernelSpec.VmemmapBase4Level;
+        return new KernelFacts(size, baseAddr, "vmcoreinfo");
     }
+
+    /// <summary>The pfn whose struct page holds <paramref name="address"/>; null outside vmemmap.</summary>
+    public ulong? PfnOfStructPage(ulong address)
+    {
+        if (address < VmemmapBase) return null;
+        var pfn = (address - VmemmapBase) / (ulong)StructPageSize;
+        return pfn < MaxPfn ? pfn : null;
+    }
+
+    /// <summary>x86-64's physical address space (52 bits) in 4 KiB pages: past it, an address is not in vmemmap.</summary>
+    private const ulong MaxPfn = 1UL << 40;
 
     /// <summary>Finds the VMCOREINFO note in the head of /proc/kcore (an ELF64 core file).</summary>
     public static string? VmcoreinfoFromKcore(byte[] head)

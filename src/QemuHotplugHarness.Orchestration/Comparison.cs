@@ -1,4 +1,5 @@
 using QemuHotplugHarness.Guest;
+using QemuHotplugHarness.Scenarios;
 using QemuHotplugHarness.Simulator;
 
 namespace QemuHotplugHarness.Orchestration;
@@ -9,16 +10,18 @@ public static class Comparison
     public static IReadOnlyList<string> Mismatches(Prediction p, Observation o)
     {
         var list = new List<string>();
-        if (p.Outcome != o.Outcome) list.Add($"outcome: predicted {p.Outcome}, observed {o.Outcome}");
-        if (p.Outcome == Outcomes.Oops && o.Outcome == Outcomes.Oops)
+        if (p.Outcome != o.Outcome) list.Add($"outcome: predicted {p.Outcome.Kebab()}, observed {o.Outcome.Kebab()}");
+        if (p.Outcome == Outcome.Oops && o.Outcome == Outcome.Oops)
         {
             if (p.OopsIteration != o.OopsIteration) list.Add($"oopsIteration: predicted {p.OopsIteration}, observed {o.OopsIteration}");
-            if (o.FaultPfn is null) list.Add($"faultPfn: predicted {p.FirstFaultPfn}, observed none (not a vmemmap fault, or VMCOREINFO unreadable)");
-            else if (p.FirstFaultPfn != o.FaultPfn) list.Add($"faultPfn: predicted {p.FirstFaultPfn}, observed {o.FaultPfn}");
+            if (o.FaultPfn is null) list.Add($"faultPfn: predicted {Pfn(p.FirstFaultPfn)}, observed none (not a vmemmap fault, or VMCOREINFO unreadable)");
+            else if (p.FirstFaultPfn != o.FaultPfn) list.Add($"faultPfn: predicted {Pfn(p.FirstFaultPfn)}, observed {Pfn(o.FaultPfn)}");
         }
-        if (p.Outcome == Outcomes.Rejected && o.Outcome == Outcomes.Rejected && p.Rejection is not null &&
+        if (p.Outcome == Outcome.Rejected && o.Outcome == Outcome.Rejected && p.Rejection is not null &&
             (o.Rejection is null || !o.Rejection.Contains(p.Rejection, StringComparison.Ordinal)))
             list.Add($"rejection: predicted '{p.Rejection}', observed '{o.Rejection}'");
         return list;
     }
+
+    private static string Pfn(ulong? pfn) => pfn is { } v ? Hex.Format(v) : "none";
 }

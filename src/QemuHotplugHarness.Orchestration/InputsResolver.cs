@@ -1,5 +1,4 @@
 using QemuHotplugHarness.Build;
-using QemuHotplugHarness.Guest;
 using QemuHotplugHarness.Scenarios;
 
 namespace QemuHotplugHarness.Orchestration;

@@ -1,76 +1,75 @@
-using System.Security.Cryptography;
 using System.Text.Json.Nodes;
-using QemuHotplugHarness.Simulator;
+using QemuHotplugHarness.Scenarios;
 
 namespace QemuHotplugHarness.Orchestration;
 
-/// <summary>KernelCI's KCIDB I/O (schema v5.3): one checkout, one build per kernel variant, one test per cell.</summary>
+/// <summary>KernelCI's KCIDB I/O (schema v5.3): one checkout, one build per kernel, one test per cell. Pure: files come in as evidence.</summary>
 public static class Kcidb
 {
     public const string Origin = "qemu_hotplug_harness";
 
-    public static JsonObject Build(Summary s, string artifacts, IReadOnlyList<string> patchFiles)
+    public static JsonObject Build(Summary s, ChangeUnderTest change, IReadOnlyDictionary<SummaryCell, CellEvidence> evidence)
     {
-        var root = Path.GetFullPath(artifacts);
-        var patchHash = patchFiles.Count == 0 ? "" : Sha256(string.Concat(patchFiles.Select(p => Sha256(File.ReadAllText(p)) + "\n")));
-        var checkoutId = $"{Origin}:{(patchHash.Length > 0 ? patchHash[..16] : "nopatch")}-{s.StartedAt.ToUnixTimeSeconds()}";
-        var checkout = new JsonObject
-        {
-            ["id"] = checkoutId, ["origin"] = Origin, ["tree_name"] = "linux-source-6.1",
-            ["patchset_files"] = new JsonArray(patchFiles.Select(p => (JsonNode)Resource(Path.GetFileName(p), p)).ToArray()),
-            ["patchset_hash"] = patchHash, ["start_time"] = s.StartedAt.ToString("o"), ["valid"] = true,
-            ["comment"] = "mm/sparse: never partially remove memmap for early section",
-        };
+        var checkoutId = $"{Origin}:{(change.PatchHash.Length > 0 ? change.PatchHash[..16] : "nopatch")}-{s.StartedAt.ToUnixTimeSeconds()}";
         var builds = new JsonArray();
         var tests = new JsonArray();
-        foreach (var variant in s.Cells.GroupBy(c => c.Scenario.Kernel.Image ?? c.Scenario.Kernel.Variant.ToString().ToLowerInvariant()))
+        foreach (var kernel in s.Cells.GroupBy(c => c.Scenario.Kernel.Image ?? c.Scenario.Kernel.Variant.Kebab()))
         {
-            var release = variant.Select(c => c.Observation.KernelRelease).FirstOrDefault(r => r is not null) ?? "unknown";
-            var buildId = $"{checkoutId}-{variant.Key}";
-            builds.Add(new JsonObject
-            {
-                ["id"] = buildId, ["checkout_id"] = checkoutId, ["origin"] = Origin, ["architecture"] = "x86_64",
-                ["config_name"] = "tinyconfig+hotplug", ["comment"] = $"{variant.Key} kernel {release}",
-                ["status"] = variant.Any(c => c.Observation.KernelRelease is not null) ? "PASS" : "MISS",
-            });
-            foreach (var c in variant)
-            {
-                var dir = Path.Combine(root, c.Folder);
-                var outputs = new[] { "dmesg.txt", "ndctl.log", "qemu-cmdline.txt", "observation.json", "prediction.json" }
-                    .Concat(Directory.Exists(dir) ? Directory.GetFiles(dir, "oops-*.txt").Select(Path.GetFileName).OfType<string>() : [])
-                    .Where(f => File.Exists(Path.Combine(dir, f)))
-                    .Select(f => (JsonNode)Resource(f, Path.Combine(dir, f))).ToArray();
-                var test = new JsonObject
-                {
-                    ["id"] = $"{buildId}-{Slug(c.Name)}-{c.Repeat}", ["build_id"] = buildId, ["origin"] = Origin,
-                    ["path"] = "mm.sparse_hotplug." + Slug(c.Name), ["status"] = Status(c),
-                    ["start_time"] = s.StartedAt.ToString("o"), ["duration"] = c.Observation.Seconds,
-                    ["comment"] = $"predicted {c.Prediction.Outcome}, observed {c.Observation.Outcome}" + (c.Match ? "" : "; " + string.Join("; ", c.Mismatches)),
-                    ["output_files"] = new JsonArray(outputs),
-                    ["environment"] = new JsonObject { ["comment"] = $"QEMU {c.Scenario.Qemu.ToString().ToLowerInvariant()}, accel {c.Observation.Accel}, PSE {(c.Scenario.Cpu.Pse ? "on" : "off")}" },
-                };
-                if (File.Exists(Path.Combine(dir, "console.log"))) test["log_url"] = FileUri(Path.Combine(dir, "console.log"));
-                if (c.Observation.Oopses.FirstOrDefault() is { } oops) test["log_excerpt"] = oops.Title;
-                tests.Add(test);
-            }
+            var buildId = $"{checkoutId}-{kernel.Key}";
+            builds.Add(BuildNode(buildId, checkoutId, kernel.Key, kernel.ToList()));
+            foreach (var c in kernel) tests.Add(TestNode(s, c, buildId, evidence.TryGetValue(c, out var e) ? e : new CellEvidence([], [], null)));
         }
         return new JsonObject
         {
             ["version"] = new JsonObject { ["major"] = 5, ["minor"] = 3 },
-            ["checkouts"] = new JsonArray(checkout), ["builds"] = builds, ["tests"] = tests,
+            ["checkouts"] = new JsonArray(Checkout(s, change, checkoutId)), ["builds"] = builds, ["tests"] = tests,
         };
+    }
+
+    private static JsonObject Checkout(Summary s, ChangeUnderTest change, string id) => new()
+    {
+        ["id"] = id, ["origin"] = Origin, ["tree_name"] = change.TreeName,
+        ["patchset_files"] = new JsonArray(change.PatchFiles.Select(p => (JsonNode)Resource(p)).ToArray()),
+        ["patchset_hash"] = change.PatchHash, ["start_time"] = s.StartedAt.ToString("o"), ["valid"] = true,
+        ["comment"] = change.Subject,
+    };
+
+    private static JsonObject BuildNode(string id, string checkoutId, string kernel, IReadOnlyList<SummaryCell> cells)
+    {
+        var release = cells.Select(c => c.Observation.KernelRelease).FirstOrDefault(r => r is not null);
+        return new JsonObject
+        {
+            ["id"] = id, ["checkout_id"] = checkoutId, ["origin"] = Origin, ["architecture"] = "x86_64",
+            ["config_name"] = "tinyconfig+hotplug", ["comment"] = $"{kernel} kernel {release ?? "unknown"}",
+            ["status"] = release is not null ? "PASS" : "MISS",
+        };
+    }
+
+    private static JsonObject TestNode(Summary s, SummaryCell c, string buildId, CellEvidence evidence)
+    {
+        var test = new JsonObject
+        {
+            ["id"] = $"{buildId}-{Slug(c.Name)}-{c.Repeat}", ["build_id"] = buildId, ["origin"] = Origin,
+            ["path"] = "mm.sparse_hotplug." + Slug(c.Name), ["status"] = Status(c),
+            ["start_time"] = s.StartedAt.ToString("o"), ["duration"] = c.Observation.Seconds,
+            ["comment"] = $"predicted {c.Prediction.Outcome.Kebab()}, observed {c.Observation.Outcome.Kebab()}" + (c.Match ? "" : "; " + string.Join("; ", c.Mismatches)),
+            ["output_files"] = new JsonArray(evidence.OutputFiles.Select(f => (JsonNode)Resource(f)).ToArray()),
+            ["environment"] = new JsonObject { ["comment"] = $"QEMU {c.Scenario.Qemu.Kebab()}, accel {c.Observation.Accel?.Kebab() ?? "none"}, PSE {(c.Scenario.Cpu.Pse ? "on" : "off")}" },
+        };
+        if (evidence.ConsoleLog is { } console) test["log_url"] = FileUri(console);
+        if (c.Observation.Oopses.FirstOrDefault() is { } oops) test["log_excerpt"] = oops.Title;
+        return test;
     }
 
     /// <summary>FAIL: the kernel crashed; PASS: it behaved as predicted without crashing; ERROR: the run could not say.</summary>
     public static string Status(SummaryCell c) => c.Observation.Outcome switch
     {
-        Outcomes.Oops => "FAIL",
-        Outcomes.Clean or Outcomes.Rejected when c.Match => "PASS",
+        Outcome.Oops => "FAIL",
+        Outcome.Clean or Outcome.Rejected when c.Match => "PASS",
         _ => "ERROR",
     };
 
-    private static JsonObject Resource(string name, string path) => new() { ["name"] = name, ["url"] = FileUri(path) };
+    private static JsonObject Resource(string path) => new() { ["name"] = Path.GetFileName(path), ["url"] = FileUri(path) };
     private static string FileUri(string path) => new Uri(Path.GetFullPath(path)).AbsoluteUri;
     private static string Slug(string s) => string.Concat(s.Select(ch => char.IsAsciiLetterOrDigit(ch) || ch == '_' ? ch : '_'));
-    private static string Sha256(string s) => Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(s)));
 }

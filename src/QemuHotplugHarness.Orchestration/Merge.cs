@@ -18,21 +18,22 @@ public static class Merge
         cells = cells.OrderBy(c => c.Name, StringComparer.Ordinal).ThenBy(c => c.Repeat).ToList();
         var dupes = cells.GroupBy(c => (c.Name, c.Repeat)).Where(g => g.Count() > 1).Select(g => g.Key.Name).ToList();
         if (dupes.Count > 0) throw new BadInputException($"merge: cell {dupes[0]} appears in more than one shard");
-        var verdict = summaries.Any(s => s.Interrupted) ? Verdicts.InfraError
-            : Verdicts.Decide(cells.Select(c => new CellResult(c.Name, c.Repeat, c.Scenario, c.Prediction, c.Observation, c.Mismatches)).ToList());
+        var interrupted = summaries.Any(s => s.Interrupted);
         var merged = new Summary
         {
-            Verdict = verdict, Cells = cells, Interrupted = summaries.Any(s => s.Interrupted),
+            Verdict = interrupted ? Verdict.InfraError : Verdicts.Decide(cells.Select(c => c.Result).ToList()),
+            Cells = cells, Interrupted = interrupted,
             StartedAt = summaries.Min(s => s.StartedAt), Seconds = summaries.Max(s => s.Seconds),
-            Accel = string.Join(",", summaries.Select(s => s.Accel).Where(a => a is not null).Distinct()),
+            Accel = summaries.Select(s => s.Accel).FirstOrDefault(a => a is not null),
+            Change = summaries.Select(s => s.Change).FirstOrDefault(c => c is not null),
         };
-        Reports.Write(output, merged);
+        Reports.WriteAll(new RunArtifacts(output), merged, merged.Change ?? ChangeUnderTest.FromPatches([], "unknown"));
         return merged;
     }
 
     public static Summary Load(string dir)
     {
-        var path = Path.Combine(dir, "summary.json");
+        var path = new RunArtifacts(dir).Summary;
         if (!File.Exists(path)) throw new BadInputException($"merge: {dir} has no summary.json");
         try
         {

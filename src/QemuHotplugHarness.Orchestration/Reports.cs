@@ -1,53 +1,95 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
 using System.Xml.Linq;
+using QemuHotplugHarness.Guest;
 using QemuHotplugHarness.Scenarios;
+using QemuHotplugHarness.Simulator;
 
 namespace QemuHotplugHarness.Orchestration;
 
 public sealed record Summary
 {
-    public required string Verdict { get; init; }
+    public required Verdict Verdict { get; init; }
     public required IReadOnlyList<SummaryCell> Cells { get; init; }
     public bool Interrupted { get; init; }
     public required DateTimeOffset StartedAt { get; init; }
     public double Seconds { get; init; }
-    public string? Accel { get; init; }
+    public Accel? Accel { get; init; }
     public string? Shard { get; init; }
+    /// <summary>The change under test, so merge and later readers name it as the run did.</summary>
+    public ChangeUnderTest? Change { get; init; }
 }
 
-public sealed record SummaryCell(string Name, int Repeat, Scenario Scenario, Simulator.Prediction Prediction, Guest.Observation Observation, bool Match, IReadOnlyList<string> Mismatches, string Folder);
+public sealed record SummaryCell(string Name, int Repeat, Scenario Scenario, Prediction Prediction, Observation Observation, bool Match, IReadOnlyList<string> Mismatches, string Folder)
+{
+    [System.Text.Json.Serialization.JsonIgnore]
+    public CellResult Result => new(Name, Repeat, Scenario, Prediction, Observation, Mismatches);
+}
 
-/// <summary>summary.json and junit.xml of a reproduction.</summary>
+/// <summary>The change a run tests, as reports name it: the patch's subject, the tree it applies to, the patch files and their hash.</summary>
+public sealed record ChangeUnderTest(string Subject, string TreeName, IReadOnlyList<string> PatchFiles, string PatchHash)
+{
+    /// <summary>Reads the subjects and hashes the patches (the I/O edge; renderers get the result).</summary>
+    public static ChangeUnderTest FromPatches(IReadOnlyList<string> patchFiles, string treeName)
+    {
+        var subjects = patchFiles.Select(SubjectOf).Where(s => s is not null).ToList();
+        var hash = patchFiles.Count == 0 ? "" : Sha256(string.Concat(patchFiles.Select(p => Sha256(File.ReadAllText(p)) + "\n")));
+        var subject = subjects.Count == 0 ? "(no patch)" : string.Join("; ", subjects);
+        return new ChangeUnderTest(subject, treeName, patchFiles, hash);
+    }
+
+    public static ChangeUnderTest FromPatchFolder(string dir, string treeName) =>
+        FromPatches(Directory.Exists(dir) ? Directory.GetFiles(dir, "*.patch").OrderBy(p => p, StringComparer.Ordinal).ToList() : [], treeName);
+
+    /// <summary>The mail's Subject line without its "[PATCH …]" tag.</summary>
+    public static string? SubjectOf(string patchFile)
+    {
+        var line = File.ReadLines(patchFile).Take(100).FirstOrDefault(l => l.StartsWith("Subject:", StringComparison.Ordinal));
+        if (line is null) return null;
+        var subject = line["Subject:".Length..].Trim();
+        return subject.StartsWith('[') && subject.IndexOf(']') is var end and > 0 ? subject[(end + 1)..].Trim() : subject;
+    }
+
+    private static string Sha256(string s) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(s)));
+}
+
+/// <summary>What the renderers need from a cell's folder, read once at the edge: oops texts, output files, the console.</summary>
+public sealed record CellEvidence(IReadOnlyList<string> OopsTexts, IReadOnlyList<string> OutputFiles, string? ConsoleLog)
+{
+    public static CellEvidence Read(CellArtifacts files, int oopses) => new(
+        Enumerable.Range(1, oopses).Select(files.Oops).Where(File.Exists).Select(File.ReadAllText).ToList(),
+        files.Outputs(),
+        File.Exists(files.Console) ? files.Console : null);
+}
+
+/// <summary>Writes a run's files: summary.json (after every cell), then junit.xml, kcidb.json and report.html at the end.</summary>
 public static class Reports
 {
-    public static void Write(string dir, Summary summary, IReadOnlyList<string>? patchFiles = null)
+    public static void WriteSummary(RunArtifacts run, Summary summary)
     {
-        File.WriteAllText(Path.Combine(dir, "summary.json"), HarnessJson.Serialize(summary));
-        Junit(summary).Save(Path.Combine(dir, "junit.xml"));
-        File.WriteAllText(Path.Combine(dir, "report.html"), HtmlReport.Render(summary, dir));
-        File.WriteAllText(Path.Combine(dir, "kcidb.json"), Kcidb.Build(summary, dir, patchFiles ?? []).ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+        Directory.CreateDirectory(run.Dir);
+        File.WriteAllText(run.Summary, HarnessJson.Serialize(summary));
+    }
+
+    public static void WriteReports(RunArtifacts run, Summary summary, ChangeUnderTest change)
+    {
+        var evidence = summary.Cells.ToDictionary(c => c, c => CellEvidence.Read(run.Cell(c.Folder), c.Observation.Oopses.Count));
+        Junit(summary).Save(run.Junit);
+        File.WriteAllText(run.Html, HtmlReport.Render(summary, change, evidence));
+        var kcidb = Kcidb.Build(summary, change, evidence);
+        File.WriteAllText(run.Kcidb, kcidb.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+    }
+
+    public static void WriteAll(RunArtifacts run, Summary summary, ChangeUnderTest change)
+    {
+        WriteSummary(run, summary);
+        WriteReports(run, summary, change);
     }
 
     public static XDocument Junit(Summary s)
     {
-        var cases = s.Cells.Select(c =>
-        {
-            var tc = new XElement("testcase",
-                new XAttribute("classname", "qemu-hotplug-harness." + s.Verdict),
-                new XAttribute("name", c.Repeat > 1 ? $"{c.Name}#{c.Repeat}" : c.Name),
-                new XAttribute("time", c.Observation.Seconds.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)));
-            if (c.Observation.Outcome is Simulator.Outcomes.InfraError)
-                tc.Add(new XElement("error", new XAttribute("message", c.Observation.Error ?? "infrastructure error"), c.Observation.Error ?? ""));
-            else if (!c.Match)
-            {
-                var oops = c.Observation.Oopses.FirstOrDefault();
-                tc.Add(new XElement("failure", new XAttribute("message", string.Join("; ", c.Mismatches)),
-                    string.Join("\n", c.Mismatches) + (oops is null ? "" : $"\n{oops.Title}\nsee {c.Folder}/oops-1.txt")));
-            }
-            var outText = $"predicted {c.Prediction.Outcome}, observed {c.Observation.Outcome}" +
-                          string.Concat(c.Observation.Oopses.Select(o => $"\n{o.Title} (fault {o.FaultAddress}, pfn {o.FaultPfn})"));
-            tc.Add(new XElement("system-out", outText));
-            return tc;
-        }).ToList();
+        var cases = s.Cells.Select(c => JunitCase(s, c)).ToList();
         var suite = new XElement("testsuite",
             new XAttribute("name", "qemu-hotplug-harness reproduce"),
             new XAttribute("tests", cases.Count),
@@ -59,4 +101,26 @@ public static class Reports
             cases);
         return new XDocument(new XElement("testsuites", suite));
     }
+
+    private static XElement JunitCase(Summary s, SummaryCell c)
+    {
+        var tc = new XElement("testcase",
+            new XAttribute("classname", "qemu-hotplug-harness." + s.Verdict.Kebab()),
+            new XAttribute("name", c.Repeat > 1 ? $"{c.Name}#{c.Repeat}" : c.Name),
+            new XAttribute("time", c.Observation.Seconds.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)));
+        if (c.Result.Unjudged)
+            tc.Add(new XElement("error", new XAttribute("message", c.Observation.Error ?? c.Observation.Outcome.Kebab()), c.Observation.Error ?? ""));
+        else if (!c.Match)
+        {
+            var oops = c.Observation.Oopses.FirstOrDefault();
+            tc.Add(new XElement("failure", new XAttribute("message", string.Join("; ", c.Mismatches)),
+                string.Join("\n", c.Mismatches) + (oops is null ? "" : $"\n{oops.Title}\nsee {new CellArtifacts(c.Folder).Oops(1)}")));
+        }
+        var outText = $"predicted {c.Prediction.Outcome.Kebab()}, observed {c.Observation.Outcome.Kebab()}" +
+                      string.Concat(c.Observation.Oopses.Select(o => $"\n{o.Title} (fault {HexOrNone(o.FaultAddress)}, pfn {HexOrNone(o.FaultPfn)})"));
+        tc.Add(new XElement("system-out", outText));
+        return tc;
+    }
+
+    public static string HexOrNone(ulong? value) => value is { } v ? Hex.Format(v) : "none";
 }

@@ -1,10 +1,14 @@
 using System.Diagnostics;
 using QemuHotplugHarness.Build;
 using QemuHotplugHarness.Guest;
+using QemuHotplugHarness.Scenarios;
 using QemuHotplugHarness.Simulator;
 using Serilog;
 
 namespace QemuHotplugHarness.Orchestration;
+
+/// <summary>One cell × repeat of a reproduction, and the folder its files go in.</summary>
+public sealed record WorkItem(Cell Cell, int Repeat, string Folder);
 
 /// <summary>Runs the matrix: builds what is missing, then each cell on a real guest, then the verdict and reports.</summary>
 public sealed class Reproducer(BuildContext ctx, InputsResolver inputs, ILogger log)
@@ -12,87 +16,90 @@ public sealed class Reproducer(BuildContext ctx, InputsResolver inputs, ILogger 
     /// <summary>Cells run at once (--jobs), bounded by cores and memory.</summary>
     public int Jobs { get; init; } = 1;
 
+    /// <summary>What reports say about the change under test.</summary>
+    public ChangeUnderTest Change { get; init; } = ChangeUnderTest.FromPatchFolder(ctx.Repo.KernelPatches, DefaultTree);
+
+    /// <summary>The tree the kernel variants are built from when the user names none (Debian's linux-source package).</summary>
+    public const string DefaultTree = "linux-source-6.1";
+
     /// <summary>Each guest wants about two cores under TCG and up to its RAM (4 GiB) plus what it touches of the NVDIMM.</summary>
     public static int EffectiveJobs(int wanted, ILogger log)
     {
         var memGiB = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1L << 30);
         var bound = (int)Math.Max(1, Math.Min(Environment.ProcessorCount, memGiB / 6));
-        if (wanted > bound) log.Information("--jobs {Wanted}: limited to {Bound} ({Cores} cores, {Mem} GiB)", wanted, bound, Environment.ProcessorCount, memGiB);
+        if (wanted > bound) log.Information("jobs {Wanted}: limited to {Bound} ({Cores} cores, {Mem} GiB)", wanted, bound, Environment.ProcessorCount, memGiB);
         return Math.Clamp(wanted, 1, bound);
     }
 
-    /// <summary>The patch under test, listed in kcidb.json.</summary>
-    public IReadOnlyList<string> PatchFiles { get; init; } = Directory.Exists(ctx.Repo.KernelPatches)
-        ? Directory.GetFiles(ctx.Repo.KernelPatches, "*.patch").OrderBy(p => p, StringComparer.Ordinal).ToList()
-        : [];
+    public static IReadOnlyList<WorkItem> Plan(IReadOnlyList<(Cell Cell, int Repeat)> work) =>
+        work.Select(w => new WorkItem(w.Cell, w.Repeat,
+            work.Count(x => x.Cell.Name == w.Cell.Name) > 1 || w.Repeat > 1 ? $"{w.Cell.Name}-{w.Repeat}" : w.Cell.Name)).ToList();
 
-    public async Task<Summary> RunAsync(IReadOnlyList<(Cell Cell, int Repeat)> work, string artifacts, RunOptions options, string? shard,
+    public async Task<Summary> RunAsync(IReadOnlyList<WorkItem> work, string artifacts, RunOptions options, string? shard,
         Action<string, string>? progress, CancellationToken ct)
     {
-        var started = DateTimeOffset.UtcNow;
-        var watch = Stopwatch.StartNew();
-        var results = new List<SummaryCell>();
-        var interrupted = false;
-        string? accel = null;
+        var run = new RunArtifacts(artifacts);
+        var state = new RunState(run, shard, Change, work);
         try
         {
-            // Build first (cached), so cell times are guest times.
-            foreach (var (cell, _) in work.DistinctBy(w => w.Cell.Name))
-            {
-                progress?.Invoke(cell.Name, "building");
-                await inputs.ResolveAsync(cell.Scenario, ct);
-            }
-            foreach (var (cell, _) in work.DistinctBy(w => w.Cell.Name)) progress?.Invoke(cell.Name, "queued");
-            var gate = new object();
-            var order = work.Select((w, i) => (w.Cell.Name, w.Repeat, i)).ToDictionary(x => (x.Name, x.Repeat), x => x.i);
-            await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = EffectiveJobs(Jobs, log), CancellationToken = ct }, async (w, token) =>
-            {
-                var (cell, repeat) = w;
-                var folder = work.Count(x => x.Cell.Name == cell.Name) > 1 || repeat > 1 ? $"{cell.Name}-{repeat}" : cell.Name;
-                var dir = Path.Combine(artifacts, folder);
-                progress?.Invoke(cell.Name, "starting");
-                var prediction = Predictor.Predict(cell.Scenario);
-                Observation observation;
-                try
-                {
-                    var guestInputs = await inputs.ResolveAsync(cell.Scenario, token);
-                    observation = await new GuestRunner(ctx.Cache, log).RunAsync(cell.Scenario, guestInputs, dir,
-                        options with { Progress = p => progress?.Invoke(cell.Name, p) }, token);
-                }
-                catch (Exception e) when (e is Scenarios.InfrastructureException or GuestFailedException or IOException or TimeoutException or Renci.SshNet.Common.SshException)
-                {
-                    log.Error("{Cell}: infrastructure error: {Message}", cell.Name, e.Message);
-                    Directory.CreateDirectory(dir);
-                    observation = new Observation { Outcome = Outcomes.InfraError, Accel = accel ?? "unknown", Error = e.Message };
-                    File.WriteAllText(Path.Combine(dir, "observation.json"), Scenarios.HarnessJson.Serialize(observation));
-                }
-                var mismatches = Comparison.Mismatches(prediction, observation);
-                progress?.Invoke(cell.Name, mismatches.Count == 0 ? $"done: {observation.Outcome} (match)" : $"done: {observation.Outcome} MISMATCH");
-                log.Information("{Cell}: predicted {Predicted}, observed {Observed}{Match}", cell.Name, prediction.Outcome, observation.Outcome,
-                    mismatches.Count == 0 ? " - match" : " - MISMATCH: " + string.Join("; ", mismatches));
-                lock (gate)
-                {
-                    if (observation.Outcome != Outcomes.InfraError) accel ??= observation.Accel;
-                    results.Add(new SummaryCell(cell.Name, repeat, cell.Scenario, prediction, observation, mismatches.Count == 0, mismatches, folder));
-                    results.Sort((a, b) => order[(a.Name, a.Repeat)].CompareTo(order[(b.Name, b.Repeat)]));
-                    WriteSummary(artifacts, results, started, watch, interrupted: false, accel, shard); // nothing lost on a crash
-                }
-            });
+            await BuildAllAsync(work, progress, ct);
+            await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = EffectiveJobs(Jobs, log), CancellationToken = ct },
+                async (item, token) => state.Add(await RunCellAsync(item, run, options, progress, token)));
         }
         catch (OperationCanceledException)
         {
-            interrupted = true;
+            state.Interrupted = true;
         }
-        var summary = WriteSummary(artifacts, results, started, watch, interrupted, accel, shard);
-        if (interrupted) throw new OperationCanceledException("interrupted; partial summary written to " + artifacts);
+        var summary = state.Write(final: true);
+        if (state.Interrupted) throw new OperationCanceledException("interrupted; partial summary written to " + artifacts);
         return summary;
     }
 
-    private Summary WriteSummary(string artifacts, List<SummaryCell> results, DateTimeOffset started, Stopwatch watch, bool interrupted, string? accel, string? shard)
+    /// <summary>Builds first (cached), so cell times are guest times.</summary>
+    private async Task BuildAllAsync(IReadOnlyList<WorkItem> work, Action<string, string>? progress, CancellationToken ct)
     {
-        var verdict = interrupted ? Verdicts.InfraError : Verdicts.Decide(results.Select(r => new CellResult(r.Name, r.Repeat, r.Scenario, r.Prediction, r.Observation, r.Mismatches)).ToList());
-        var summary = new Summary { Verdict = verdict, Cells = results.ToList(), Interrupted = interrupted, StartedAt = started, Seconds = Math.Round(watch.Elapsed.TotalSeconds, 1), Accel = accel, Shard = shard };
-        Reports.Write(artifacts, summary, PatchFiles);
-        return summary;
+        foreach (var item in work.DistinctBy(w => w.Cell.Name))
+        {
+            progress?.Invoke(item.Cell.Name, "building");
+            await inputs.ResolveAsync(item.Cell.Scenario, ct);
+        }
+        foreach (var item in work.DistinctBy(w => w.Cell.Name)) progress?.Invoke(item.Cell.Name, "queued");
+    }
+
+    private async Task<SummaryCell> RunCellAsync(WorkItem item, RunArtifacts run, RunOptions options, Action<string, string>? progress, CancellationToken ct)
+    {
+        var (cell, repeat, folder) = item;
+        progress?.Invoke(cell.Name, "starting");
+        var prediction = Predictor.Predict(cell.Scenario);
+        var files = run.Cell(folder);
+        var cellOptions = options with { Progress = p => progress?.Invoke(cell.Name, p) };
+        var observation = await ObserveAsync(new CellRequest(cell.Scenario, prediction, files), cellOptions, ct);
+        var mismatches = Comparison.Mismatches(prediction, observation);
+        progress?.Invoke(cell.Name, $"done: {observation.Outcome.Kebab()}{(mismatches.Count == 0 ? " (match)" : " MISMATCH")}");
+        log.Information("{Cell}: predicted {Predicted}, observed {Observed}{Match}", cell.Name, prediction.Outcome.Kebab(), observation.Outcome.Kebab(),
+            mismatches.Count == 0 ? " - match" : " - MISMATCH: " + string.Join("; ", mismatches));
+        return new SummaryCell(cell.Name, repeat, cell.Scenario, prediction, observation, mismatches.Count == 0, mismatches, folder);
+    }
+
+    /// <summary>Resolves the cell's inputs and runs it; a build that fails for this cell is its infra-error, not the run's end.</summary>
+    public async Task<Observation> ObserveAsync(CellRequest request, RunOptions options, CancellationToken ct)
+    {
+        try
+        {
+            var guestInputs = await inputs.ResolveAsync(request.Scenario, ct);
+            var runner = new CellRunner(new AccelChooser(ctx.Cache, log), options, log);
+            return await runner.RunAsync(new CellPlan(request.Scenario, request.Prediction, guestInputs, request.Artifacts), ct);
+        }
+        catch (Exception e) when (CellRunner.IsInfrastructure(e, ct))
+        {
+            log.Error("{Cell}: infrastructure error: {Message}", request.Scenario.Name, e.Message);
+            var observation = new Observation { Outcome = Outcome.InfraError, Error = e.Message };
+            request.Artifacts.Create();
+            await File.WriteAllTextAsync(request.Artifacts.Observation, HarnessJson.Serialize(observation), CancellationToken.None);
+            return observation;
+        }
     }
 }
+
+/// <summary>A cell to observe: its scenario, its one prediction and its folder.</summary>
+public sealed record CellRequest(Scenario Scenario, Prediction Prediction, CellArtifacts Artifacts);

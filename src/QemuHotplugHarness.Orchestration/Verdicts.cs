@@ -4,31 +4,38 @@ using QemuHotplugHarness.Simulator;
 
 namespace QemuHotplugHarness.Orchestration;
 
+/// <summary>What a reproduction concludes about the patch under test.</summary>
+public enum Verdict
+{
+    /// <summary>The unpatched kernel oopses where predicted, the patched one does not, every cell matches.</summary>
+    PatchFixes,
+    /// <summary>A patched kernel oopsed.</summary>
+    PatchDoesNotFix,
+    /// <summary>A cell predicted to oops did not.</summary>
+    NotReproduced,
+    /// <summary>Some cell disagrees with its prediction in another way.</summary>
+    Mismatch,
+    /// <summary>The run could not judge: an infrastructure fault, a guest that was not what the scenario asked, an interrupt.</summary>
+    InfraError,
+}
+
 public sealed record CellResult(string Name, int Repeat, Scenario Scenario, Prediction Prediction, Observation Observation, IReadOnlyList<string> Mismatches)
 {
     public bool Match => Mismatches.Count == 0;
+
+    /// <summary>The cell could not be judged: nothing was learned about the kernel.</summary>
+    public bool Unjudged => Observation.Outcome is Outcome.InfraError or Outcome.PreconditionFailed;
 }
 
 public static class Verdicts
 {
-    public const string PatchFixes = "patch-fixes";
-    public const string PatchDoesNotFix = "patch-does-not-fix";
-    public const string NotReproduced = "not-reproduced";
-    public const string Mismatch = "mismatch";
-    public const string InfraError = "infra-error";
-
-    public static string Decide(IReadOnlyList<CellResult> cells)
+    public static Verdict Decide(IReadOnlyList<CellResult> cells)
     {
-        if (cells.Count == 0) return InfraError;
-        if (cells.Any(c => c.Observation.Outcome is Outcomes.InfraError or "precondition-failed")) return InfraError;
-        if (cells.Any(c => c.Scenario.Kernel.Variant == KernelVariant.Patched && c.Scenario.Kernel.Image is null && c.Observation.Outcome == Outcomes.Oops))
-            return PatchDoesNotFix;
-        if (cells.Any(c => c.Prediction.Outcome == Outcomes.Oops && c.Observation.Outcome != Outcomes.Oops)) return NotReproduced;
-        if (cells.Any(c => !c.Match)) return Mismatch;
-        return PatchFixes;
+        if (cells.Count == 0 || cells.Any(c => c.Unjudged)) return Verdict.InfraError;
+        if (cells.Any(c => c.Scenario.Kernel.Variant == KernelVariant.Patched && c.Scenario.Kernel.Image is null && c.Observation.Outcome == Outcome.Oops))
+            return Verdict.PatchDoesNotFix;
+        if (cells.Any(c => c.Prediction.Outcome == Outcome.Oops && c.Observation.Outcome != Outcome.Oops)) return Verdict.NotReproduced;
+        if (cells.Any(c => !c.Match)) return Verdict.Mismatch;
+        return Verdict.PatchFixes;
     }
-
-    public static int ExitCode(string verdict, bool bisect) => bisect
-        ? verdict switch { PatchFixes => 0, InfraError => 125, _ => 1 }
-        : verdict switch { PatchFixes => 0, InfraError => 3, _ => 1 };
 }

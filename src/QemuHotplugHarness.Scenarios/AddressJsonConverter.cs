@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -23,6 +22,6 @@ public sealed class AddressJsonConverter : JsonConverter<ulong?>
     public override void Write(Utf8JsonWriter writer, ulong? value, JsonSerializerOptions options)
     {
         if (value is null) writer.WriteStringValue("auto");
-        else writer.WriteStringValue("0x" + value.Value.ToString("x", CultureInfo.InvariantCulture));
+        else writer.WriteStringValue(Hex.Format(value.Value));
     }
 }

@@ -72,9 +72,6 @@ public readonly record struct ByteSize(ulong Bytes) : IComparable<ByteSize>
         return Bytes.ToString(CultureInfo.InvariantCulture);
     }
 
-    /// <summary>Hex form used for physical addresses: 0x144000000.</summary>
-    public string ToHex() => "0x" + Bytes.ToString("x", CultureInfo.InvariantCulture);
-
     public int CompareTo(ByteSize other) => Bytes.CompareTo(other.Bytes);
     public static bool operator <(ByteSize a, ByteSize b) => a.Bytes < b.Bytes;
     public static bool operator >(ByteSize a, ByteSize b) => a.Bytes > b.Bytes;

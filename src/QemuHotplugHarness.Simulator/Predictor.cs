@@ -1,5 +1,5 @@
 using QemuHotplugHarness.Scenarios;
-using static QemuHotplugHarness.Simulator.Units;
+using static QemuHotplugHarness.Scenarios.Units;
 
 namespace QemuHotplugHarness.Simulator;
 
@@ -45,20 +45,20 @@ public static class Predictor
 
         var layout = new PredictedLayout
         {
-            SystemRamAbove4G = qemu.RamAbove4G.IsEmpty ? "none" : qemu.RamAbove4G.ToString(),
-            PersistentMemory = qemu.Nvdimm?.ToString(),
-            DeviceMemoryBase = Hex(qemu.DeviceMemoryBase),
-            DeviceMemorySize = qemu.DeviceMemorySize == 0 ? null : Hex(qemu.DeviceMemorySize),
+            SystemRamAbove4G = qemu.RamAbove4G.IsEmpty ? null : qemu.RamAbove4G,
+            PersistentMemory = qemu.Nvdimm,
+            DeviceMemoryBase = qemu.DeviceMemoryBase,
+            DeviceMemorySize = qemu.DeviceMemorySize == 0 ? null : qemu.DeviceMemorySize,
             Iomem = iomem,
             SharedSection = shared,
         };
         var prediction = new Prediction
         {
-            Outcome = Outcomes.Clean,
+            Outcome = Outcome.Clean,
             Layout = layout,
-            StructPageSize = kernel.StructPageSize.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            VmemmapBase = Hex(vmemmapBase),
-            VmemmapPageSize = scenario.Cpu.Pse ? "2M" : "4K",
+            StructPageSize = kernel.StructPageSize,
+            VmemmapBase = vmemmapBase,
+            VmemmapPageSize = new ByteSize(scenario.Cpu.Pse ? 2 * MiB : 4 * KiB),
         };
 
         explanation.Add($"QEMU ({scenario.Qemu.ToString().ToLowerInvariant()}): RAM below 4G {qemu.RamBelow4G}, above 4G {(qemu.RamAbove4G.IsEmpty ? "none" : qemu.RamAbove4G.ToString())}; device memory at {Hex(qemu.DeviceMemoryBase)}" +
@@ -66,7 +66,7 @@ public static class Predictor
         if (qemu.Rejection is not null)
         {
             explanation.Add($"QEMU refuses to start: {qemu.Rejection}");
-            return prediction with { Outcome = Outcomes.Rejected, Rejection = qemu.Rejection, Explanation = explanation };
+            return prediction with { Outcome = Outcome.Rejected, Rejection = qemu.Rejection, Explanation = explanation };
         }
 
         var region = qemu.Nvdimm!.Value;
@@ -83,8 +83,8 @@ public static class Predictor
             explanation.Add(error);
             return prediction with
             {
-                Outcome = Outcomes.WorkloadFailed, WorkloadError = error, Explanation = explanation,
-                Iterations = [new IterationPrediction { Index = 1, Outcome = Outcomes.WorkloadFailed, Events = [error] }],
+                Outcome = Outcome.WorkloadFailed, WorkloadError = error, Explanation = explanation,
+                Iterations = [new IterationPrediction { Index = 1, Outcome = Outcome.WorkloadFailed, Events = [error] }],
             };
         }
 
@@ -100,8 +100,8 @@ public static class Predictor
             explanation.Add(workloadError);
             return prediction with
             {
-                Outcome = Outcomes.WorkloadFailed, WorkloadError = workloadError, Explanation = explanation,
-                Iterations = [new IterationPrediction { Index = 1, Outcome = Outcomes.WorkloadFailed, Events = [workloadError] }],
+                Outcome = Outcome.WorkloadFailed, WorkloadError = workloadError, Explanation = explanation,
+                Iterations = [new IterationPrediction { Index = 1, Outcome = Outcome.WorkloadFailed, Events = [workloadError] }],
             };
         }
 
@@ -127,23 +127,23 @@ public static class Predictor
             events.Add($"add {ns}");
             sparse.AddPages(ns, events);
             var faultPfn = sparse.FirstUnmappedPfn(initFrom, ns.End / Page);
-            var outcome = faultPfn is null ? Outcomes.Clean : Outcomes.Oops;
+            var outcome = faultPfn is null ? Outcome.Clean : Outcome.Oops;
             var snapshot = Snapshot(sparse, region);
             if (faultPfn is { } pfn)
             {
                 var address = sparse.StructPageAddress(pfn);
                 var unmapped = sparse.UnmappedVmemmap(initFrom, ns.End / Page).First(r => r.Contains(AlignDown(address, sparse.VmemmapPageSize)) || r.Contains(address));
                 events.Add($"memmap_init touches struct page of pfn {Hex(pfn)} at {Hex(address)}: its vmemmap page is not mapped -> BUG: unable to handle page fault");
-                iterations.Add(new IterationPrediction { Index = i, Namespace = head.ToIomem(), Dax = data.ToIomem(), Events = events, Outcome = outcome, SharedSection = snapshot });
+                iterations.Add(new IterationPrediction { Index = i, Namespace = head, Dax = data, Events = events, Outcome = outcome, SharedSection = snapshot });
                 explanation.Add($"Iteration {i}: oops at pfn {Hex(pfn)} (vmemmap {unmapped} unmapped).");
                 return prediction with
                 {
-                    Outcome = Outcomes.Oops, Iterations = iterations, OopsIteration = i, FirstFaultPfn = Hex(pfn),
-                    FirstFaultAddress = Hex(address), FaultAddressRange = unmapped.ToString(), Explanation = explanation,
+                    Outcome = Outcome.Oops, Iterations = iterations, OopsIteration = i, FirstFaultPfn = pfn,
+                    FirstFaultAddress = address, FaultAddressRange = unmapped, Explanation = explanation,
                 };
             }
             events.Add($"memmap_init of pfns {Hex(initFrom)}-{Hex(ns.End / Page - 1)}: every vmemmap page mapped");
-            iterations.Add(new IterationPrediction { Index = i, Namespace = head.ToIomem(), Dax = data.ToIomem(), Events = events, Outcome = outcome, SharedSection = snapshot });
+            iterations.Add(new IterationPrediction { Index = i, Namespace = head, Dax = data, Events = events, Outcome = outcome, SharedSection = snapshot });
         }
         explanation.Add($"All {w.Iterations} iteration(s) clean: " + (scenario.Kernel.Variant == KernelVariant.Patched
             ? "the patched section_deactivate() never depopulates an early section's memmap."
@@ -162,16 +162,16 @@ public static class Predictor
         {
             var bit = 1UL << k;
             var range = AddressRange.FromLength(section.Range.Start + (ulong)k * Sparsemem.SubsectionSize, Sparsemem.SubsectionSize);
-            var owner = (section.BootSubsectionMap & bit) != 0 ? "boot-ram"
-                : (section.SubsectionMap & bit) != 0 ? "device"
-                : region.Overlaps(range) ? "nvdimm-idle" : "absent";
+            var owner = (section.BootSubsectionMap & bit) != 0 ? SubsectionOwner.BootRam
+                : (section.SubsectionMap & bit) != 0 ? SubsectionOwner.Device
+                : region.Overlaps(range) ? SubsectionOwner.NvdimmIdle : SubsectionOwner.Absent;
             var memmap = sparse.MemmapOf(range);
             var states = new HashSet<VmemmapPageState>();
             for (var p = memmap.Start / sparse.VmemmapPageSize; p * sparse.VmemmapPageSize < memmap.End; p++) states.Add(sparse.PageState(p));
-            var vm = states.Contains(VmemmapPageState.Freed) ? "freed"
-                : states.Contains(VmemmapPageState.Poisoned) ? "poisoned"
-                : states.Contains(VmemmapPageState.Unmapped) ? "unmapped" : "mapped";
-            list.Add(new SubsectionSnapshot(k, range.ToIomem(), owner, vm));
+            var vm = states.Contains(VmemmapPageState.Freed) ? VmemmapPageState.Freed
+                : states.Contains(VmemmapPageState.Poisoned) ? VmemmapPageState.Poisoned
+                : states.Contains(VmemmapPageState.Unmapped) ? VmemmapPageState.Unmapped : VmemmapPageState.Mapped;
+            list.Add(new SubsectionSnapshot(k, range, owner, vm));
         }
         return list;
     }

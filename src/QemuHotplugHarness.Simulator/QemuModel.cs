@@ -1,5 +1,5 @@
 using QemuHotplugHarness.Scenarios;
-using static QemuHotplugHarness.Simulator.Units;
+using static QemuHotplugHarness.Scenarios.Units;
 
 namespace QemuHotplugHarness.Simulator;
 

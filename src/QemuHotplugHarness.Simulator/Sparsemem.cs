@@ -1,9 +1,10 @@
 using QemuHotplugHarness.Scenarios;
-using static QemuHotplugHarness.Simulator.Units;
+using static QemuHotplugHarness.Scenarios.Units;
 
 namespace QemuHotplugHarness.Simulator;
 
 /// <summary>What happened to one vmemmap page (4 KiB without PSE, 2 MiB with PSE).</summary>
+/// <summary>A vmemmap page (the memory holding struct pages): mapped, freed by a depopulate, or poisoned with 0xFD.</summary>
 public enum VmemmapPageState { Unmapped, Mapped, Freed, Poisoned }
 
 /// <summary>
@@ -234,7 +235,6 @@ public sealed class Sparsemem
         return result;
     }
 
-    public IReadOnlyDictionary<ulong, VmemmapPageState> TouchedVmemmapPages => _vmemmap;
 
     private IEnumerable<(SectionState Section, AddressRange Chunk)> Chunks(AddressRange physical)
     {

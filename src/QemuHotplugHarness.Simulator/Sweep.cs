@@ -1,13 +1,13 @@
 using QemuHotplugHarness.Scenarios;
-using static QemuHotplugHarness.Simulator.Units;
+using static QemuHotplugHarness.Scenarios.Units;
 
 namespace QemuHotplugHarness.Simulator;
 
 /// <summary>One layout of a sweep: its unpatched and patched predictions.</summary>
-public sealed record SweepResult(Scenario Scenario, string Unpatched, string Patched, int? OopsIteration, string? FaultPfn)
+public sealed record SweepResult(Scenario Scenario, Outcome Unpatched, Outcome Patched, int? OopsIteration, ulong? FaultPfn)
 {
     /// <summary>A layout reproduces the bug when the unpatched kernel oopses and the patched one stays clean.</summary>
-    public bool Reproduces => Unpatched == Outcomes.Oops && Patched == Outcomes.Clean;
+    public bool Reproduces => Unpatched == Outcome.Oops && Patched == Outcome.Clean;
 }
 
 /// <summary>Enumerates layouts around a base scenario to show which ones reproduce the bug.</summary>

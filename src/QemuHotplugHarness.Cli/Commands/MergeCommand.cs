@@ -23,7 +23,7 @@ public sealed class MergeCommand : Command<MergeCommand.Settings>
     {
         var output = s.Out ?? HarnessLog.DefaultArtifacts("merged-");
         var summary = Merge.Run(s.Dirs, output);
-        Console.WriteLine($"merged {s.Dirs.Length} shard(s), {summary.Cells.Count} cell(s): verdict {summary.Verdict}; {output}");
-        return Verdicts.ExitCode(summary.Verdict, s.Bisect);
+        Console.WriteLine($"merged {s.Dirs.Length} shard(s), {summary.Cells.Count} cell(s): verdict {summary.Verdict.Kebab()}; {output}");
+        return VerdictExit.Of(summary.Verdict, s.Bisect);
     }
 }

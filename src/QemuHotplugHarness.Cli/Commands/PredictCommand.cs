@@ -33,16 +33,16 @@ public sealed class PredictCommand : Command<PredictCommand.Settings>
             Console.WriteLine(HarnessJson.Serialize(p));
             return 0;
         }
-        Console.WriteLine($"Scenario {scenario.Name}: {scenario.Describe()}, RAM {scenario.Machine.Ram}, NVDIMM {scenario.Nvdimm.Size} at {(scenario.Nvdimm.Address is { } a ? Units.Hex(a) : "auto")}, {scenario.Workload.Iterations} x {scenario.Workload.Mode.ToString().ToLowerInvariant()} {scenario.Workload.NamespaceSize}");
-        Console.WriteLine($"Kernel model: struct page {p.StructPageSize} B, vmemmap at {p.VmemmapBase}, vmemmap pages of {p.VmemmapPageSize}");
+        Console.WriteLine($"Scenario {scenario.Name}: {scenario.Describe()}, RAM {scenario.Machine.Ram}, NVDIMM {scenario.Nvdimm.Size} at {(scenario.Nvdimm.Address is { } a ? Hex.Format(a) : "auto")}, {scenario.Workload.Iterations} x {scenario.Workload.Mode.ToString().ToLowerInvariant()} {scenario.Workload.NamespaceSize}");
+        Console.WriteLine($"Kernel model: struct page {p.StructPageSize} B, vmemmap at {Hex.Format(p.VmemmapBase)}, vmemmap pages of {p.VmemmapPageSize}");
         foreach (var line in p.Explanation) Console.WriteLine("  " + line);
         foreach (var it in p.Iterations)
         {
-            Console.WriteLine($"Iteration {it.Index}: {it.Outcome}");
+            Console.WriteLine($"Iteration {it.Index}: {it.Outcome.Kebab()}");
             foreach (var e in it.Events) Console.WriteLine("    " + e);
         }
-        Console.WriteLine($"Predicted outcome: {p.Outcome}" +
-                          (p.OopsIteration is { } i ? $" at iteration {i}, first fault pfn {p.FirstFaultPfn}, vmemmap {p.FaultAddressRange}" : "") +
+        Console.WriteLine($"Predicted outcome: {p.Outcome.Kebab()}" +
+                          (p.OopsIteration is { } i ? $" at iteration {i}, first fault pfn {Hex.Format(p.FirstFaultPfn ?? 0)}, vmemmap {p.FaultAddressRange}" : "") +
                           (p.Rejection is not null ? $": {p.Rejection}" : "") +
                           (p.WorkloadError is not null ? $": {p.WorkloadError}" : ""));
         return 0;
@@ -64,17 +64,17 @@ public sealed class PredictCommand : Command<PredictCommand.Settings>
                 results = shown.Select(r => new
                 {
                     qemu = r.Scenario.Qemu, ram = r.Scenario.Machine.Ram.ToString(),
-                    nvdimmAddr = r.Scenario.Nvdimm.Address is { } a ? Units.Hex(a) : "auto",
+                    nvdimmAddr = r.Scenario.Nvdimm.Address is { } a ? Hex.Format(a) : "auto",
                     namespaceSize = r.Scenario.Workload.NamespaceSize.ToString(), pse = r.Scenario.Cpu.Pse,
                     unpatched = r.Unpatched, patched = r.Patched, reproduces = r.Reproduces,
-                    oopsIteration = r.OopsIteration, faultPfn = r.FaultPfn,
+                    oopsIteration = r.OopsIteration, faultPfn = r.FaultPfn is { } pfn ? Hex.Format(pfn) : null,
                 }),
             }));
             return 0;
         }
         Console.WriteLine($"{"qemu",-8} {"ram",-6} {"nvdimm-addr",-12} {"ns",-5} {"pse",-4} {"unpatched",-16} {"patched",-16} reproduces");
         foreach (var r in shown)
-            Console.WriteLine($"{r.Scenario.Qemu.ToString().ToLowerInvariant(),-8} {r.Scenario.Machine.Ram,-6} {(r.Scenario.Nvdimm.Address is { } a ? Units.Hex(a) : "auto"),-12} {r.Scenario.Workload.NamespaceSize,-5} {(r.Scenario.Cpu.Pse ? "on" : "off"),-4} {r.Unpatched + (r.OopsIteration is { } i ? "@" + i : ""),-16} {r.Patched,-16} {(r.Reproduces ? "yes" : "no")}");
+            Console.WriteLine($"{r.Scenario.Qemu.ToString().ToLowerInvariant(),-8} {r.Scenario.Machine.Ram,-6} {(r.Scenario.Nvdimm.Address is { } a ? Hex.Format(a) : "auto"),-12} {r.Scenario.Workload.NamespaceSize,-5} {(r.Scenario.Cpu.Pse ? "on" : "off"),-4} {r.Unpatched.Kebab() + (r.OopsIteration is { } i ? "@" + i : ""),-16} {r.Patched.Kebab(),-16} {(r.Reproduces ? "yes" : "no")}");
         Console.WriteLine($"{results.Count} layouts x 2 kernel variants in {watch.Elapsed.TotalSeconds:F2} s; {results.Count(r => r.Reproduces)} reproduce the bug.");
         return 0;
     }

@@ -32,7 +32,7 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
         if (s.Repeat is < 1 or > 1000) throw new BadInputException($"--repeat {s.Repeat}: must be between 1 and 1000");
         var baseScenario = s.ResolveScenario();
         var cells = s.MatrixFile is null ? Matrix.Default(baseScenario) : Matrix.Load(s.MatrixFile);
-        var work = Matrix.Shard(cells, s.Repeat, s.Shard);
+        var work = Reproducer.Plan(Matrix.Shard(cells, s.Repeat, s.Shard));
         var sources = s.Sources();
         foreach (var c in cells) s.ValidatedSources(c.Scenario);
         var artifacts = s.Artifacts ?? HarnessLog.DefaultArtifacts("");
@@ -43,7 +43,7 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
         var inputs = new InputsResolver(ctx, sources);
         log.Information("reproduce: {Cells} cell(s) x {Repeat} into {Artifacts}", cells.Count, s.Repeat, artifacts);
         if (s.Jobs < 1) throw new BadInputException($"--jobs {s.Jobs}: at least 1");
-        var reproducer = new Reproducer(ctx, inputs, log) { Jobs = s.Jobs };
+        var reproducer = new Reproducer(ctx, inputs, log) { Jobs = s.Jobs, Change = s.Change(ctx.Repo) };
         Summary summary;
         if (!live)
         {
@@ -76,9 +76,9 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
         {
             Console.WriteLine($"{"cell",-32} {"predicted",-16} {"observed",-16} match");
             foreach (var c in summary.Cells)
-                Console.WriteLine($"{c.Name,-32} {c.Prediction.Outcome + (c.Prediction.OopsIteration is { } p ? "@" + p : ""),-16} {c.Observation.Outcome + (c.Observation.OopsIteration is { } o ? "@" + o : ""),-16} {(c.Match ? "yes" : "NO: " + string.Join("; ", c.Mismatches))}");
-            Console.WriteLine($"verdict: {summary.Verdict} ({summary.Seconds:F0} s, {summary.Accel}); artifacts: {artifacts}");
+                Console.WriteLine($"{c.Name,-32} {c.Prediction.Outcome.Kebab() + (c.Prediction.OopsIteration is { } p ? "@" + p : ""),-16} {c.Observation.Outcome.Kebab() + (c.Observation.OopsIteration is { } o ? "@" + o : ""),-16} {(c.Match ? "yes" : "NO: " + string.Join("; ", c.Mismatches))}");
+            Console.WriteLine($"verdict: {summary.Verdict.Kebab()} ({summary.Seconds:F0} s, {summary.Accel?.Kebab() ?? "no guest"}); artifacts: {artifacts}");
         }
-        return Verdicts.ExitCode(summary.Verdict, s.Bisect);
+        return VerdictExit.Of(summary.Verdict, s.Bisect);
     }
 }

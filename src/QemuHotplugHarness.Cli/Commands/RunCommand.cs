@@ -54,9 +54,22 @@ public class GuestSettings : ScenarioSettings
 
     public RunOptions Options(Action<string>? progress = null) => new()
     {
-        Accel = Accel, BootTimeout = TimeSpan.FromSeconds(BootTimeout), CommandTimeout = TimeSpan.FromSeconds(CommandTimeout),
+        Accel = ParseAccel(Accel),
+        Timeouts = new GuestTimeouts { Boot = TimeSpan.FromSeconds(BootTimeout), Command = TimeSpan.FromSeconds(CommandTimeout) },
         SshPort = SshPort, Progress = progress,
     };
+
+    private static AccelChoice ParseAccel(string text) =>
+        Enum.TryParse<AccelChoice>(text, ignoreCase: true, out var choice) && Enum.IsDefined(choice) && !int.TryParse(text, out _)
+            ? choice
+            : throw new BadInputException(InputKind.Accel, text, "unknown value (use auto, kvm or tcg)");
+
+    /// <summary>What reports name as the change under test: --patch and --kernel-src when given, else the seed patch on linux-source-6.1.</summary>
+    public ChangeUnderTest Change(RepoLayout repo)
+    {
+        var tree = KernelSrc is null ? Reproducer.DefaultTree : Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(KernelSrc)));
+        return Patch is null ? ChangeUnderTest.FromPatchFolder(repo.KernelPatches, tree) : ChangeUnderTest.FromPatches([Patch], tree);
+    }
 }
 
 public sealed class RunCommand : AsyncCommand<GuestSettings>
@@ -65,26 +78,29 @@ public sealed class RunCommand : AsyncCommand<GuestSettings>
     {
         var scenario = settings.ResolveScenario();
         var sources = settings.ValidatedSources(scenario);
+        var options = settings.Options();
         var artifacts = settings.Artifacts ?? HarnessLog.DefaultArtifacts("run-");
         using var log = (Serilog.Core.Logger)HarnessLog.Create(artifacts);
         var ctx = BuildContext.Create(log, artifacts);
-        var inputs = await new InputsResolver(ctx, sources).ResolveAsync(scenario, ct);
-        log.Information("run {Scenario}: qemu {Qemu}, kernel {Kernel} ({Release})", scenario.Describe(), inputs.Qemu.Source, inputs.Kernel.Name, inputs.Kernel.Release);
-        var observation = await new GuestRunner(ctx.Cache, log).RunAsync(scenario, inputs, artifacts, settings.Options(p => log.Information("{Progress}", p)), ct);
+        var reproducer = new Reproducer(ctx, new InputsResolver(ctx, sources), log);
+        log.Information("run {Scenario} into {Artifacts}", scenario.Describe(), artifacts);
         var prediction = Predictor.Predict(scenario);
-        var mismatches = Comparison.Mismatches(prediction, observation);
+        var observation = await reproducer.ObserveAsync(new CellRequest(scenario, prediction, new CellArtifacts(artifacts)),
+            options with { Progress = p => log.Information("{Progress}", p) }, ct);
+        var cell = new CellResult(scenario.Name, 1, scenario, prediction, observation, Comparison.Mismatches(prediction, observation));
         if (settings.Json) Console.WriteLine(HarnessJson.Serialize(observation));
-        else
-        {
-            Console.WriteLine($"observed: {observation.Outcome}" + (observation.OopsIteration is { } i ? $" at iteration {i}, fault pfn {observation.FaultPfn ?? "?"}" : "")
-                              + (observation.Rejection is not null ? $": {observation.Rejection}" : "") + (observation.Error is not null ? $" ({observation.Error})" : ""));
-            foreach (var o in observation.Oopses) Console.WriteLine($"  oops: {o.Title} (fault {o.FaultAddress}, pfn {o.FaultPfn ?? "?"})");
-            Console.WriteLine($"predicted: {prediction.Outcome}" + (prediction.OopsIteration is { } j ? $" at iteration {j}, fault pfn {prediction.FirstFaultPfn}" : ""));
-            Console.WriteLine(mismatches.Count == 0 ? "match" : "MISMATCH: " + string.Join("; ", mismatches));
-            Console.WriteLine($"artifacts: {artifacts}");
-        }
-        if (observation.Outcome == Outcomes.InfraError) return (int)ExitCode.Infrastructure;
-        if (observation.PreconditionFailures.Count > 0) throw new CheckFailedException(observation.Error ?? "precondition failed");
-        return mismatches.Count == 0 ? 0 : (int)ExitCode.CheckFailed;
+        else Print(cell, artifacts);
+        return VerdictExit.Of(cell);
+    }
+
+    private static void Print(CellResult cell, string artifacts)
+    {
+        var (o, p) = (cell.Observation, cell.Prediction);
+        Console.WriteLine($"observed: {o.Outcome.Kebab()}" + (o.OopsIteration is { } i ? $" at iteration {i}, fault pfn {Reports.HexOrNone(o.FaultPfn)}" : "")
+                          + (o.Rejection is not null ? $": {o.Rejection}" : "") + (o.Error is not null ? $" ({o.Error})" : ""));
+        foreach (var oops in o.Oopses) Console.WriteLine($"  oops: {oops.Title} (fault {Reports.HexOrNone(oops.FaultAddress)}, pfn {Reports.HexOrNone(oops.FaultPfn)})");
+        Console.WriteLine($"predicted: {p.Outcome.Kebab()}" + (p.OopsIteration is { } j ? $" at iteration {j}, fault pfn {Reports.HexOrNone(p.FirstFaultPfn)}" : ""));
+        Console.WriteLine(cell.Unjudged ? "not judged: " + o.Outcome.Kebab() : cell.Match ? "match" : "MISMATCH: " + string.Join("; ", cell.Mismatches));
+        Console.WriteLine($"artifacts: {artifacts}");
     }
 }

@@ -12,27 +12,29 @@ public class GuestUnitTests
     [Test]
     public void Qemu_command_line_is_the_seed_recipe_with_forwards_on_loopback()
     {
-        var qemu = new QemuBuild(QemuFlavour.Patched, "/x/qemu", ["/usr/share/qemu"], "src", "k");
-        var args = QemuCommandLine.Build(Scenario.Seed, qemu, "/k/bzImage", "/r/initrd", Accel.Tcg, 10022, "/p/qmp.sock");
-        var line = string.Join(' ', args);
+        var config = GuestBuilder.For(Scenario.Seed, "/x/qemu", "/k/bzImage", "ssh-ed25519 AAAA", (_, _) => { })
+            .WithFirmware(["/usr/share/qemu"]).WithAccel(Accel.Tcg).Build();
+        var line = string.Join(' ', config.Arguments("/r/initrd", 10022, "/p/qmp.sock"));
+        Assert.That(line, Does.Contain("-L /usr/share/qemu"));
         Assert.That(line, Does.Contain("-machine pc,nvdimm=on"));
         Assert.That(line, Does.Contain("-m 4160M,maxmem=20480M,slots=1"));
         Assert.That(line, Does.Contain("-cpu max,pse=off"));
         Assert.That(line, Does.Contain("-device nvdimm,id=nv0,memdev=mem0,addr=0x144000000,label-size=128k"));
         Assert.That(line, Does.Contain("hostfwd=tcp:127.0.0.1:10022-:22"));
         Assert.That(line, Does.Contain("-qmp unix:/p/qmp.sock,server=on,wait=off"));
-        var kvmPse = string.Join(' ', QemuCommandLine.Build(Scenario.Seed.WithPse(true).WithNvdimmAddress(null), qemu, "k", "i", Accel.Kvm, 1, "q"));
-        Assert.That(kvmPse, Does.Contain("-cpu host ").And.Not.Contain("pse=off").And.Not.Contain("addr="));
+        var kvm = config with { Scenario = Scenario.Seed.WithPse(true).WithNvdimmAddress(null), Accel = Accel.Kvm };
+        Assert.That(string.Join(' ', kvm.Arguments("i", 1, "q")), Does.Contain("-cpu host ").And.Not.Contain("pse=off").And.Not.Contain("addr="));
     }
 
     [Test]
     public void Iomem_ranges_are_read_above_4G()
     {
         const string iomem = "00100000-bffdefff : System RAM\n100000000-143ffffff : System RAM\n144000000-343dfffff : Persistent Memory\n  144000000-1441fffff : namespace0.0\n  144200000-144ffffff : dax0.0\n";
-        Assert.That(GuestRunner.IomemLine(iomem, "System RAM", true)?.ToString(), Is.EqualTo("0x100000000-0x143ffffff"));
-        Assert.That(GuestRunner.IomemLine(iomem, "Persistent Memory", true)?.ToString(), Is.EqualTo(Predictor.Predict(Scenario.Seed).Layout.PersistentMemory));
-        Assert.That(GuestRunner.IomemLine(iomem, "dax0.0", true)?.ToIomem(), Is.EqualTo("144200000-144ffffff"));
-        Assert.That(GuestRunner.IomemLine(iomem, "nothing", true), Is.Null);
+        Assert.That(Iomem.Find(iomem, "System RAM", true), Is.EqualTo(new AddressRange(0x1_0000_0000, 0x1_4400_0000)));
+        Assert.That(Iomem.Find(iomem, "Persistent Memory", true), Is.EqualTo(new AddressRange(0x1_4400_0000, 0x3_43e0_0000)));
+        Assert.That(Iomem.Find(iomem, "dax0.0", true)?.ToIomem(), Is.EqualTo("144200000-144ffffff"));
+        Assert.That(Iomem.Find(iomem, "System RAM", false), Is.EqualTo(new AddressRange(0x10_0000, 0xbffdf000)));
+        Assert.That(Iomem.Find(iomem, "nothing", true), Is.Null);
     }
 
     [Test]
@@ -40,11 +42,11 @@ public class GuestUnitTests
     {
         var log = string.Join('\n', File.ReadAllLines(Path.Combine(AppContext.BaseDirectory, "Corpus", "oops", "ref-6.1-init_single_page.txt")).SkipWhile(l => l.Length > 0));
         var report = OopsScanner.Scan(log).Single();
+        Assert.That(Hex.TryParse(report.FaultAddress, out var address), Is.True);
         var fiveLevel = KernelFacts.FromVmcoreinfo("OSRELEASE=6.1.192\nSIZE(page)=64\nNUMBER(pgtable_l5_enabled)=1\n");
-        Assert.That(GuestRunner.FaultPfn(report, fiveLevel), Is.EqualTo("0x144002"));
+        Assert.That(fiveLevel.PfnOfStructPage(address), Is.EqualTo(0x144002UL));
         var fourLevel = KernelFacts.FromVmcoreinfo("SIZE(page)=64\nNUMBER(pgtable_l5_enabled)=0\n");
-        Assert.That(GuestRunner.FaultPfn(report, fourLevel), Is.Null, "a 5-level address read with the 4-level base is no struct page");
-        Assert.That(GuestRunner.FaultPfn(report, null), Is.Null);
+        Assert.That(fourLevel.PfnOfStructPage(address), Is.Null, "a 5-level address read with the 4-level base is no struct page");
     }
 
     [Test]
@@ -69,17 +71,17 @@ public class GuestUnitTests
         Assert.That(KernelFacts.FromVmcoreinfo(text!).StructPageSize, Is.EqualTo(56));
     }
 
-    private static Observation Obs(string outcome, int? it = null, string? pfn = null) =>
-        new() { Outcome = outcome, Accel = "tcg", OopsIteration = it, FaultPfn = pfn };
+    private static Observation Obs(Outcome outcome, int? it = null, ulong? pfn = null) =>
+        new() { Outcome = outcome, Accel = Accel.Tcg, OopsIteration = it, FaultPfn = pfn };
 
     [Test]
     public void Comparison_names_the_field_that_differs()
     {
         var p = Predictor.Predict(Scenario.Seed);
-        Assert.That(Comparison.Mismatches(p, Obs("oops", 2, "0x144002")), Is.Empty);
-        Assert.That(Comparison.Mismatches(p, Obs("oops", 3, "0x144002")), Is.EqualTo(new[] { "oopsIteration: predicted 2, observed 3" }));
-        Assert.That(Comparison.Mismatches(p, Obs("oops", 2, "0x144010")), Is.EqualTo(new[] { "faultPfn: predicted 0x144002, observed 0x144010" }));
-        Assert.That(Comparison.Mismatches(p, Obs("clean")), Is.EqualTo(new[] { "outcome: predicted oops, observed clean" }));
+        Assert.That(Comparison.Mismatches(p, Obs(Outcome.Oops, 2, 0x144002)), Is.Empty);
+        Assert.That(Comparison.Mismatches(p, Obs(Outcome.Oops, 3, 0x144002)), Is.EqualTo(new[] { "oopsIteration: predicted 2, observed 3" }));
+        Assert.That(Comparison.Mismatches(p, Obs(Outcome.Oops, 2, 0x144010)), Is.EqualTo(new[] { "faultPfn: predicted 0x144002, observed 0x144010" }));
+        Assert.That(Comparison.Mismatches(p, Obs(Outcome.Clean)), Is.EqualTo(new[] { "outcome: predicted oops, observed clean" }));
     }
 
     [Test]
@@ -97,15 +99,15 @@ public class GuestUnitTests
             return Obs(p.Outcome, p.OopsIteration, p.FirstFaultPfn) with { Rejection = p.Rejection };
         }
         var good = cells.Select(c => R(c, Expected(c))).ToList();
-        Assert.That(Verdicts.Decide(good), Is.EqualTo(Verdicts.PatchFixes));
-        var notReproduced = cells.Select(c => R(c, c.Name == "unpatched-pse-off" ? Obs("clean") : Expected(c))).ToList();
-        Assert.That(Verdicts.Decide(notReproduced), Is.EqualTo(Verdicts.NotReproduced));
-        var doesNotFix = cells.Select(c => R(c, c.Name == "patched-pse-off" ? Obs("oops", 2, "0x144002") : Expected(c))).ToList();
-        Assert.That(Verdicts.Decide(doesNotFix), Is.EqualTo(Verdicts.PatchDoesNotFix));
-        var infra = cells.Select(c => R(c, c.Name == "patched-pse-on" ? Obs("infra-error") : Expected(c))).ToList();
-        Assert.That(Verdicts.Decide(infra), Is.EqualTo(Verdicts.InfraError));
-        Assert.That(Verdicts.ExitCode(Verdicts.InfraError, bisect: true), Is.EqualTo(125));
-        Assert.That(Verdicts.ExitCode(Verdicts.PatchDoesNotFix, bisect: false), Is.EqualTo(1));
+        Assert.That(Verdicts.Decide(good), Is.EqualTo(Verdict.PatchFixes));
+        var notReproduced = cells.Select(c => R(c, c.Name == "unpatched-pse-off" ? Obs(Outcome.Clean) : Expected(c))).ToList();
+        Assert.That(Verdicts.Decide(notReproduced), Is.EqualTo(Verdict.NotReproduced));
+        var doesNotFix = cells.Select(c => R(c, c.Name == "patched-pse-off" ? Obs(Outcome.Oops, 2, 0x144002) : Expected(c))).ToList();
+        Assert.That(Verdicts.Decide(doesNotFix), Is.EqualTo(Verdict.PatchDoesNotFix));
+        var infra = cells.Select(c => R(c, c.Name == "patched-pse-on" ? Obs(Outcome.InfraError) : Expected(c))).ToList();
+        Assert.That(Verdicts.Decide(infra), Is.EqualTo(Verdict.InfraError));
+        var precondition = cells.Select(c => R(c, c.Name == "patched-pse-on" ? Obs(Outcome.PreconditionFailed) : Expected(c))).ToList();
+        Assert.That(Verdicts.Decide(precondition), Is.EqualTo(Verdict.InfraError));
     }
 
     [Test]

@@ -20,20 +20,22 @@ public class MergeTests
         var cells = work.Select(w =>
         {
             var p = Predictor.Predict(w.Cell.Scenario);
-            var o = new Observation { Outcome = p.Outcome, Accel = "tcg", OopsIteration = p.OopsIteration, FaultPfn = p.FirstFaultPfn, Rejection = p.Rejection, Seconds = 12.5 };
+            var o = new Observation { Outcome = p.Outcome, Accel = Accel.Tcg, OopsIteration = p.OopsIteration, FaultPfn = p.FirstFaultPfn, Rejection = p.Rejection, Seconds = 12.5 };
             return new SummaryCell(w.Cell.Name, w.Repeat, w.Cell.Scenario, p, o, true, Comparison.Mismatches(p, o), $"{w.Cell.Name}-{w.Repeat}");
         }).ToList();
         return new Summary
         {
-            Verdict = Verdicts.Decide(cells.Select(c => new CellResult(c.Name, c.Repeat, c.Scenario, c.Prediction, c.Observation, c.Mismatches)).ToList()),
-            Cells = cells, StartedAt = DateTimeOffset.UnixEpoch, Seconds = 60, Accel = "tcg",
+            Verdict = Verdicts.Decide(cells.Select(c => c.Result).ToList()),
+            Cells = cells, StartedAt = DateTimeOffset.UnixEpoch, Seconds = 60, Accel = Accel.Tcg,
         };
     }
+
+    private static ChangeUnderTest Change(IReadOnlyList<string> patches) => ChangeUnderTest.FromPatches(patches, "linux-source-6.1");
 
     [Test]
     public async Task Report_html_renders_in_chromium_with_the_verdict_visible()
     {
-        Reports.Write(_root, SummaryOf(Matrix.Shard(Matrix.Default(Scenario.Seed), 1, null)));
+        Reports.WriteAll(new RunArtifacts(_root), SummaryOf(Matrix.Shard(Matrix.Default(Scenario.Seed), 1, null)), Change([]));
         var (dom, screenshot) = await HeadlessChromium.RenderAsync(Path.Combine(_root, "report.html"));
         Assert.That(dom, Does.Contain("verdict: patch-fixes"));
         Assert.That(dom, Does.Contain("unpatched-pse-off"));
@@ -43,7 +45,7 @@ public class MergeTests
     [Test]
     public void Kcidb_json_validates_and_a_broken_one_does_not()
     {
-        Reports.Write(_root, SummaryOf(Matrix.Shard(Matrix.Default(Scenario.Seed), 1, null)), [Path.Combine(QemuHotplugHarness.Build.RepoLayout.Discover().Root, "kernel-patches", "0001-mm-sparse-never-partially-remove-memmap-for-early-section.patch")]);
+        Reports.WriteAll(new RunArtifacts(_root), SummaryOf(Matrix.Shard(Matrix.Default(Scenario.Seed), 1, null)), Change([Path.Combine(QemuHotplugHarness.Build.RepoLayout.Discover().Root, "kernel-patches", "0001-mm-sparse-never-partially-remove-memmap-for-early-section.patch")]));
         var kcidb = Path.Combine(_root, "kcidb.json");
         Assert.That(KcidbSchema.Errors(kcidb), Is.Empty);
         var broken = Path.Combine(_root, "broken-kcidb.json");
@@ -60,11 +62,11 @@ public class MergeTests
         {
             var dir = Path.Combine(_root, "shard" + i);
             Directory.CreateDirectory(dir);
-            Reports.Write(dir, SummaryOf(Matrix.Shard(cells, 2, shard)));
+            Reports.WriteAll(new RunArtifacts(dir), SummaryOf(Matrix.Shard(cells, 2, shard)), Change([]));
             return dir;
         }).ToList();
         var merged = Merge.Run(dirs, Path.Combine(_root, "merged"));
-        Assert.That(merged.Verdict, Is.EqualTo(whole.Verdict).And.EqualTo("patch-fixes"));
+        Assert.That(merged.Verdict, Is.EqualTo(whole.Verdict).And.EqualTo(Verdict.PatchFixes));
         string Key(SummaryCell c) => $"{c.Name}#{c.Repeat}:{c.Observation.Outcome}:{c.Match}";
         Assert.That(merged.Cells.Select(Key), Is.EquivalentTo(whole.Cells.Select(Key)));
         Assert.That(File.ReadAllText(Path.Combine(_root, "merged", "junit.xml")), Does.Contain("tests=\"10\""));

@@ -31,8 +31,8 @@ public class RealGuestTests
         using var cts = new CancellationTokenSource(Budget);
         var ctx = BuildContext.Create(_log, _artifacts);
         var inputs = new InputsResolver(ctx, KernelSources.Default);
-        var work = Matrix.Shard(Matrix.Default(Scenario.Seed), 1, null);
-        _summary = await new Reproducer(ctx, inputs, _log).RunAsync(work, _artifacts, new RunOptions { Accel = "auto" }, null,
+        var work = Reproducer.Plan(Matrix.Shard(Matrix.Default(Scenario.Seed), 1, null));
+        _summary = await new Reproducer(ctx, inputs, _log).RunAsync(work, _artifacts, new RunOptions { Accel = AccelChoice.Auto }, null,
             (cell, state) => TestContext.Progress.WriteLine($"  [{cell}] {state}"), cts.Token);
     }
 
@@ -64,9 +64,9 @@ public class RealGuestTests
         var c = Cell("unpatched-pse-off");
         Assert.Multiple(() =>
         {
-            Assert.That(c.Observation.Outcome, Is.EqualTo("oops"), c.Observation.Error);
+            Assert.That(c.Observation.Outcome, Is.EqualTo(Outcome.Oops), c.Observation.Error);
             Assert.That(c.Observation.OopsIteration, Is.EqualTo(2));
-            Assert.That(c.Observation.FaultPfn, Is.EqualTo("0x144002"));
+            Assert.That(c.Observation.FaultPfn, Is.EqualTo(0x144002UL));
             Assert.That(c.Mismatches, Is.Empty);
             Assert.That(c.Observation.Oopses[0].Title, Is.EqualTo("BUG: unable to handle kernel paging request in __init_single_page"));
         });
@@ -82,10 +82,10 @@ public class RealGuestTests
     public void Clean_cells_stay_clean_for_three_iterations(string name)
     {
         var c = Cell(name);
-        Assert.That(c.Observation.Outcome, Is.EqualTo("clean"), c.Observation.Error);
+        Assert.That(c.Observation.Outcome, Is.EqualTo(Outcome.Clean), c.Observation.Error);
         Assert.That(c.Observation.Iterations, Has.Count.GreaterThanOrEqualTo(3));
         Assert.That(c.Observation.Iterations.All(i => i.ExitCode == 0), Is.True);
-        Assert.That(c.Observation.Iterations[0].Dax, Is.EqualTo("144200000-144ffffff"), "dax0.0 where the simulator puts it");
+        Assert.That(c.Observation.Iterations[0].Dax?.ToIomem(), Is.EqualTo("144200000-144ffffff"), "dax0.0 where the simulator puts it");
         Assert.That(c.Match, Is.True, string.Join("; ", c.Mismatches));
     }
 
@@ -93,7 +93,7 @@ public class RealGuestTests
     public void Stock_qemu_rejects_the_nvdimm_with_its_own_message()
     {
         var c = Cell("stock-qemu-unpatched-pse-off");
-        Assert.That(c.Observation.Outcome, Is.EqualTo("rejected"));
+        Assert.That(c.Observation.Outcome, Is.EqualTo(Outcome.Rejected));
         Assert.That(c.Observation.Rejection, Does.Contain("can't add memory device [0x144000000:0x1ffe00000], usable range for memory devices [0x180000000:0x43c000000]"));
         Assert.That(c.Match, Is.True);
     }
@@ -101,7 +101,7 @@ public class RealGuestTests
     [Test]
     public void Verdict_is_patch_fixes_and_reports_are_written()
     {
-        Assert.That(_summary.Verdict, Is.EqualTo("patch-fixes"));
+        Assert.That(_summary.Verdict, Is.EqualTo(Verdict.PatchFixes));
         Assert.That(_summary.Accel, Is.Not.Null);
         TestContext.Progress.WriteLine($"accel: {_summary.Accel}; boot seconds: {string.Join(", ", _summary.Cells.Select(c => c.Observation.BootSeconds))}; iteration seconds: {string.Join(", ", _summary.Cells.SelectMany(c => c.Observation.Iterations).Select(i => i.Seconds))}");
         var junit = XDocument.Load(Path.Combine(_artifacts, "junit.xml"));

@@ -13,17 +13,17 @@ public class PredictorTests
         var p = Predictor.Predict(Seed);
         Assert.Multiple(() =>
         {
-            Assert.That(p.Outcome, Is.EqualTo("oops"));
+            Assert.That(p.Outcome, Is.EqualTo(Outcome.Oops));
             Assert.That(p.OopsIteration, Is.EqualTo(2));
-            Assert.That(p.FirstFaultPfn, Is.EqualTo("0x144002"));
-            Assert.That(p.FirstFaultAddress, Is.EqualTo("0xffffea0005100080"));
-            Assert.That(p.FaultAddressRange, Is.EqualTo("0xffffea0005100000-0xffffea000513ffff"));
-            Assert.That(p.Layout.SystemRamAbove4G, Is.EqualTo("0x100000000-0x143ffffff"));
-            Assert.That(p.Layout.PersistentMemory, Is.EqualTo("0x144000000-0x343dfffff"));
-            Assert.That(p.Layout.DeviceMemoryBase, Is.EqualTo("0x144000000"));
-            Assert.That(p.Iterations[0].Namespace, Is.EqualTo("144000000-1441fffff"));
-            Assert.That(p.Iterations[0].Dax, Is.EqualTo("144200000-144ffffff"));
-            Assert.That(p.Iterations[0].Outcome, Is.EqualTo("clean"));
+            Assert.That(p.FirstFaultPfn, Is.EqualTo(0x144002UL));
+            Assert.That(p.FirstFaultAddress, Is.EqualTo(0xffffea0005100080UL));
+            Assert.That(p.FaultAddressRange?.ToString(), Is.EqualTo("0xffffea0005100000-0xffffea000513ffff"));
+            Assert.That(p.Layout.SystemRamAbove4G?.ToString(), Is.EqualTo("0x100000000-0x143ffffff"));
+            Assert.That(p.Layout.PersistentMemory?.ToString(), Is.EqualTo("0x144000000-0x343dfffff"));
+            Assert.That(p.Layout.DeviceMemoryBase, Is.EqualTo(0x144000000UL));
+            Assert.That(p.Iterations[0].Namespace?.ToIomem(), Is.EqualTo("144000000-1441fffff"));
+            Assert.That(p.Iterations[0].Dax?.ToIomem(), Is.EqualTo("144200000-144ffffff"));
+            Assert.That(p.Iterations[0].Outcome, Is.EqualTo(Outcome.Clean));
         });
     }
 
@@ -32,37 +32,37 @@ public class PredictorTests
     {
         var s = Seed with { Kernel = Seed.Kernel with { VmemmapBase = KernelSpec.VmemmapBase5Level } };
         var p = Predictor.Predict(s);
-        Assert.That(p.FirstFaultPfn, Is.EqualTo("0x144002"));
-        Assert.That(p.FirstFaultAddress, Is.EqualTo("0xffd4000005100080")); // RDI of the reference oops
+        Assert.That(p.FirstFaultPfn, Is.EqualTo(0x144002UL));
+        Assert.That(p.FirstFaultAddress, Is.EqualTo(0xffd4000005100080UL)); // RDI of the reference oops
     }
 
     [Test]
     public void Slob_struct_page_of_56_bytes_faults_where_the_slob_build_did()
     {
         var p = Predictor.Predict(Seed with { Kernel = Seed.Kernel with { StructPageSize = 56 } });
-        Assert.That(p.FirstFaultPfn, Is.EqualTo("0x144002"));
+        Assert.That(p.FirstFaultPfn, Is.EqualTo(0x144002UL));
         // ffffea00046e00a4 was the fault of the SLOB build: 0x70 into the struct page at 0xffffea00046e0070.
-        Assert.That(p.FirstFaultAddress, Is.EqualTo("0xffffea00046e0070"));
+        Assert.That(p.FirstFaultAddress, Is.EqualTo(0xffffea00046e0070UL));
     }
 
     [Test]
     public void Pse_on_stays_clean_because_2M_vmemmap_pages_are_only_poisoned()
     {
         var p = Predictor.Predict(Seed.WithPse(true));
-        Assert.That(p.Outcome, Is.EqualTo("clean"));
+        Assert.That(p.Outcome, Is.EqualTo(Outcome.Clean));
         Assert.That(p.Iterations, Has.Count.EqualTo(3));
         Assert.That(p.Iterations[1].Events, Has.Some.Contains("filled with 0xFD"));
     }
 
     [Test]
     public void Patched_kernel_stays_clean() =>
-        Assert.That(Predictor.Predict(Seed.WithKernel(KernelVariant.Patched)).Outcome, Is.EqualTo("clean"));
+        Assert.That(Predictor.Predict(Seed.WithKernel(KernelVariant.Patched)).Outcome, Is.EqualTo(Outcome.Clean));
 
     [Test]
     public void Stock_qemu_rejects_the_seed_address_with_qemus_numbers()
     {
         var p = Predictor.Predict(Seed.WithQemu(QemuFlavour.Stock));
-        Assert.That(p.Outcome, Is.EqualTo("rejected"));
+        Assert.That(p.Outcome, Is.EqualTo(Outcome.Rejected));
         Assert.That(p.Rejection, Is.EqualTo("can't add memory device [0x144000000:0x1ffe00000], usable range for memory devices [0x180000000:0x43c000000]"));
     }
 
@@ -70,8 +70,8 @@ public class PredictorTests
     public void Stock_qemu_without_address_is_clean_no_shared_section()
     {
         var p = Predictor.Predict(Seed.WithQemu(QemuFlavour.Stock).WithNvdimmAddress(null));
-        Assert.That(p.Outcome, Is.EqualTo("clean"));
-        Assert.That(p.Layout.PersistentMemory, Is.EqualTo("0x180000000-0x37fdfffff"));
+        Assert.That(p.Outcome, Is.EqualTo(Outcome.Clean));
+        Assert.That(p.Layout.PersistentMemory?.ToString(), Is.EqualTo("0x180000000-0x37fdfffff"));
         Assert.That(p.Layout.SharedSection, Is.Null);
     }
 
@@ -79,7 +79,7 @@ public class PredictorTests
     public void Nvdimm_in_the_ram_buffer_cannot_be_reserved()
     {
         var p = Predictor.Predict(Seed.WithRam(ByteSize.FromMiB(4112)).WithNvdimmAddress(0x141000000));
-        Assert.That(p.Outcome, Is.EqualTo("workload-failed"));
+        Assert.That(p.Outcome, Is.EqualTo(Outcome.WorkloadFailed));
         Assert.That(p.WorkloadError, Does.Contain("could not reserve region"));
     }
 
@@ -97,8 +97,8 @@ public class PredictorTests
         {
             var p = Predictor.Predict(r.Scenario);
             if (p.Layout.SharedSection is null)
-                Assert.That(r.Unpatched, Is.Not.EqualTo("oops"), r.Scenario.Describe());
-            Assert.That(r.Patched, Is.Not.EqualTo("oops"), "the patched variant never oopses: " + r.Scenario.Describe());
+                Assert.That(r.Unpatched, Is.Not.EqualTo(Outcome.Oops), r.Scenario.Describe());
+            Assert.That(r.Patched, Is.Not.EqualTo(Outcome.Oops), "the patched variant never oopses: " + r.Scenario.Describe());
         }
     }
 
@@ -128,9 +128,9 @@ public class PredictorTests
     {
         var it = Predictor.Predict(Seed).Iterations[1];
         Assert.That(it.SharedSection, Has.Count.EqualTo(64));
-        Assert.That(it.SharedSection[0].Owner, Is.EqualTo("boot-ram"));
-        Assert.That(it.SharedSection[32].Owner, Is.EqualTo("device"));
-        Assert.That(it.SharedSection[32].Vmemmap, Is.EqualTo("freed"));
-        Assert.That(it.SharedSection[31].Vmemmap, Is.EqualTo("mapped"));
+        Assert.That(it.SharedSection[0].Owner, Is.EqualTo(SubsectionOwner.BootRam));
+        Assert.That(it.SharedSection[32].Owner, Is.EqualTo(SubsectionOwner.Device));
+        Assert.That(it.SharedSection[32].Vmemmap, Is.EqualTo(VmemmapPageState.Freed));
+        Assert.That(it.SharedSection[31].Vmemmap, Is.EqualTo(VmemmapPageState.Mapped));
     }
 }

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace QemuHotplugHarness.Simulator;
+namespace QemuHotplugHarness.Scenarios;
 
 /// <summary>A half-open physical or virtual range [Start, End).</summary>
 public readonly record struct AddressRange(ulong Start, ulong End)
@@ -44,5 +44,31 @@ public static class Units
 
     public static ulong AlignUp(ulong value, ulong alignment) => (value + alignment - 1) / alignment * alignment;
     public static ulong AlignDown(ulong value, ulong alignment) => value / alignment * alignment;
-    public static string Hex(ulong value) => "0x" + value.ToString("x", CultureInfo.InvariantCulture);
+    public static string Hex(ulong value) => QemuHotplugHarness.Scenarios.Hex.Format(value);
+}
+
+/// <summary>JSON form of a range in the reports: <c>"0x144000000-0x343dfffff"</c>; null is <c>"none"</c>.</summary>
+public sealed class AddressRangeJsonConverter : System.Text.Json.Serialization.JsonConverter<AddressRange?>
+{
+    public override bool HandleNull => true;
+
+    public override AddressRange? Read(ref System.Text.Json.Utf8JsonReader reader, Type typeToConvert, System.Text.Json.JsonSerializerOptions options)
+    {
+        var text = reader.TokenType == System.Text.Json.JsonTokenType.Null ? null : reader.GetString();
+        if (text is null or "none") return null;
+        return AddressRange.TryParseIomem(text, out var r) ? r : throw new System.Text.Json.JsonException($"'{text}' is not a range (0x…-0x…)");
+    }
+
+    public override void Write(System.Text.Json.Utf8JsonWriter writer, AddressRange? value, System.Text.Json.JsonSerializerOptions options) =>
+        writer.WriteStringValue(value?.ToString() ?? "none");
+}
+
+/// <summary>JSON form of a range as /proc/iomem prints it: <c>"144000000-144ffffff"</c>.</summary>
+public sealed class IomemRangeJsonConverter : System.Text.Json.Serialization.JsonConverter<AddressRange>
+{
+    public override AddressRange Read(ref System.Text.Json.Utf8JsonReader reader, Type typeToConvert, System.Text.Json.JsonSerializerOptions options) =>
+        AddressRange.TryParseIomem(reader.GetString() ?? "", out var r) ? r : throw new System.Text.Json.JsonException("not an iomem range");
+
+    public override void Write(System.Text.Json.Utf8JsonWriter writer, AddressRange value, System.Text.Json.JsonSerializerOptions options) =>
+        writer.WriteStringValue(value.ToIomem());
 }

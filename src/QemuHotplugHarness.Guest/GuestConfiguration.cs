@@ -1,0 +1,69 @@
+using QemuHotplugHarness.Scenarios;
+
+namespace QemuHotplugHarness.Guest;
+
+/// <summary>Writes the run's initrd: the image plus the run's authorized key (the only way in).</summary>
+public delegate void RunInitrdWriter(string authorizedKey, string outputPath);
+
+/// <summary>
+/// Everything one guest is started from; immutable. Made with <see cref="GuestBuilder"/> (Testcontainers-style:
+/// a builder produces the configuration, <see cref="QemuGuest.StartAsync"/> makes the one owner of what it starts).
+/// </summary>
+public sealed record GuestConfiguration
+{
+    public required string QemuBinary { get; init; }
+    public IReadOnlyList<string> FirmwareDirs { get; init; } = [];
+    public required string KernelImage { get; init; }
+    public required RunInitrdWriter WriteInitrd { get; init; }
+    /// <summary>The image's public host key line ("ssh-ed25519 AAAA… comment"): the only key SSH accepts.</summary>
+    public required string PinnedHostKey { get; init; }
+    public required Scenario Scenario { get; init; }
+    public Accel Accel { get; init; } = Accel.Tcg;
+    public string KernelAppend { get; init; } = "console=ttyS0 nokaslr panic=-1";
+    /// <summary>Where the serial console is streamed as it arrives.</summary>
+    public required string ConsoleLog { get; init; }
+    /// <summary>Host port for the guest's sshd on 127.0.0.1; null = a free one.</summary>
+    public int? SshPort { get; init; }
+    public GuestTimeouts Timeouts { get; init; } = new();
+    /// <summary>The console line the guest's init prints when sshd is started.</summary>
+    public string ReadyMarker { get; init; } = "QHH-READY";
+
+    /// <summary>The QEMU arguments of this guest, given the run's initrd, SSH port and QMP socket.</summary>
+    public IReadOnlyList<string> Arguments(string initrd, int sshPort, string qmpSocket)
+    {
+        var s = Scenario;
+        return new QemuArguments()
+            .Firmware(FirmwareDirs)
+            .Machine(s.Machine.Type, nvdimm: true)
+            .Accel(Accel)
+            .Memory(s.Machine)
+            .Smp(s.Machine.Smp)
+            .Cpu(Accel, s.Cpu.Pse)
+            .Nvdimm(s.Nvdimm)
+            .Kernel(KernelImage, initrd, KernelAppend)
+            .UserNetWithSsh(sshPort)
+            .Qmp(qmpSocket)
+            .HeadlessSerialConsole()
+            .Build();
+    }
+}
+
+/// <summary>Builds a <see cref="GuestConfiguration"/> with immutable <c>With…</c> copies.</summary>
+public sealed record GuestBuilder(GuestConfiguration Configuration)
+{
+    public static GuestBuilder For(Scenario scenario, string qemuBinary, string kernelImage, string pinnedHostKey, RunInitrdWriter writeInitrd) =>
+        new(new GuestConfiguration
+        {
+            Scenario = scenario, QemuBinary = qemuBinary, KernelImage = kernelImage, PinnedHostKey = pinnedHostKey,
+            WriteInitrd = writeInitrd, ConsoleLog = Path.Combine(Path.GetTempPath(), "qhh-console.log"),
+        });
+
+    public GuestBuilder WithFirmware(IReadOnlyList<string> dirs) => new(Configuration with { FirmwareDirs = dirs });
+    public GuestBuilder WithAccel(Accel accel) => new(Configuration with { Accel = accel });
+    public GuestBuilder WithConsoleLog(string path) => new(Configuration with { ConsoleLog = path });
+    public GuestBuilder WithSshPort(int? port) => new(Configuration with { SshPort = port });
+    public GuestBuilder WithTimeouts(GuestTimeouts timeouts) => new(Configuration with { Timeouts = timeouts });
+    public GuestBuilder WithKernelAppend(string append) => new(Configuration with { KernelAppend = append });
+
+    public GuestConfiguration Build() => Configuration;
+}

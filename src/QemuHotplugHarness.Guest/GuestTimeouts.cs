@@ -1,0 +1,22 @@
+namespace QemuHotplugHarness.Guest;
+
+/// <summary>Every bound a guest run waits under, in one place (no literals at call sites).</summary>
+public sealed record GuestTimeouts
+{
+    /// <summary>QEMU start to the init's ready marker on the console.</summary>
+    public TimeSpan Boot { get; init; } = TimeSpan.FromSeconds(120);
+    /// <summary>QMP socket connect and greeting.</summary>
+    public TimeSpan Qmp { get; init; } = TimeSpan.FromSeconds(15);
+    /// <summary>Marker to an SSH session (connect retries included).</summary>
+    public TimeSpan Ssh { get; init; } = TimeSpan.FromSeconds(60);
+    /// <summary>One workload command (ndctl); past it the command counts as hung.</summary>
+    public TimeSpan Command { get; init; } = TimeSpan.FromSeconds(60);
+    /// <summary>A short read in the guest (cat /proc/iomem, dmesg, the head of /proc/kcore).</summary>
+    public TimeSpan Probe { get; init; } = TimeSpan.FromSeconds(20);
+    /// <summary>ssh-keygen on the host.</summary>
+    public TimeSpan Keygen { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>Each teardown step: SIGINT, then SIGKILL.</summary>
+    public TimeSpan Teardown { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>An oops still being printed gets this long to finish before it is cut.</summary>
+    public TimeSpan OopsSettle { get; init; } = TimeSpan.FromSeconds(5);
+}

@@ -1,0 +1,81 @@
+using System.Diagnostics;
+
+namespace QemuHotplugHarness.Guest;
+
+/// <summary>A point on the monotonic clock (never the wall clock, which can jump).</summary>
+public readonly record struct Deadline(long Timestamp)
+{
+    public static Deadline In(TimeSpan span) => new(Stopwatch.GetTimestamp() + (long)(span.TotalSeconds * Stopwatch.Frequency));
+    public TimeSpan Remaining => TimeSpan.FromSeconds(Math.Max(0, Timestamp - Stopwatch.GetTimestamp()) / (double)Stopwatch.Frequency);
+    public bool Expired => Stopwatch.GetTimestamp() >= Timestamp;
+}
+
+/// <summary>The one wait primitive: poll a condition until it holds or the deadline passes.</summary>
+public static class Poll
+{
+    /// <summary>True when <paramref name="condition"/> held before <paramref name="deadline"/>.</summary>
+    public static async Task<bool> UntilAsync(Func<bool> condition, Deadline deadline, TimeSpan interval, CancellationToken ct)
+    {
+        while (!condition())
+        {
+            if (deadline.Expired) return false;
+            await Task.Delay(interval < deadline.Remaining ? interval : deadline.Remaining, ct);
+        }
+        return true;
+    }
+}
+
+/// <summary>Why a guest did not become ready.</summary>
+public enum NotReadyReason
+{
+    /// <summary>QEMU exited before the guest was ready: it refused the machine (its message says why).</summary>
+    QemuExited,
+    /// <summary>QEMU could not forward the SSH port (taken between the probe and the bind).</summary>
+    HostForwardFailed,
+    /// <summary>The kernel crashed before the guest was ready.</summary>
+    CrashedWhileBooting,
+    /// <summary>The ready marker did not appear in time.</summary>
+    BootTimeout,
+    QmpUnavailable,
+    SshUnavailable,
+    HostKeyMismatch,
+}
+
+/// <summary>The guest did not become ready; <see cref="Reason"/> says how, <see cref="Exception.Message"/> says what.</summary>
+public sealed class GuestNotReadyException(NotReadyReason reason, string message) : Exception(message)
+{
+    public NotReadyReason Reason { get; } = reason;
+}
+
+/// <summary>One readiness condition of a guest (Testcontainers-style): each is a small class.</summary>
+public interface IWaitStrategy
+{
+    Task UntilReadyAsync(QemuGuest guest, CancellationToken ct);
+}
+
+/// <summary>Ready when the console prints the marker (the guest's /init prints it once sshd runs).</summary>
+public sealed record ConsoleMarkerWait(string Marker, TimeSpan Timeout) : IWaitStrategy
+{
+    public async Task UntilReadyAsync(QemuGuest guest, CancellationToken ct)
+    {
+        var qemu = guest.Qemu;
+        var seen = await Poll.UntilAsync(() => qemu.MarkerTime(Marker) is not null || qemu.HasExited || qemu.Oopses.Count > 0,
+            Deadline.In(Timeout), TimeSpan.FromMilliseconds(50), ct);
+        if (qemu.MarkerTime(Marker) is not null) return;
+        if (qemu.Oopses.Count > 0) throw new GuestNotReadyException(NotReadyReason.CrashedWhileBooting, $"the kernel crashed while booting: {qemu.Oopses[0].Title}");
+        if (qemu.HasExited) throw await guest.ExitedAsync();
+        if (!seen) throw new GuestNotReadyException(NotReadyReason.BootTimeout, $"the guest did not print '{Marker}' within {Timeout.TotalSeconds:F0} s (see console.log)");
+    }
+}
+
+/// <summary>Ready when QMP answers its greeting on the guest's private socket.</summary>
+public sealed record QmpWait(TimeSpan Timeout) : IWaitStrategy
+{
+    public Task UntilReadyAsync(QemuGuest guest, CancellationToken ct) => guest.ConnectQmpAsync(Timeout, ct);
+}
+
+/// <summary>Ready when an SSH session with the run's key and the pinned host key is open.</summary>
+public sealed record SshWait(TimeSpan Timeout) : IWaitStrategy
+{
+    public Task UntilReadyAsync(QemuGuest guest, CancellationToken ct) => guest.ConnectSshAsync(Timeout, ct);
+}

@@ -1,0 +1,153 @@
+using QemuHotplugHarness.Build;
+using QemuHotplugHarness.Guest;
+using QemuHotplugHarness.Oops;
+using QemuHotplugHarness.Scenarios;
+using QemuHotplugHarness.Simulator;
+using Serilog;
+
+namespace QemuHotplugHarness.Orchestration;
+
+/// <summary>One cell to run: the scenario, its one prediction, what it boots, where its files go.</summary>
+public sealed record CellPlan(Scenario Scenario, Prediction Prediction, GuestInputs Inputs, CellArtifacts Artifacts);
+
+/// <summary>
+/// Runs one cell on a real guest and writes its observation: boots it, reads its boot facts, judges the
+/// preconditions, runs the workload, keeps dmesg and the oopses. Every way it can end leaves observation.json.
+/// </summary>
+public sealed class CellRunner(AccelChooser accel, RunOptions options, ILogger log)
+{
+    public async Task<Observation> RunAsync(CellPlan plan, CancellationToken ct)
+    {
+        var files = plan.Artifacts.Create();
+        await File.WriteAllTextAsync(files.Prediction, HarnessJson.Serialize(plan.Prediction), ct);
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var observation = await ObserveAsync(plan, ct);
+        observation = observation with { Seconds = Math.Round(started.Elapsed.TotalSeconds, 2), KernelRelease = plan.Inputs.Kernel.Release };
+        await File.WriteAllTextAsync(files.Observation, HarnessJson.Serialize(observation), CancellationToken.None);
+        return observation;
+    }
+
+    private async Task<Observation> ObserveAsync(CellPlan plan, CancellationToken ct)
+    {
+        var start = new Observation { Outcome = Outcome.InfraError };
+        try
+        {
+            var decision = await accel.ChooseAsync(options.Accel, plan.Inputs, ct);
+            log.Information("accel: {Accel} ({Reason})", decision.Accel.Kebab(), decision.Reason);
+            start = start with { Accel = decision.Accel, AccelReason = decision.Reason };
+            options.Progress?.Invoke("booting");
+            await using var guest = await QemuGuest.StartAsync(Configure(plan, decision.Accel), log, ct);
+            await File.WriteAllTextAsync(plan.Artifacts.QemuCommandLine, guest.CommandLine + "\n", ct);
+            return await ObserveGuestAsync(guest, plan, start, ct);
+        }
+        catch (Exception e) when (IsInfrastructure(e, ct))
+        {
+            log.Error("infrastructure error: {Message}", e.Message);
+            return start with { Outcome = Outcome.InfraError, Error = e.Message };
+        }
+    }
+
+    /// <summary>Faults of the harness's world (not the kernel's): the cell is infra-error, the rest of the matrix goes on.</summary>
+    public static bool IsInfrastructure(Exception e, CancellationToken ct) =>
+        e is InfrastructureException or GuestNotReadyException or IOException or TimeoutException or UnauthorizedAccessException
+            or Renci.SshNet.Common.SshException or System.Net.Sockets.SocketException
+        || e is OperationCanceledException && !ct.IsCancellationRequested;
+
+    private GuestConfiguration Configure(CellPlan plan, Accel accelerator)
+    {
+        var (qemu, kernel, image) = plan.Inputs;
+        return GuestBuilder.For(plan.Scenario, qemu.Binary, kernel.BzImage, image.HostPublicKey, (key, path) => ImageBuilder.WriteRunInitrd(image, key, path))
+            .WithFirmware(qemu.FirmwareDirs).WithAccel(accelerator).WithConsoleLog(plan.Artifacts.Console)
+            .WithSshPort(options.SshPort).WithTimeouts(options.Timeouts).Build();
+    }
+
+    private async Task<Observation> ObserveGuestAsync(QemuGuest guest, CellPlan plan, Observation start, CancellationToken ct)
+    {
+        try
+        {
+            await guest.WaitReadyAsync(ct);
+        }
+        catch (GuestNotReadyException e) when (e.Reason is NotReadyReason.QemuExited or NotReadyReason.CrashedWhileBooting)
+        {
+            return await NotReadyAsync(guest, plan, start, e, ct);
+        }
+        var facts = await BootFactsReader.ReadAsync(guest, log, ct);
+        await File.WriteAllTextAsync(plan.Artifacts.IomemAtBoot, facts.Iomem, ct);
+        var seen = start with
+        {
+            BootSeconds = Seconds(guest.ReadyTime), MarkerSeconds = Seconds(guest.MarkerTime), Layout = facts.Layout,
+            StructPageSize = facts.Kernel?.StructPageSize, VmemmapBase = facts.Kernel?.VmemmapBase, KernelFactsSource = facts.Kernel?.Source,
+        };
+        var failures = Preconditions.Check(plan.Scenario, plan.Prediction, facts);
+        if (failures.Count > 0)
+        {
+            log.Warning("precondition failed: {Failures}", string.Join("; ", failures));
+            return seen with { Outcome = Outcome.PreconditionFailed, PreconditionFailures = failures, Error = "precondition failed: " + string.Join("; ", failures) };
+        }
+        return await RunWorkloadAsync(guest, plan, seen, facts.Kernel, ct);
+    }
+
+    private async Task<Observation> NotReadyAsync(QemuGuest guest, CellPlan plan, Observation start, GuestNotReadyException e, CancellationToken ct)
+    {
+        if (e.Reason == NotReadyReason.QemuExited)
+        {
+            log.Information("qemu refused to start: {Message}", e.Message);
+            return start with { Outcome = Outcome.Rejected, Rejection = e.Message, Error = "qemu exited before the guest was ready" };
+        }
+        var oopses = await KeepOopsesAsync(guest, plan, null, ct);
+        return start with { Outcome = Outcome.Oops, OopsIteration = 0, Oopses = oopses, Error = e.Message, MarkerSeconds = Seconds(guest.MarkerTime) };
+    }
+
+    private async Task<Observation> RunWorkloadAsync(QemuGuest guest, CellPlan plan, Observation seen, KernelFacts? kernel, CancellationToken ct)
+    {
+        WorkloadResult result;
+        await using (var recorder = new ArtifactRecorder(plan.Artifacts))
+            result = await new WorkloadRunner(guest, guest, recorder, guest.Configuration.Timeouts).RunAsync(plan.Scenario.Workload.Steps(), options.Progress, ct);
+        var dmesg = await guest.RunShellAsync("dmesg", guest.Configuration.Timeouts.Probe, ct);
+        if (!dmesg.TimedOut) await File.WriteAllTextAsync(plan.Artifacts.Dmesg, dmesg.Stdout, ct);
+        var oopses = await KeepOopsesAsync(guest, plan, kernel, ct);
+        return seen with
+        {
+            Outcome = result.Outcome, Error = result.Error, Iterations = result.Iterations, Oopses = oopses,
+            OopsIteration = result.OopsIteration, FaultPfn = oopses.FirstOrDefault()?.FaultPfn,
+        };
+    }
+
+    /// <summary>One file per distinct oops (title, report, frames symbolized against the build's vmlinux).</summary>
+    private static async Task<IReadOnlyList<ObservedOops>> KeepOopsesAsync(QemuGuest guest, CellPlan plan, KernelFacts? kernel, CancellationToken ct)
+    {
+        var groups = OopsDedup.Group(guest.Oopses);
+        var n = 0;
+        foreach (var g in groups)
+        {
+            var symbolized = await Symbolizer.SymbolizeAsync(g.First.Text, plan.Inputs.Kernel.Vmlinux, plan.Inputs.Kernel.SystemMap, ct);
+            await File.WriteAllTextAsync(plan.Artifacts.Oops(++n), g.Title + "\n\n" + g.First.Text + (symbolized is null ? "" : "\n" + symbolized), ct);
+        }
+        return groups.Select(g => Observed(g, kernel)).ToList();
+    }
+
+    private static ObservedOops Observed(OopsGroup g, KernelFacts? kernel)
+    {
+        ulong? address = Hex.TryParse(g.First.FaultAddress, out var a) ? a : null;
+        var pfn = address is { } at ? kernel?.PfnOfStructPage(at) : null;
+        return new ObservedOops(g.Title, g.First.Function, address, pfn, g.First.StartLine, g.First.Corrupted, g.Count);
+    }
+
+    private static double? Seconds(TimeSpan? t) => t is { } v ? Math.Round(v.TotalSeconds, 2) : null;
+}
+
+/// <summary>The workload's record in the cell's folder: ndctl.log (every command, exit, time, output) and iomem-N.txt.</summary>
+public sealed class ArtifactRecorder(CellArtifacts files) : IWorkloadRecorder, IAsyncDisposable
+{
+    private readonly StreamWriter _ndctl = new(files.NdctlLog) { AutoFlush = true };
+
+    public Task StepAsync(WorkloadStep step, GuestCommandResult r, CancellationToken ct)
+    {
+        var exit = r.ExitCode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? (r.TimedOut ? "timeout" : "none");
+        return _ndctl.WriteLineAsync($"### {step.Name}: {r.Command}\n# exit {exit} after {r.Seconds:F2} s\n{r.Stdout}{r.Stderr}".AsMemory(), ct);
+    }
+
+    public Task IomemAsync(int iteration, string iomem, CancellationToken ct) => File.WriteAllTextAsync(files.IomemAfter(iteration), iomem, ct);
+
+    public ValueTask DisposeAsync() => _ndctl.DisposeAsync();
+}

@@ -1,0 +1,52 @@
+using System.Diagnostics;
+
+namespace QemuHotplugHarness.Orchestration;
+
+/// <summary>
+/// The cells of a run as they finish, in plan order. summary.json is rewritten after every cell (nothing lost on a
+/// crash); the reports (junit, kcidb, html) are rendered once at the end.
+/// </summary>
+public sealed class RunState(RunArtifacts run, string? shard, ChangeUnderTest change, IReadOnlyList<WorkItem> plan)
+{
+    private readonly object _gate = new();
+    private readonly List<SummaryCell> _cells = [];
+    private readonly DateTimeOffset _started = DateTimeOffset.UtcNow;
+    private readonly Stopwatch _watch = Stopwatch.StartNew();
+
+    public bool Interrupted { get; set; }
+
+    public void Add(SummaryCell cell)
+    {
+        lock (_gate)
+        {
+            _cells.Add(cell);
+            _cells.Sort((a, b) => Order(a).CompareTo(Order(b)));
+            Write(final: false);
+        }
+    }
+
+    public Summary Write(bool final)
+    {
+        lock (_gate)
+        {
+            var summary = Summary();
+            Reports.WriteSummary(run, summary);
+            if (final) Reports.WriteReports(run, summary, change);
+            return summary;
+        }
+    }
+
+    private Summary Summary()
+    {
+        var cells = _cells.ToList();
+        var verdict = Interrupted ? Verdict.InfraError : Verdicts.Decide(cells.Select(c => c.Result).ToList());
+        return new Summary
+        {
+            Verdict = verdict, Cells = cells, Interrupted = Interrupted, StartedAt = _started,
+            Seconds = Math.Round(_watch.Elapsed.TotalSeconds, 1), Shard = shard, Change = change,
+            Accel = cells.Select(c => c.Observation.Accel).FirstOrDefault(a => a is not null),
+        };
+    }
+
+    private int Order(SummaryCell c) => plan.ToList().FindIndex(w => w.Cell.Name == c.Name && w.Repeat == c.Repeat);
+}
