@@ -23,27 +23,46 @@ public static class Predictor
     public static Prediction Predict(Scenario scenario)
     {
         var qemu = QemuModel.Plan(scenario);
-        var kernel = scenario.Kernel;
-        var vmemmapBase = kernel.VmemmapBase ?? KernelSpec.VmemmapBase4Level;
-        var ramEnd = qemu.RamAbove4G.IsEmpty ? qemu.RamBelow4G.End : qemu.RamAbove4G.End;
-        var explanation = new List<string>();
+        var sparse = BootSparsemem(scenario, qemu);
+        var shared = SharedSection(sparse, qemu);
+        var explanation = new List<string> { QemuExplanation(scenario, qemu) };
+        var prediction = new Prediction
+        {
+            Outcome = Outcome.Clean,
+            Layout = Layout(qemu, shared),
+            StructPageSize = scenario.Kernel.StructPageSize,
+            VmemmapBase = sparse.VmemmapBase,
+            VmemmapPageSize = new ByteSize(scenario.Cpu.Pse ? 2 * MiB : 4 * KiB),
+        };
+        if (qemu.Rejection is not null)
+        {
+            explanation.Add($"QEMU refuses to start: {qemu.Rejection}");
+            return prediction with { Outcome = Outcome.Rejected, Rejection = qemu.Rejection, Explanation = explanation };
+        }
+        var region = qemu.Nvdimm!.Value;
+        explanation.Add($"NVDIMM region {region} ({region.Length / MiB} MiB after {scenario.Nvdimm.LabelSize} of labels, aligned down to 2 MiB)");
+        explanation.Add(shared is null
+            ? "The NVDIMM shares no 128 MiB section with boot RAM: every section it uses is not early, so its memmap is populated and depopulated consistently."
+            : $"The NVDIMM starts in {shared}, which holds boot RAM: an early section whose memmap was populated once at boot.");
+        if (WorkloadError(scenario, qemu, region) is { } error)
+        {
+            explanation.Add(error);
+            return prediction with
+            {
+                Outcome = Outcome.WorkloadFailed, WorkloadError = error, Explanation = explanation,
+                Iterations = [new IterationPrediction { Index = 1, Outcome = Outcome.WorkloadFailed, Events = [error] }],
+            };
+        }
+        return Reconfigure(scenario, sparse, region, shared, prediction, explanation);
+    }
 
+    /// <summary>The /proc/iomem view and the device-memory window QEMU gives the guest.</summary>
+    private static PredictedLayout Layout(QemuLayout qemu, string? shared)
+    {
         var iomem = new List<string>();
         if (!qemu.RamAbove4G.IsEmpty) iomem.Add($"{qemu.RamAbove4G.ToIomem()} : System RAM");
         if (qemu.Nvdimm is { } nv) iomem.Add($"{nv.ToIomem()} : Persistent Memory");
-
-        var bootRam = new List<AddressRange> { qemu.RamBelow4G };
-        if (!qemu.RamAbove4G.IsEmpty) bootRam.Add(qemu.RamAbove4G);
-        var sparse = new Sparsemem(bootRam, kernel.Variant, scenario.Cpu.Pse, kernel.StructPageSize, vmemmapBase);
-
-        string? shared = null;
-        if (qemu.Nvdimm is { } nvd)
-        {
-            var section = sparse.Section(Sparsemem.SectionOf(nvd.Start));
-            if (section.Early) shared = $"section {section.Number}: {section.Range}";
-        }
-
-        var layout = new PredictedLayout
+        return new PredictedLayout
         {
             SystemRamAbove4G = qemu.RamAbove4G.IsEmpty ? null : qemu.RamAbove4G,
             PersistentMemory = qemu.Nvdimm,
@@ -52,106 +71,111 @@ public static class Predictor
             Iomem = iomem,
             SharedSection = shared,
         };
-        var prediction = new Prediction
-        {
-            Outcome = Outcome.Clean,
-            Layout = layout,
-            StructPageSize = kernel.StructPageSize,
-            VmemmapBase = vmemmapBase,
-            VmemmapPageSize = new ByteSize(scenario.Cpu.Pse ? 2 * MiB : 4 * KiB),
-        };
+    }
 
-        explanation.Add($"QEMU ({scenario.Qemu.ToString().ToLowerInvariant()}): RAM below 4G {qemu.RamBelow4G}, above 4G {(qemu.RamAbove4G.IsEmpty ? "none" : qemu.RamAbove4G.ToString())}; device memory at {Hex(qemu.DeviceMemoryBase)}" +
-                        (scenario.Qemu == QemuFlavour.Stock ? " (rounded up to 1 GiB)" : " (not rounded: patched QEMU)"));
-        if (qemu.Rejection is not null)
-        {
-            explanation.Add($"QEMU refuses to start: {qemu.Rejection}");
-            return prediction with { Outcome = Outcome.Rejected, Rejection = qemu.Rejection, Explanation = explanation };
-        }
+    /// <summary>Sparsemem as boot leaves it: the sections holding boot RAM are early, their memmap populated.</summary>
+    private static Sparsemem BootSparsemem(Scenario scenario, QemuLayout qemu)
+    {
+        var kernel = scenario.Kernel;
+        var bootRam = new List<AddressRange> { qemu.RamBelow4G };
+        if (!qemu.RamAbove4G.IsEmpty) bootRam.Add(qemu.RamAbove4G);
+        return new Sparsemem(bootRam, kernel.Variant, scenario.Cpu.Pse, kernel.StructPageSize, kernel.VmemmapBase ?? KernelSpec.VmemmapBase4Level);
+    }
 
-        var region = qemu.Nvdimm!.Value;
-        explanation.Add($"NVDIMM region {region} ({region.Length / MiB} MiB after {scenario.Nvdimm.LabelSize} of labels, aligned down to 2 MiB)");
-        explanation.Add(shared is null
-            ? "The NVDIMM shares no 128 MiB section with boot RAM: every section it uses is not early, so its memmap is populated and depopulated consistently."
-            : $"The NVDIMM starts in {shared}, which holds boot RAM: an early section whose memmap was populated once at boot.");
+    /// <summary>"section N: range" when the NVDIMM starts in an early section (one shared with boot RAM).</summary>
+    private static string? SharedSection(Sparsemem sparse, QemuLayout qemu)
+    {
+        if (qemu.Nvdimm is not { } nvdimm) return null;
+        var section = sparse.Section(Sparsemem.SectionOf(nvdimm.Start));
+        return section.Early ? $"section {section.Number}: {section.Range}" : null;
+    }
 
-        // The RAM buffer after the end of RAM makes the pmem resource unclaimable.
+    private static string QemuExplanation(Scenario scenario, QemuLayout qemu) =>
+        $"QEMU ({scenario.Qemu.ToString().ToLowerInvariant()}): RAM below 4G {qemu.RamBelow4G}, above 4G {(qemu.RamAbove4G.IsEmpty ? "none" : qemu.RamAbove4G.ToString())}; device memory at {Hex(qemu.DeviceMemoryBase)}" +
+        (scenario.Qemu == QemuFlavour.Stock ? " (rounded up to 1 GiB)" : " (not rounded: patched QEMU)");
+
+    /// <summary>Why ndctl fails before any reconfiguration: the RAM buffer claims the region, or the namespace does not fit.</summary>
+    private static string? WorkloadError(Scenario scenario, QemuLayout qemu, AddressRange region)
+    {
+        // e820: the RAM buffer after the end of RAM makes the pmem resource unclaimable.
+        var ramEnd = qemu.RamAbove4G.IsEmpty ? qemu.RamBelow4G.End : qemu.RamAbove4G.End;
         var ramBuffer = new AddressRange(ramEnd, AlignUp(ramEnd, RamBufferAlignment));
         if (!ramBuffer.IsEmpty && ramBuffer.Overlaps(region))
+            return $"nd_pmem namespace0.0: could not reserve region (the RAM buffer {ramBuffer} after the end of RAM overlaps the NVDIMM)";
+        var size = scenario.Workload.NamespaceSize;
+        if (size.Bytes % RegionAlignment != 0)
+            return $"ndctl create-namespace: --size={size} is not a multiple of the region's 16M alignment";
+        if (size.Bytes > region.Length)
+            return $"ndctl create-namespace: --size={size} exceeds the region's {region.Length / MiB}M";
+        return null;
+    }
+
+    /// <summary>Where a namespace lands: nd_pfn_init with --map=dev puts an info block and 64 bytes per page of memmap before data aligned to 2 MiB.</summary>
+    private sealed record NamespacePlacement(AddressRange Namespace, AddressRange Head, AddressRange Data, ulong FirstInitPfn, ulong AltmapReserve)
+    {
+        public static NamespacePlacement In(AddressRange region, ulong size)
         {
-            var error = $"nd_pmem namespace0.0: could not reserve region (the RAM buffer {ramBuffer} after the end of RAM overlaps the NVDIMM)";
-            explanation.Add(error);
-            return prediction with
-            {
-                Outcome = Outcome.WorkloadFailed, WorkloadError = error, Explanation = explanation,
-                Iterations = [new IterationPrediction { Index = 1, Outcome = Outcome.WorkloadFailed, Events = [error] }],
-            };
+            var ns = AddressRange.FromLength(region.Start, size);
+            var npfns = (size - InfoBlockReserve) / Page;
+            var offset = AlignUp(ns.Start + InfoBlockReserve + MaxStructPageSize * npfns, PfnAlignment) - ns.Start;
+            var altmapReserve = InfoBlockReserve / Page + (ns.Start / Page - AlignDown(ns.Start, Sparsemem.SubsectionSize) / Page);
+            return new(ns, new AddressRange(ns.Start, ns.Start + offset), new AddressRange(ns.Start + offset, ns.End), ns.Start / Page + altmapReserve, altmapReserve);
         }
 
+        public ulong EndPfn => Namespace.End / Page;
+    }
+
+    /// <summary>The reconfiguration loop: remove the old namespace (after the first), add the new one, initialise its struct pages.</summary>
+    private static Prediction Reconfigure(Scenario scenario, Sparsemem sparse, AddressRange region, string? shared, Prediction prediction, List<string> explanation)
+    {
         var w = scenario.Workload;
-        var nsSize = w.NamespaceSize.Bytes;
-        string? workloadError = null;
-        if (nsSize % RegionAlignment != 0)
-            workloadError = $"ndctl create-namespace: --size={w.NamespaceSize} is not a multiple of the region's 16M alignment";
-        else if (nsSize > region.Length)
-            workloadError = $"ndctl create-namespace: --size={w.NamespaceSize} exceeds the region's {region.Length / MiB}M";
-        if (workloadError is not null)
-        {
-            explanation.Add(workloadError);
-            return prediction with
-            {
-                Outcome = Outcome.WorkloadFailed, WorkloadError = workloadError, Explanation = explanation,
-                Iterations = [new IterationPrediction { Index = 1, Outcome = Outcome.WorkloadFailed, Events = [workloadError] }],
-            };
-        }
-
-        // nd_pfn_init with --map=dev: info block, then 64 bytes per page of memmap on the device, data aligned to 2 MiB.
-        var ns = AddressRange.FromLength(region.Start, nsSize);
-        var npfns = (nsSize - InfoBlockReserve) / Page;
-        var offset = AlignUp(ns.Start + InfoBlockReserve + MaxStructPageSize * npfns, PfnAlignment) - ns.Start;
-        var head = new AddressRange(ns.Start, ns.Start + offset);
-        var data = new AddressRange(ns.Start + offset, ns.End);
-        var altmapReserve = InfoBlockReserve / Page + (ns.Start / Page - AlignDown(ns.Start, Sparsemem.SubsectionSize) / Page);
-        var initFrom = ns.Start / Page + altmapReserve;
-        explanation.Add($"Each reconfiguration: namespace0.0 {head.ToIomem()} (info block + memmap reserve), {(w.Mode == NamespaceMode.Devdax ? "dax0.0" : "pmem0")} {data.ToIomem()}; memremap_pages adds {ns} and initialises struct pages from pfn {Hex(initFrom)} (after the {altmapReserve}-page altmap reserve).");
-
+        var place = NamespacePlacement.In(region, w.NamespaceSize.Bytes);
+        var device = w.Mode == NamespaceMode.Devdax ? "dax0.0" : "pmem0";
+        explanation.Add($"Each reconfiguration: namespace0.0 {place.Head.ToIomem()} (info block + memmap reserve), {device} {place.Data.ToIomem()}; memremap_pages adds {place.Namespace} and initialises struct pages from pfn {Hex(place.FirstInitPfn)} (after the {place.AltmapReserve}-page altmap reserve).");
         var iterations = new List<IterationPrediction>();
         for (var i = 1; i <= w.Iterations; i++)
         {
             var events = new List<string>();
             if (i > 1)
             {
-                events.Add($"remove {ns} (old {(w.Mode == NamespaceMode.Devdax ? "dax0.0" : "pmem0")})");
-                sparse.RemovePages(ns, events);
+                events.Add($"remove {place.Namespace} (old {device})");
+                sparse.RemovePages(place.Namespace, events);
             }
-            events.Add($"add {ns}");
-            sparse.AddPages(ns, events);
-            var faultPfn = sparse.FirstUnmappedPfn(initFrom, ns.End / Page);
-            var outcome = faultPfn is null ? Outcome.Clean : Outcome.Oops;
-            var snapshot = Snapshot(sparse, region);
-            if (faultPfn is { } pfn)
+            events.Add($"add {place.Namespace}");
+            sparse.AddPages(place.Namespace, events);
+            var iteration = new IterationPrediction { Index = i, Namespace = place.Head, Dax = place.Data, Events = events, Outcome = Outcome.Clean, SharedSection = Snapshot(sparse, region) };
+            if (sparse.FirstUnmappedPfn(place.FirstInitPfn, place.EndPfn) is { } pfn)
             {
-                var address = sparse.StructPageAddress(pfn);
-                var unmapped = sparse.UnmappedVmemmap(initFrom, ns.End / Page).First(r => r.Contains(AlignDown(address, sparse.VmemmapPageSize)) || r.Contains(address));
-                events.Add($"memmap_init touches struct page of pfn {Hex(pfn)} at {Hex(address)}: its vmemmap page is not mapped -> BUG: unable to handle page fault");
-                iterations.Add(new IterationPrediction { Index = i, Namespace = head, Dax = data, Events = events, Outcome = outcome, SharedSection = snapshot });
-                explanation.Add($"Iteration {i}: oops at pfn {Hex(pfn)} (vmemmap {unmapped} unmapped).");
-                return prediction with
-                {
-                    Outcome = Outcome.Oops, Iterations = iterations, OopsIteration = i, FirstFaultPfn = pfn,
-                    FirstFaultAddress = address, FaultAddressRange = unmapped, Explanation = explanation,
-                };
+                iterations.Add(iteration with { Outcome = Outcome.Oops });
+                return Oops(sparse, place, pfn, i, prediction with { Iterations = iterations, Explanation = explanation }, events);
             }
-            events.Add($"memmap_init of pfns {Hex(initFrom)}-{Hex(ns.End / Page - 1)}: every vmemmap page mapped");
-            iterations.Add(new IterationPrediction { Index = i, Namespace = head, Dax = data, Events = events, Outcome = outcome, SharedSection = snapshot });
+            events.Add($"memmap_init of pfns {Hex(place.FirstInitPfn)}-{Hex(place.EndPfn - 1)}: every vmemmap page mapped");
+            iterations.Add(iteration);
         }
-        explanation.Add($"All {w.Iterations} iteration(s) clean: " + (scenario.Kernel.Variant == KernelVariant.Patched
+        explanation.Add($"All {w.Iterations} iteration(s) clean: " + CleanReason(scenario, shared));
+        return prediction with { Iterations = iterations, Explanation = explanation };
+    }
+
+    /// <summary>memmap_init touches the struct page of <paramref name="pfn"/>, whose vmemmap page is gone: the oops.</summary>
+    private static Prediction Oops(Sparsemem sparse, NamespacePlacement place, ulong pfn, int iteration, Prediction prediction, List<string> events)
+    {
+        var address = sparse.StructPageAddress(pfn);
+        var unmapped = sparse.UnmappedVmemmap(place.FirstInitPfn, place.EndPfn).First(r => r.Contains(AlignDown(address, sparse.VmemmapPageSize)) || r.Contains(address));
+        events.Add($"memmap_init touches struct page of pfn {Hex(pfn)} at {Hex(address)}: its vmemmap page is not mapped -> BUG: unable to handle page fault");
+        var explanation = prediction.Explanation.Append($"Iteration {iteration}: oops at pfn {Hex(pfn)} (vmemmap {unmapped} unmapped).").ToList();
+        return prediction with
+        {
+            Outcome = Outcome.Oops, OopsIteration = iteration, FirstFaultPfn = pfn,
+            FirstFaultAddress = address, FaultAddressRange = unmapped, Explanation = explanation,
+        };
+    }
+
+    private static string CleanReason(Scenario scenario, string? shared) =>
+        scenario.Kernel.Variant == KernelVariant.Patched
             ? "the patched section_deactivate() never depopulates an early section's memmap."
             : shared is null ? "no early section is involved."
             : scenario.Cpu.Pse ? "with PSE the vmemmap uses 2 MiB pages; a partial depopulate only poisons struct pages with 0xFD and frees nothing."
-            : "nothing freed was touched again."));
-        return prediction with { Iterations = iterations, Explanation = explanation };
-    }
+            : "nothing freed was touched again.";
 
     private static IReadOnlyList<SubsectionSnapshot> Snapshot(Sparsemem sparse, AddressRange region)
     {
