@@ -21,27 +21,37 @@ public sealed class QmpClient : IAsyncDisposable
 
     public static async Task<QmpClient> ConnectAsync(string socketPath, TimeSpan timeout, CancellationToken ct)
     {
-        var deadline = DateTime.UtcNow + timeout;
+        var deadline = Deadline.In(timeout);
         while (true)
         {
             var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
             try
             {
                 await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), ct);
-                var client = new QmpClient(socket);
-                using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                cts.CancelAfter(TimeSpan.FromSeconds(10));
-                var greeting = await client.ReadMessageAsync(cts.Token);
-                if (greeting["QMP"] is null) throw new InfrastructureException($"QMP: unexpected greeting {greeting.ToJsonString()}");
-                await client.ExecuteAsync("qmp_capabilities", null, cts.Token);
-                return client;
+                return await HandshakeAsync(new QmpClient(socket), deadline, ct);
             }
-            catch (SocketException) when (DateTime.UtcNow < deadline)
+            catch (SocketException) when (!deadline.Expired)
             {
                 socket.Dispose();
                 await Task.Delay(100, ct);
             }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
         }
+    }
+
+    /// <summary>The greeting, then qmp_capabilities (QMP's command mode), both within what is left of the deadline.</summary>
+    private static async Task<QmpClient> HandshakeAsync(QmpClient client, Deadline deadline, CancellationToken ct)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        cts.CancelAfter(deadline.Remaining + TimeSpan.FromSeconds(1));
+        var greeting = await client.ReadMessageAsync(cts.Token);
+        if (greeting["QMP"] is null) throw new InfrastructureException($"QMP: unexpected greeting {greeting.ToJsonString()}");
+        await client.ExecuteAsync("qmp_capabilities", null, cts.Token);
+        return client;
     }
 
     /// <summary>Runs a command and returns its "return" value; events in between are skipped.</summary>
