@@ -1,3 +1,4 @@
+using QemuHotplugHarness.Cli.Commands;
 using QemuHotplugHarness.Scenarios;
 
 namespace QemuHotplugHarness.Tests.Scenarios;

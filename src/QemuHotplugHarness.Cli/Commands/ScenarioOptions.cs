@@ -1,4 +1,6 @@
-namespace QemuHotplugHarness.Scenarios;
+using QemuHotplugHarness.Scenarios;
+
+namespace QemuHotplugHarness.Cli.Commands;
 
 /// <summary>
 /// The scenario flags shared by predict, run and reproduce, as the user typed them. Each one that is set
