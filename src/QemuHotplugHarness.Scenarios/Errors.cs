@@ -1,22 +1,10 @@
 namespace QemuHotplugHarness.Scenarios;
 
-/// <summary>Process exit codes shared by every command.</summary>
-public enum ExitCode
-{
-    Success = 0,
-    /// <summary>A check failed: a mismatch, a regression, a precondition, a verdict other than patch-fixes.</summary>
-    CheckFailed = 1,
-    /// <summary>Bad input or usage: one line on stderr naming the input.</summary>
-    BadInput = 2,
-    /// <summary>Infrastructure failure: a build, QEMU, SSH, a missing tool.</summary>
-    Infrastructure = 3,
-}
-
-/// <summary>Base of the harness's own errors: the message is the one line shown to the user.</summary>
-public abstract class HarnessException(string message, Exception? inner = null) : Exception(message, inner)
-{
-    public abstract ExitCode ExitCode { get; }
-}
+/// <summary>
+/// Base of the harness's own errors: the message is meant for the user. Which exit code an error means is the
+/// front end's business (the CLI maps these types in one place).
+/// </summary>
+public abstract class HarnessException(string message, Exception? inner = null) : Exception(message, inner);
 
 /// <summary>
 /// The inputs a user can give, named neutrally: lower layers say which input was wrong, the CLI renders it as the
@@ -29,7 +17,7 @@ public enum InputKind
     BootTimeout, CommandTimeout, SshPort, Matrix, Repeat, Shard, Jobs, Variant, ShardFolder,
 }
 
-/// <summary>The user gave something the harness cannot use (exit 2).</summary>
+/// <summary>The user gave something the harness cannot use.</summary>
 public sealed class BadInputException : HarnessException
 {
     /// <summary>A problem with a named input: <paramref name="value"/> as the user gave it, and why it cannot be used.</summary>
@@ -47,17 +35,10 @@ public sealed class BadInputException : HarnessException
     public InputKind? Input { get; }
     public string? Value { get; }
     public string Reason { get; }
-    public override ExitCode ExitCode => ExitCode.BadInput;
 }
 
-/// <summary>Something outside the user's input failed (exit 3).</summary>
-public sealed class InfrastructureException(string message, Exception? inner = null) : HarnessException(message, inner)
-{
-    public override ExitCode ExitCode => ExitCode.Infrastructure;
-}
+/// <summary>Something outside the user's input failed: a build, QEMU, SSH, a missing tool.</summary>
+public sealed class InfrastructureException(string message, Exception? inner = null) : HarnessException(message, inner);
 
-/// <summary>A check the user asked for failed (exit 1).</summary>
-public sealed class CheckFailedException(string message) : HarnessException(message)
-{
-    public override ExitCode ExitCode => ExitCode.CheckFailed;
-}
+/// <summary>A check the user asked for failed.</summary>
+public sealed class CheckFailedException(string message) : HarnessException(message);

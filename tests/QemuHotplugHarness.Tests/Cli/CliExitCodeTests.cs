@@ -1,4 +1,6 @@
+using QemuHotplugHarness.Build;
 using QemuHotplugHarness.Cli;
+using QemuHotplugHarness.Scenarios;
 
 namespace QemuHotplugHarness.Tests.Cli;
 
@@ -40,6 +42,39 @@ public class CliExitCodeTests
         Assert.That(code, Is.EqualTo(2), stderr);
         Assert.That(stderr.Trim().Split('\n'), Has.Length.EqualTo(1), "one line, before anything is built or booted");
         Assert.That(stderr, Does.StartWith("qhh: ").And.Contain(expected));
+    }
+
+    [Test]
+    public async Task Two_problems_print_two_lines_each_prefixed()
+    {
+        var (code, _, stderr) = await Run("predict", "--nvdimm-addr", "0x144100000", "--iterations", "0");
+        Assert.That(code, Is.EqualTo(2), stderr);
+        Assert.That(Lines(stderr), Is.EqualTo(new[]
+        {
+            "qhh: --nvdimm-addr 0x144100000 is not 2 MiB aligned",
+            "qhh: --iterations 0: at least one reconfiguration is needed",
+        }));
+    }
+
+    private static string[] Lines(string stderr) => stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd('\r')).ToArray();
+
+    private static readonly object[] Failures =
+    [
+        new object[] { new BadInputException("bench nothing: unknown benchmark"), ExitCode.BadInput, "bench nothing: unknown benchmark" },
+        new object[] { new CheckFailedException("2 cells mismatch"), ExitCode.CheckFailed, "2 cells mismatch" },
+        new object[] { new InfrastructureException("QMP: QEMU closed the socket"), ExitCode.Infrastructure, "QMP: QEMU closed the socket" },
+        new object[] { new ToolFailedException("make bzImage", "/usr/bin/make", 2, "Error 2", "make.log"), ExitCode.Infrastructure, "make bzImage: make failed with exit code 2: Error 2 (log: make.log)" },
+        new object[] { new OperationCanceledException(), ExitCode.Interrupted, "interrupted" },
+        new object[] { new InvalidOperationException("boom"), ExitCode.Infrastructure, "internal error: InvalidOperationException: boom" },
+    ];
+
+    /// <summary>Exit codes are decided in one place, by the exception's type.</summary>
+    [TestCaseSource(nameof(Failures))]
+    public void Each_failure_maps_to_its_exit_code_and_line(Exception e, ExitCode code, string line)
+    {
+        var failure = HarnessApp.Failure(e);
+        Assert.That(failure.Code, Is.EqualTo(code));
+        Assert.That(failure.Lines, Is.EqualTo(new[] { line }));
     }
 
     [Test]

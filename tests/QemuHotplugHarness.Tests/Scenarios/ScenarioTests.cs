@@ -1,3 +1,4 @@
+using QemuHotplugHarness.Cli;
 using QemuHotplugHarness.Cli.Commands;
 using QemuHotplugHarness.Scenarios;
 
@@ -118,7 +119,7 @@ public class ScenarioTests
     {
         var e = Assert.Throws<BadInputException>(() => ScenarioValidator.EnsureValid(options.Apply(Scenario.Seed)))!;
         Assert.That(e.Message, Does.StartWith(expected));
-        Assert.That(e.ExitCode, Is.EqualTo(ExitCode.BadInput));
+        Assert.That(HarnessApp.Failure(e).Code, Is.EqualTo(ExitCode.BadInput));
     }
 
     [Test]
