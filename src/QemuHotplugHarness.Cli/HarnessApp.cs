@@ -69,7 +69,7 @@ public static class HarnessApp
     /// </summary>
     public static (ExitCode Code, IReadOnlyList<string> Lines) Failure(Exception e) => e switch
     {
-        BadInputException => (ExitCode.BadInput, Lines(e.Message)),
+        BadInputException bad => (ExitCode.BadInput, CliInputs.Lines(bad).SelectMany(Lines).ToList()),
         CommandAppException usage => (ExitCode.BadInput, [OneLine(usage.Message) + " (see --help)"]),
         CheckFailedException => (ExitCode.CheckFailed, Lines(e.Message)),
         InfrastructureException => (ExitCode.Infrastructure, Lines(e.Message)),
