@@ -65,6 +65,23 @@ public class CliExitCodeTests
     }
 
     [Test]
+    public async Task Bad_jobs_is_refused_before_the_artifacts_folder_is_made()
+    {
+        var artifacts = Path.Combine(Path.GetTempPath(), $"qhh-jobs-{Guid.NewGuid():N}");
+        try
+        {
+            var (code, _, stderr) = await Run("reproduce", "--jobs", "0", "--artifacts", artifacts);
+            Assert.That(code, Is.EqualTo(2), stderr);
+            Assert.That(Lines(stderr), Is.EqualTo(new[] { "qhh: --jobs 0: at least 1" }));
+            Assert.That(Directory.Exists(artifacts), Is.False, "bad input is refused before anything is written");
+        }
+        finally
+        {
+            if (Directory.Exists(artifacts)) Directory.Delete(artifacts, recursive: true);
+        }
+    }
+
+    [Test]
     public async Task Problems_of_a_matrix_cell_name_the_file_and_the_cell()
     {
         var dir = Directory.CreateTempSubdirectory("qhh-matrix-").FullName;
