@@ -7,7 +7,7 @@ namespace QemuHotplugHarness.Build;
 public sealed record KernelBuild(string Name, string BzImage, string? Vmlinux, string? SystemMap, string? ModulesDir, string Release, string Source, string Key);
 
 /// <summary>
-/// Builds the unpatched and patched kernels from Debian's linux-source-6.1 (or --kernel-src) on tinyconfig plus
+/// Builds the unpatched and patched kernels from Debian's linux-source-6.1 (or the user's kernel tree) on tinyconfig plus
 /// images/kernel/hotplug.config. Both variants share one tree, so the second only rebuilds what the patch touches.
 /// </summary>
 public sealed class KernelBuilder(BuildContext ctx)
@@ -20,7 +20,7 @@ public sealed class KernelBuilder(BuildContext ctx)
         var runner = ctx.Runner("kernel");
         var patch = patchFile ?? Directory.GetFiles(ctx.Repo.KernelPatches, "*.patch").OrderBy(p => p, StringComparer.Ordinal).FirstOrDefault()
             ?? throw new InfrastructureException($"{ctx.Repo.KernelPatches}: no patch under test");
-        if (!File.Exists(patch)) throw new BadInputException($"--patch {patch}: no such file");
+        if (!File.Exists(patch)) throw new BadInputException(InputKind.Patch, patch, "no such file");
         var fragment = ctx.Repo.KernelConfigFragment;
         string sourceId;
         if (userSource is null)
@@ -34,7 +34,7 @@ public sealed class KernelBuilder(BuildContext ctx)
         }
         else
         {
-            throw new BadInputException($"--kernel-src {userSource}: not a kernel tree (no Makefile)");
+            throw new BadInputException(InputKind.KernelSource, userSource, "not a kernel tree (no Makefile)");
         }
 
         var treeKey = HarnessCache.Key(["kernel-tree", sourceId, File.ReadAllText(fragment)]);
@@ -66,11 +66,11 @@ public sealed class KernelBuilder(BuildContext ctx)
         return Load(name, final, key, sourceId);
     }
 
-    /// <summary>A prebuilt kernel (--kernel-image NAME=PATH [--modules DIR]): registered, not built.</summary>
+    /// <summary>A prebuilt kernel image registered under NAME (with an optional modules tree): registered, not built.</summary>
     public static KernelBuild Prebuilt(string name, string image, string? modules)
     {
-        if (!File.Exists(image)) throw new BadInputException($"--kernel-image {name}={image}: no such file");
-        if (modules is not null && !Directory.Exists(modules)) throw new BadInputException($"--modules {modules}: no such directory");
+        if (!File.Exists(image)) throw new BadInputException(InputKind.KernelImage, $"{name}={image}", "no such file");
+        if (modules is not null && !Directory.Exists(modules)) throw new BadInputException(InputKind.Modules, modules, "no such directory");
         return new KernelBuild(name, Path.GetFullPath(image), null, null, modules, "prebuilt", "user " + image, "prebuilt-" + HarnessCache.FileKey(image));
     }
 

@@ -38,7 +38,7 @@ public sealed class QemuBuilder(BuildContext ctx)
         else if (Directory.Exists(userSource) || File.Exists(userSource))
             sourceId = "user " + Path.GetFullPath(userSource) + " " + (File.Exists(userSource) ? HarnessCache.FileKey(userSource) : Directory.GetLastWriteTimeUtc(userSource).Ticks.ToString());
         else
-            throw new BadInputException($"--qemu-src {userSource}: no such directory or tarball");
+            throw new BadInputException(InputKind.QemuSource, userSource, "no such directory or tarball");
         var key = HarnessCache.Key(new[] { "qemu", sourceId, string.Join(' ', ConfigureFlags) }.Concat(patches.Select(p => Path.GetFileName(p) + File.ReadAllText(p))));
         if (ctx.Cache.TryGet("qemu", key) is { } hit)
         {

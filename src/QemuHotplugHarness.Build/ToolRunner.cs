@@ -100,8 +100,6 @@ public sealed class ToolRunner(ILogger log, string logPath)
 public sealed class ToolFailedException(string step, string exe, int exitCode, string tail, string logPath)
     : HarnessException($"{step}: {Path.GetFileName(exe)} failed with exit code {exitCode}: {LastLine(tail)} (log: {logPath})")
 {
-    public override ExitCode ExitCode => ExitCode.Infrastructure;
-
     private static string LastLine(string tail) =>
         tail.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? "";
 

@@ -5,7 +5,7 @@ using Spectre.Console.Cli;
 
 namespace QemuHotplugHarness.Cli;
 
-/// <summary>The qhh command line: one place that maps every failure to an exit code and one line on stderr.</summary>
+/// <summary>The qhh command line: one place that maps every failure to an exit code and its lines on stderr.</summary>
 public static class HarnessApp
 {
     public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken = default)
@@ -23,25 +23,11 @@ public static class HarnessApp
             app.Configure(Configure);
             return await app.RunAsync(args, cts.Token);
         }
-        catch (HarnessException e)
-        {
-            await Console.Error.WriteLineAsync("qhh: " + e.Message);
-            return (int)e.ExitCode;
-        }
-        catch (CommandAppException e)
-        {
-            await Console.Error.WriteLineAsync("qhh: " + OneLine(e.Message) + " (see --help)");
-            return (int)ExitCode.BadInput;
-        }
-        catch (OperationCanceledException)
-        {
-            await Console.Error.WriteLineAsync("qhh: interrupted");
-            return 130;
-        }
         catch (Exception e)
         {
-            await Console.Error.WriteLineAsync($"qhh: internal error: {e.GetType().Name}: {OneLine(e.Message)}");
-            return (int)ExitCode.Infrastructure;
+            var (code, lines) = Failure(e);
+            foreach (var line in lines) await Console.Error.WriteLineAsync("qhh: " + line);
+            return (int)code;
         }
         finally
         {
@@ -75,6 +61,25 @@ public static class HarnessApp
         config.AddCommand<MergeCommand>("merge")
             .WithDescription("Merge the artifact folders of several shards into one summary.");
     }
+
+    /// <summary>
+    /// The one place that maps a failure to its exit code (see <see cref="ExitCode"/>) and its lines on stderr, each
+    /// shown after <c>qhh: </c>: bad input one line per problem, naming the flag; anything the harness did not
+    /// expect is an internal error.
+    /// </summary>
+    public static (ExitCode Code, IReadOnlyList<string> Lines) Failure(Exception e) => e switch
+    {
+        BadInputException bad => (ExitCode.BadInput, CliInputs.Lines(bad).SelectMany(Lines).ToList()),
+        CommandAppException usage => (ExitCode.BadInput, [OneLine(usage.Message) + " (see --help)"]),
+        CheckFailedException => (ExitCode.CheckFailed, Lines(e.Message)),
+        InfrastructureException => (ExitCode.Infrastructure, Lines(e.Message)),
+        OperationCanceledException => (ExitCode.Interrupted, ["interrupted"]),
+        HarnessException => (ExitCode.Infrastructure, Lines(e.Message)), // the harness's own, e.g. a build tool that failed
+        _ => (ExitCode.Infrastructure, [$"internal error: {e.GetType().Name}: {OneLine(e.Message)}"]),
+    };
+
+    private static IReadOnlyList<string> Lines(string message) =>
+        message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     private static string OneLine(string s)
     {

@@ -8,14 +8,14 @@ public sealed record KernelSources(string? KernelSrc, string? Patch, string? Qem
 {
     public static KernelSources Default { get; } = new(null, null, null, new Dictionary<string, KernelBuild>());
 
-    /// <summary>Parses repeated --kernel-image NAME=PATH (with one --modules DIR for all).</summary>
+    /// <summary>Parses prebuilt kernel images given as NAME=PATH (with one modules tree for all).</summary>
     public static IReadOnlyDictionary<string, KernelBuild> ParsePrebuilt(IEnumerable<string> specs, string? modules)
     {
         var result = new Dictionary<string, KernelBuild>();
         foreach (var spec in specs)
         {
             var eq = spec.IndexOf('=');
-            if (eq <= 0) throw new BadInputException($"--kernel-image {spec}: use NAME=PATH");
+            if (eq <= 0) throw new BadInputException(InputKind.KernelImage, spec, "use NAME=PATH");
             result[spec[..eq]] = KernelBuilder.Prebuilt(spec[..eq], spec[(eq + 1)..], modules);
         }
         return result;
@@ -37,9 +37,9 @@ public sealed class InputsResolver(BuildContext ctx, KernelSources sources)
             KernelBuild kernel;
             if (s.Kernel.Image is { } name)
                 kernel = sources.Prebuilt.TryGetValue(name, out var k) ? k
-                    : throw new BadInputException($"--kernel {name}: no such kernel variant or --kernel-image (use unpatched, patched, or register NAME=PATH)");
+                    : throw new BadInputException(InputKind.Kernel, name, "no such kernel variant or registered kernel image (use unpatched, patched, or register NAME=PATH)");
             else if (sources.Prebuilt.TryGetValue(s.Kernel.Variant.ToString().ToLowerInvariant(), out var registered))
-                kernel = registered; // --kernel-image unpatched=PATH: the matrix's cells use the user's builds
+                kernel = registered; // a prebuilt image registered as unpatched=PATH: the matrix's cells use the user's builds
             else
                 kernel = await Memo("kernel-" + s.Kernel.Variant, () => new KernelBuilder(ctx).GetAsync(s.Kernel.Variant, sources.KernelSrc, sources.Patch, ct));
             var image = await Memo("image", () => new ImageBuilder(ctx).GetAsync(ct));

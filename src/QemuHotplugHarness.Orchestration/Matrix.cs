@@ -21,35 +21,42 @@ public static class Matrix
     /// <summary>A JSON matrix: [{ "name": "...", "scenario": { ... } }, ...]; missing fields take the seed's values.</summary>
     public static IReadOnlyList<Cell> Load(string path)
     {
-        if (!File.Exists(path)) throw new BadInputException($"--matrix {path}: no such file");
+        if (!File.Exists(path)) throw new BadInputException(InputKind.Matrix, path, "no such file");
         try
         {
             using var doc = JsonDocument.Parse(File.ReadAllText(path));
             var cells = new List<Cell>();
             foreach (var item in doc.RootElement.EnumerateArray())
             {
-                var name = item.GetProperty("name").GetString() ?? throw new BadInputException($"--matrix {path}: a cell without a name");
+                var name = item.GetProperty("name").GetString() ?? throw new BadInputException(InputKind.Matrix, path, "a cell without a name");
                 var scenario = item.TryGetProperty("scenario", out var s) ? ScenarioJson.Parse(s.GetRawText(), $"{path} cell {name}") : Scenario.Seed;
-                cells.Add(new Cell(name, ScenarioValidator.EnsureValid(scenario.WithName(name))));
+                cells.Add(new Cell(name, ValidCell(scenario.WithName(name), $"{path} cell {name}")));
             }
-            if (cells.Count == 0) throw new BadInputException($"--matrix {path}: no cells");
-            if (cells.Select(c => c.Name).Distinct().Count() != cells.Count) throw new BadInputException($"--matrix {path}: cell names must be unique");
+            if (cells.Count == 0) throw new BadInputException(InputKind.Matrix, path, "no cells");
+            if (cells.Select(c => c.Name).Distinct().Count() != cells.Count) throw new BadInputException(InputKind.Matrix, path, "cell names must be unique");
             return cells;
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException)
         {
-            throw new BadInputException($"--matrix {path}: not a matrix ([{{\"name\": ..., \"scenario\": {{...}}}}]): {e.Message.Split('\n')[0]}", e);
+            throw new BadInputException(InputKind.Matrix, path, $"not a matrix ([{{\"name\": ..., \"scenario\": {{...}}}}]): {e.Message.Split('\n')[0]}", e);
         }
     }
 
-    /// <summary>--shard k/n: a deterministic slice of cells × repeats.</summary>
+    /// <summary>A cell's scenario if it is valid; else every problem, each named with the file and cell it came from.</summary>
+    private static Scenario ValidCell(Scenario scenario, string origin)
+    {
+        var problems = ScenarioValidator.Validate(scenario);
+        return problems.Count == 0 ? scenario : throw new BadInputException(problems, origin);
+    }
+
+    /// <summary>Shard k/n: a deterministic slice of cells × repeats.</summary>
     public static IReadOnlyList<(Cell Cell, int Repeat)> Shard(IReadOnlyList<Cell> cells, int repeat, string? shard)
     {
         var all = cells.SelectMany(c => Enumerable.Range(1, repeat).Select(r => (c, r))).ToList();
         if (shard is null) return all;
         var parts = shard.Split('/');
         if (parts.Length != 2 || !int.TryParse(parts[0], out var k) || !int.TryParse(parts[1], out var n) || n < 1 || k < 1 || k > n)
-            throw new BadInputException($"--shard {shard}: use k/n with 1 <= k <= n");
+            throw new BadInputException(InputKind.Shard, shard, "use k/n with 1 <= k <= n");
         return all.Where((_, i) => i % n == k - 1).ToList();
     }
 }

@@ -8,7 +8,7 @@ public static class Merge
 {
     public static Summary Run(IReadOnlyList<string> shardDirs, string output)
     {
-        if (shardDirs.Count == 0) throw new BadInputException("merge: name at least one shard folder");
+        if (shardDirs.Count == 0) throw new BadInputException("name at least one shard folder to merge");
         var summaries = shardDirs.Select(Load).ToList();
         Directory.CreateDirectory(output);
         var cells = new List<SummaryCell>();
@@ -17,7 +17,7 @@ public static class Merge
                 cells.Add(c with { Folder = Path.GetRelativePath(output, Path.Combine(dir, c.Folder)) });
         cells = cells.OrderBy(c => c.Name, StringComparer.Ordinal).ThenBy(c => c.Repeat).ToList();
         var dupes = cells.GroupBy(c => (c.Name, c.Repeat)).Where(g => g.Count() > 1).Select(g => g.Key.Name).ToList();
-        if (dupes.Count > 0) throw new BadInputException($"merge: cell {dupes[0]} appears in more than one shard");
+        if (dupes.Count > 0) throw new BadInputException($"cell {dupes[0]} appears in more than one shard folder");
         var interrupted = summaries.Any(s => s.Interrupted);
         var merged = new Summary
         {
@@ -34,15 +34,15 @@ public static class Merge
     public static Summary Load(string dir)
     {
         var path = new RunArtifacts(dir).Summary;
-        if (!File.Exists(path)) throw new BadInputException($"merge: {dir} has no summary.json");
+        if (!File.Exists(path)) throw new BadInputException(InputKind.ShardFolder, dir, "has no summary.json");
         try
         {
             return JsonSerializer.Deserialize<Summary>(File.ReadAllText(path), HarnessJson.Options)
-                   ?? throw new BadInputException($"merge: {path} is empty");
+                   ?? throw new BadInputException(InputKind.ShardFolder, dir, "its summary.json is empty");
         }
         catch (JsonException e)
         {
-            throw new BadInputException($"merge: {path} is not a summary: {e.Message.Split('\n')[0]}", e);
+            throw new BadInputException(InputKind.ShardFolder, dir, $"its summary.json is not a summary: {e.Message.Split('\n')[0]}", e);
         }
     }
 }

@@ -55,11 +55,11 @@ public readonly record struct ByteSize(ulong Bytes) : IComparable<ByteSize>
         }
     }
 
-    /// <summary>Parses or throws a <see cref="BadInputException"/> naming <paramref name="inputName"/>.</summary>
-    public static ByteSize Parse(string? text, string inputName) =>
+    /// <summary>Parses or throws a <see cref="BadInputException"/> naming <paramref name="input"/>.</summary>
+    public static ByteSize Parse(string? text, InputKind input) =>
         TryParse(text, out var size)
             ? size
-            : throw new BadInputException($"{inputName}: '{text}' is not a size or address (use e.g. 16M, 4160M, 8G, 128K or 0x144000000)");
+            : throw new BadInputException(input, text ?? "", "not a size or address (use e.g. 16M, 4160M, 8G, 128K or 0x144000000)");
 
     public bool IsAligned(ulong alignment) => alignment != 0 && Bytes % alignment == 0;
 

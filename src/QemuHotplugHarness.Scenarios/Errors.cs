@@ -1,22 +1,10 @@
 namespace QemuHotplugHarness.Scenarios;
 
-/// <summary>Process exit codes shared by every command.</summary>
-public enum ExitCode
-{
-    Success = 0,
-    /// <summary>A check failed: a mismatch, a regression, a precondition, a verdict other than patch-fixes.</summary>
-    CheckFailed = 1,
-    /// <summary>Bad input or usage: one line on stderr naming the input.</summary>
-    BadInput = 2,
-    /// <summary>Infrastructure failure: a build, QEMU, SSH, a missing tool.</summary>
-    Infrastructure = 3,
-}
-
-/// <summary>Base of the harness's own errors: the message is the one line shown to the user.</summary>
-public abstract class HarnessException(string message, Exception? inner = null) : Exception(message, inner)
-{
-    public abstract ExitCode ExitCode { get; }
-}
+/// <summary>
+/// Base of the harness's own errors: the message is meant for the user. Which exit code an error means is the
+/// front end's business (the CLI maps these types in one place).
+/// </summary>
+public abstract class HarnessException(string message, Exception? inner = null) : Exception(message, inner);
 
 /// <summary>
 /// The inputs a user can give, named neutrally: lower layers say which input was wrong, the CLI renders it as the
@@ -29,35 +17,58 @@ public enum InputKind
     BootTimeout, CommandTimeout, SshPort, Matrix, Repeat, Shard, Jobs, Variant, ShardFolder,
 }
 
-/// <summary>The user gave something the harness cannot use (exit 2).</summary>
+/// <summary>
+/// One thing wrong with the user's input: which input (null when the problem is not about one input, then
+/// <see cref="Reason"/> is the whole message), the value as the user gave it, and why it cannot be used.
+/// The reason names other inputs in plain words (maxmem, RAM), never as a front end's flag.
+/// </summary>
+public sealed record InputProblem(InputKind? Input, string Value, string Reason)
+{
+    public static InputProblem General(string message) => new(null, "", message);
+
+    public override string ToString() => Input is { } input ? $"{input} {Value}: {Reason}" : Reason;
+}
+
+/// <summary>The user gave something the harness cannot use: one or more <see cref="Problems"/>, all reported at once.</summary>
 public sealed class BadInputException : HarnessException
 {
     /// <summary>A problem with a named input: <paramref name="value"/> as the user gave it, and why it cannot be used.</summary>
     public BadInputException(InputKind input, string value, string reason, Exception? inner = null)
-        : base($"{input} {value}: {reason}", inner)
+        : this([new InputProblem(input, value, reason)], null, inner)
     {
-        Input = input;
-        Value = value;
-        Reason = reason;
     }
 
     /// <summary>A problem that is not about one input (the message is complete).</summary>
-    public BadInputException(string message, Exception? inner = null) : base(message, inner) => Reason = message;
+    public BadInputException(string message, Exception? inner = null) : this([InputProblem.General(message)], null, inner)
+    {
+    }
 
-    public InputKind? Input { get; }
-    public string? Value { get; }
-    public string Reason { get; }
-    public override ExitCode ExitCode => ExitCode.BadInput;
+    /// <summary>
+    /// Several problems found at once. <paramref name="origin"/> names where the values came from when that is not
+    /// the front end's own inputs (a matrix file's cell), and is shown before each problem.
+    /// </summary>
+    public BadInputException(IReadOnlyList<InputProblem> problems, string? origin = null, Exception? inner = null)
+        : base(Describe(problems, origin), inner)
+    {
+        if (problems.Count == 0) throw new ArgumentException("a bad input needs at least one problem", nameof(problems));
+        Problems = problems;
+        Origin = origin;
+    }
+
+    public IReadOnlyList<InputProblem> Problems { get; }
+    public string? Origin { get; }
+
+    /// <summary>The first (usually the only) problem's input, value and reason.</summary>
+    public InputKind? Input => Problems[0].Input;
+    public string Value => Problems[0].Value;
+    public string Reason => Problems[0].Reason;
+
+    private static string Describe(IReadOnlyList<InputProblem> problems, string? origin) =>
+        string.Join(Environment.NewLine, problems.Select(p => origin is null ? p.ToString() : $"{origin}: {p}"));
 }
 
-/// <summary>Something outside the user's input failed (exit 3).</summary>
-public sealed class InfrastructureException(string message, Exception? inner = null) : HarnessException(message, inner)
-{
-    public override ExitCode ExitCode => ExitCode.Infrastructure;
-}
+/// <summary>Something outside the user's input failed: a build, QEMU, SSH, a missing tool.</summary>
+public sealed class InfrastructureException(string message, Exception? inner = null) : HarnessException(message, inner);
 
-/// <summary>A check the user asked for failed (exit 1).</summary>
-public sealed class CheckFailedException(string message) : HarnessException(message)
-{
-    public override ExitCode ExitCode => ExitCode.CheckFailed;
-}
+/// <summary>A check the user asked for failed.</summary>
+public sealed class CheckFailedException(string message) : HarnessException(message);

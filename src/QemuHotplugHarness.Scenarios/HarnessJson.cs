@@ -52,7 +52,7 @@ public static class ScenarioJson
 
     public static Scenario Load(string path)
     {
-        if (!File.Exists(path)) throw new BadInputException($"--scenario {path}: no such file");
+        if (!File.Exists(path)) throw new BadInputException(InputKind.Scenario, path, "no such file");
         return Parse(File.ReadAllText(path), path);
     }
 

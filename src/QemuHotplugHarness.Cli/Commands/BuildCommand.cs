@@ -42,7 +42,7 @@ public static class BuildCommand
                 "both" => new[] { KernelVariant.Unpatched, KernelVariant.Patched },
                 "unpatched" => [KernelVariant.Unpatched],
                 "patched" => [KernelVariant.Patched],
-                _ => throw new BadInputException($"--variant {s.Variant}: unknown value (use unpatched, patched or both)"),
+                _ => throw new BadInputException(InputKind.Variant, s.Variant, "unknown value (use unpatched, patched or both)"),
             };
             var artifacts = s.Artifacts ?? HarnessLog.DefaultArtifacts("build-");
             using var log = (Serilog.Core.Logger)HarnessLog.Create(artifacts);

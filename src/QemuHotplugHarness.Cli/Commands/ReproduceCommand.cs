@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using System.Globalization;
 using QemuHotplugHarness.Build;
 using QemuHotplugHarness.Orchestration;
 using QemuHotplugHarness.Scenarios;
@@ -29,7 +30,8 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken ct)
     {
-        if (s.Repeat is < 1 or > 1000) throw new BadInputException($"--repeat {s.Repeat}: must be between 1 and 1000");
+        if (s.Repeat is < 1 or > 1000) throw new BadInputException(InputKind.Repeat, s.Repeat.ToString(CultureInfo.InvariantCulture), "must be between 1 and 1000");
+        if (s.Jobs < 1) throw new BadInputException(InputKind.Jobs, s.Jobs.ToString(CultureInfo.InvariantCulture), "at least 1");
         var baseScenario = s.ResolveScenario();
         var cells = s.MatrixFile is null ? Matrix.Default(baseScenario) : Matrix.Load(s.MatrixFile);
         var work = Reproducer.Plan(Matrix.Shard(cells, s.Repeat, s.Shard));
@@ -42,7 +44,6 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
         var ctx = BuildContext.Create(log, artifacts);
         var inputs = new InputsResolver(ctx, sources);
         log.Information("reproduce: {Cells} cell(s) x {Repeat} into {Artifacts}", cells.Count, s.Repeat, artifacts);
-        if (s.Jobs < 1) throw new BadInputException($"--jobs {s.Jobs}: at least 1");
         var reproducer = new Reproducer(ctx, inputs, log) { Jobs = s.Jobs, Change = s.Change(ctx.Repo) };
         Summary summary;
         if (!live)

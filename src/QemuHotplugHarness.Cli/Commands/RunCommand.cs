@@ -48,7 +48,8 @@ public class GuestSettings : ScenarioSettings
     {
         var sources = Sources();
         if (scenario.Kernel.Image is { } name && !sources.Prebuilt.ContainsKey(name))
-            throw new BadInputException($"--kernel {name}: no such kernel variant or --kernel-image (use unpatched, patched, or register NAME=PATH)");
+            throw new BadInputException(InputKind.Kernel, name,
+                $"no such kernel variant or {CliInputs.Flag(InputKind.KernelImage)} (use unpatched, patched, or register NAME=PATH)");
         return sources;
     }
 

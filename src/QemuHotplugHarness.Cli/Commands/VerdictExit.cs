@@ -1,21 +1,18 @@
 using QemuHotplugHarness.Orchestration;
-using QemuHotplugHarness.Scenarios;
 
 namespace QemuHotplugHarness.Cli.Commands;
 
 /// <summary>
-/// The exit codes of run, reproduce and merge, decided in one place: 0 the check held, 1 it failed (a mismatch, a
-/// patch that does not fix, a bug not reproduced), 3 the run could not judge (infrastructure, a guest that was not
-/// the machine asked for, an interrupt). With --bisect: 0 good, 1 bad, 125 skip, as git bisect run wants.
+/// The exit codes (<see cref="ExitCode"/>) of run, reproduce and merge, decided in one place: 0 the check held, 1 it
+/// failed (a mismatch, a patch that does not fix, a bug not reproduced), 3 the run could not judge (infrastructure, a
+/// guest that was not the machine asked for). With --bisect: 0 good, 1 bad, 125 skip, as git bisect run wants.
 /// </summary>
 public static class VerdictExit
 {
-    public const int BisectSkip = 125;
-
     public static int Of(Verdict verdict, bool bisect) => verdict switch
     {
         Verdict.PatchFixes => (int)ExitCode.Success,
-        Verdict.InfraError => bisect ? BisectSkip : (int)ExitCode.Infrastructure,
+        Verdict.InfraError => (int)(bisect ? ExitCode.BisectSkip : ExitCode.Infrastructure),
         _ => (int)ExitCode.CheckFailed,
     };
 

@@ -1,4 +1,6 @@
+using QemuHotplugHarness.Build;
 using QemuHotplugHarness.Cli;
+using QemuHotplugHarness.Scenarios;
 
 namespace QemuHotplugHarness.Tests.Cli;
 
@@ -25,21 +27,101 @@ public class CliExitCodeTests
         }
     }
 
-    [TestCase(new[] { "predict", "--nvdimm-addr", "0x144100000" }, "--nvdimm-addr 0x144100000 is not 2 MiB aligned")]
-    [TestCase(new[] { "predict", "--bogus" }, "bogus")]
-    [TestCase(new[] { "predict", "--scenario", "/nonexistent.json" }, "--scenario /nonexistent.json: no such file")]
-    [TestCase(new[] { "scan", "/nonexistent.log" }, "/nonexistent.log: no such file")]
-    [TestCase(new[] { "reproduce", "--repeat", "0" }, "--repeat 0: must be between 1 and 1000")]
-    [TestCase(new[] { "reproduce", "--shard", "3/2" }, "--shard 3/2: use k/n")]
-    [TestCase(new[] { "run", "--kernel", "nightly" }, "--kernel nightly: no such kernel variant or --kernel-image")]
-    [TestCase(new[] { "run", "--kernel-image", "x=/nonexistent/bzImage", "--kernel", "x" }, "--kernel-image x=/nonexistent/bzImage: no such file")]
-    [TestCase(new[] { "bench", "nothing" }, "bench nothing: unknown benchmark")]
+    private const string NotASize = "not a size or address (use e.g. 16M, 4160M, 8G, 128K or 0x144000000)";
+
+    [TestCase(new[] { "predict", "--nvdimm-addr", "0x144100000" }, "qhh: --nvdimm-addr 0x144100000: not 2 MiB aligned")]
+    [TestCase(new[] { "predict", "--ram", "4160.5M" }, "qhh: --ram 4160.5M: " + NotASize)]
+    [TestCase(new[] { "predict", "--bogus" }, "qhh: Unknown option 'bogus'")]
+    [TestCase(new[] { "predict", "--scenario", "/nonexistent.json" }, "qhh: --scenario /nonexistent.json: no such file")]
+    [TestCase(new[] { "scan", "/nonexistent.log" }, "qhh: /nonexistent.log: no such file")]
+    [TestCase(new[] { "reproduce", "--repeat", "0" }, "qhh: --repeat 0: must be between 1 and 1000")]
+    [TestCase(new[] { "reproduce", "--shard", "3/2" }, "qhh: --shard 3/2: use k/n with 1 <= k <= n")]
+    [TestCase(new[] { "reproduce", "--matrix", "/nonexistent/m.json" }, "qhh: --matrix /nonexistent/m.json: no such file")]
+    [TestCase(new[] { "run", "--kernel", "nightly" }, "qhh: --kernel nightly: no such kernel variant or --kernel-image (use unpatched, patched, or register NAME=PATH)")]
+    [TestCase(new[] { "run", "--kernel-image", "x=/nonexistent/bzImage", "--kernel", "x" }, "qhh: --kernel-image x=/nonexistent/bzImage: no such file")]
+    [TestCase(new[] { "run", "--kernel-image", "bzImage" }, "qhh: --kernel-image bzImage: use NAME=PATH")]
+    [TestCase(new[] { "run", "--accel", "warp" }, "qhh: --accel warp: unknown value (use auto, kvm or tcg)")]
+    [TestCase(new[] { "build", "kernel", "--variant", "both-ish" }, "qhh: --variant both-ish: unknown value (use unpatched, patched or both)")]
+    [TestCase(new[] { "merge", "/nonexistent/shard1" }, "qhh: merge /nonexistent/shard1: has no summary.json")]
+    [TestCase(new[] { "bench", "nothing" }, "qhh: bench nothing: unknown benchmark (use scan or predict)")]
     public async Task Bad_input_exits_2_with_one_line_naming_it(string[] args, string expected)
     {
         var (code, _, stderr) = await Run(args);
         Assert.That(code, Is.EqualTo(2), stderr);
-        Assert.That(stderr.Trim().Split('\n'), Has.Length.EqualTo(1), "one line, before anything is built or booted");
-        Assert.That(stderr, Does.StartWith("qhh: ").And.Contain(expected));
+        Assert.That(Lines(stderr), Has.Length.EqualTo(1), "one line, before anything is built or booted");
+        Assert.That(stderr, Does.StartWith(expected));
+    }
+
+    [Test]
+    public async Task Two_problems_print_two_lines_each_prefixed()
+    {
+        var (code, _, stderr) = await Run("predict", "--nvdimm-addr", "0x144100000", "--iterations", "0");
+        Assert.That(code, Is.EqualTo(2), stderr);
+        Assert.That(Lines(stderr), Is.EqualTo(new[]
+        {
+            "qhh: --nvdimm-addr 0x144100000: not 2 MiB aligned",
+            "qhh: --iterations 0: at least one reconfiguration is needed",
+        }));
+    }
+
+    [Test]
+    public async Task Bad_jobs_is_refused_before_the_artifacts_folder_is_made()
+    {
+        var artifacts = Path.Combine(Path.GetTempPath(), $"qhh-jobs-{Guid.NewGuid():N}");
+        try
+        {
+            var (code, _, stderr) = await Run("reproduce", "--jobs", "0", "--artifacts", artifacts);
+            Assert.That(code, Is.EqualTo(2), stderr);
+            Assert.That(Lines(stderr), Is.EqualTo(new[] { "qhh: --jobs 0: at least 1" }));
+            Assert.That(Directory.Exists(artifacts), Is.False, "bad input is refused before anything is written");
+        }
+        finally
+        {
+            if (Directory.Exists(artifacts)) Directory.Delete(artifacts, recursive: true);
+        }
+    }
+
+    [Test]
+    public async Task Problems_of_a_matrix_cell_name_the_file_and_the_cell()
+    {
+        var dir = Directory.CreateTempSubdirectory("qhh-matrix-").FullName;
+        try
+        {
+            var matrix = Path.Combine(dir, "m.json");
+            File.WriteAllText(matrix, """[{ "name": "odd", "scenario": { "nvdimm": { "address": "0x144100000" }, "workload": { "iterations": 0 } } }]""");
+            var (code, _, stderr) = await Run("reproduce", "--matrix", matrix);
+            Assert.That(code, Is.EqualTo(2), stderr);
+            Assert.That(Lines(stderr), Is.EqualTo(new[]
+            {
+                $"qhh: {matrix} cell odd: --nvdimm-addr 0x144100000: not 2 MiB aligned",
+                $"qhh: {matrix} cell odd: --iterations 0: at least one reconfiguration is needed",
+            }));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private static string[] Lines(string stderr) => stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd('\r')).ToArray();
+
+    private static readonly object[] Failures =
+    [
+        new object[] { new BadInputException(InputKind.SshPort, "22", "port is busy on 127.0.0.1"), ExitCode.BadInput, "--ssh-port 22: port is busy on 127.0.0.1" },
+        new object[] { new CheckFailedException("2 cells mismatch"), ExitCode.CheckFailed, "2 cells mismatch" },
+        new object[] { new InfrastructureException("QMP: QEMU closed the socket"), ExitCode.Infrastructure, "QMP: QEMU closed the socket" },
+        new object[] { new ToolFailedException("make bzImage", "/usr/bin/make", 2, "Error 2", "make.log"), ExitCode.Infrastructure, "make bzImage: make failed with exit code 2: Error 2 (log: make.log)" },
+        new object[] { new OperationCanceledException(), ExitCode.Interrupted, "interrupted" },
+        new object[] { new InvalidOperationException("boom"), ExitCode.Infrastructure, "internal error: InvalidOperationException: boom" },
+    ];
+
+    /// <summary>Exit codes are decided in one place, by the exception's type.</summary>
+    [TestCaseSource(nameof(Failures))]
+    public void Each_failure_maps_to_its_exit_code_and_line(Exception e, ExitCode code, string line)
+    {
+        var failure = HarnessApp.Failure(e);
+        Assert.That(failure.Code, Is.EqualTo(code));
+        Assert.That(failure.Lines, Is.EqualTo(new[] { line }));
     }
 
     [Test]

@@ -1,0 +1,24 @@
+namespace QemuHotplugHarness.Cli;
+
+/// <summary>
+/// The exit codes of every qhh command, in one place:
+/// <list type="bullet">
+/// <item>0 ok: the check held (run matches its prediction; reproduce and merge: verdict patch-fixes).</item>
+/// <item>1 a check failed: a mismatch, a verdict other than patch-fixes or infra-error, scan --fail-on-oops found a crash.</item>
+/// <item>2 bad input or usage: one line per problem on stderr, each <c>qhh: --flag VALUE: reason</c>.</item>
+/// <item>3 could not judge: infrastructure (a build, QEMU, SSH, a missing tool), verdict infra-error, a run whose
+/// preconditions failed, or an internal error.</item>
+/// <item>130 interrupted (Ctrl-C).</item>
+/// </list>
+/// With <c>--bisect</c> (reproduce, merge) the verdict maps to what <c>git bisect run</c> wants: 0 good, 1 bad, 125 skip.
+/// </summary>
+public enum ExitCode
+{
+    Success = 0,
+    CheckFailed = 1,
+    BadInput = 2,
+    Infrastructure = 3,
+    /// <summary>--bisect: the commit cannot be judged (git bisect run skips it).</summary>
+    BisectSkip = 125,
+    Interrupted = 130,
+}
