@@ -4,6 +4,8 @@
 #   dotnet pwsh ./run.ps1 reproduce    the unpatched-vs-patched reproduction (the main job)
 #   dotnet pwsh ./run.ps1 test         every test; ends with "N passed, N failed, N skipped"
 #   dotnet pwsh ./run.ps1 <command>    any other qhh command (predict, scan, build, run, merge, ...)
+# run.ps1's own lines and the apt/build output go to stderr; stdout, stdin and the exit code belong to
+# the forwarded qhh command (or dotnet test).
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
 $Root = $PSScriptRoot
@@ -19,11 +21,14 @@ $AptPackages = @(
 )
 $DebSrcFile = '/etc/apt/sources.list.d/qemu-hotplug-harness-src.sources'
 
-function Say([string]$Message) { Write-Host "run.ps1: $Message" }
+function Say([string]$Message) { [Console]::Error.WriteLine("run.ps1: $Message") }
 
+function Stop-Run([string]$Message) { Say $Message; exit 1 }
+
+# Runs a tool whose output is not the command's: its stdout and stderr both go to our stderr.
 function Invoke-Native([string]$File, [string[]]$Arguments) {
-    & $File @Arguments
-    if ($LASTEXITCODE -ne 0) { throw "run.ps1: '$File $($Arguments -join ' ')' failed with exit code $LASTEXITCODE" }
+    & $File @Arguments 2>&1 | ForEach-Object { [Console]::Error.WriteLine("$_") }
+    if ($LASTEXITCODE -ne 0) { Stop-Run "'$File $($Arguments -join ' ')' failed with exit code $LASTEXITCODE" }
 }
 
 function Test-DebInstalled([string]$Name) {
@@ -97,7 +102,7 @@ function Invoke-Tests([string[]]$Extra) {
     }
     Remove-Item -Recurse -Force $results
     if ($trx.Count -eq 0 -and $testExit -ne 0) { $failed += 1 }
-    Write-Host "$passed passed, $failed failed, $skipped skipped"
+    Write-Output "$passed passed, $failed failed, $skipped skipped"
     if ($failed -gt 0 -or $testExit -ne 0 -or $passed -eq 0) { exit 1 }
     exit 0
 }
@@ -109,7 +114,7 @@ switch ($command) {
     'setup' { Install-Prerequisites; Build-Harness; Say 'ready'; exit 0 }
     'test' { Install-Prerequisites; Build-Harness; Invoke-Tests $rest }
     { $_ -in @('help', '-h', '--help') } {
-        Get-Content $PSCommandPath | Select-Object -Skip 1 -First 5 | ForEach-Object { $_.TrimStart('# ') }
+        Get-Content $PSCommandPath | Select-Object -Skip 1 -First 7 | ForEach-Object { $_.TrimStart('# ') }
         exit 0
     }
     default {
