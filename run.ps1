@@ -5,12 +5,18 @@
 #   dotnet pwsh ./run.ps1 test         every test; ends with "N passed, N failed, N skipped"
 #   dotnet pwsh ./run.ps1 <command>    any other qhh command (predict, scan, build, run, merge, ...)
 # run.ps1's own lines and the apt/build output go to stderr; stdout, stdin and the exit code belong to
-# the forwarded qhh command (or dotnet test).
+# the forwarded qhh command (or dotnet test). The harness is built only when a stamp under obj/ says
+# an input changed.
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
 $Root = $PSScriptRoot
 $Configuration = 'Release'
-$CliDll = Join-Path $Root "src/QemuHotplugHarness.Cli/bin/$Configuration/net10.0/qhh.dll"
+$CliDll = [IO.Path]::Combine($Root, "src/QemuHotplugHarness.Cli/bin/$Configuration/net10.0/qhh.dll")
+$TestDll = [IO.Path]::Combine($Root, "tests/QemuHotplugHarness.Tests/bin/$Configuration/net10.0/QemuHotplugHarness.Tests.dll")
+$StampDir = [IO.Path]::Combine($Root, 'obj')   # gitignored
+# No build server or compiler server outlives the build (the node-reuse default leaves MSBuild and VBCSCompiler behind).
+$BuildArguments = @('build', [IO.Path]::Combine($Root, 'QemuHotplugHarness.sln'), '-c', $Configuration, '-nologo', '-v', 'quiet',
+    '-clp:ErrorsOnly', '-tl:off', '--disable-build-servers', '-nodeReuse:false', '-p:UseSharedCompilation=false')
 
 # Debian packages the builders, the guest runner and the report test use.
 $AptPackages = @(
@@ -29,6 +35,24 @@ function Stop-Run([string]$Message) { Say $Message; exit 1 }
 function Invoke-Native([string]$File, [string[]]$Arguments) {
     & $File @Arguments 2>&1 | ForEach-Object { [Console]::Error.WriteLine("$_") }
     if ($LASTEXITCODE -ne 0) { Stop-Run "'$File $($Arguments -join ' ')' failed with exit code $LASTEXITCODE" }
+}
+
+function Read-Stamp([string]$Name) {
+    $path = [IO.Path]::Combine($StampDir, $Name)
+    if ([IO.File]::Exists($path)) { return [IO.File]::ReadAllText($path) }
+    return $null
+}
+
+function Write-Stamp([string]$Name, [string]$Key) {
+    [void][IO.Directory]::CreateDirectory($StampDir)
+    $path = [IO.Path]::Combine($StampDir, $Name)
+    [IO.File]::WriteAllText("$path.tmp", $Key)
+    [IO.File]::Move("$path.tmp", $path, $true)
+}
+
+function Remove-Stamp([string]$Name) {
+    $path = [IO.Path]::Combine($StampDir, $Name)
+    if ([IO.File]::Exists($path)) { [IO.File]::Delete($path) }
 }
 
 function Test-DebInstalled([string]$Name) {
@@ -80,9 +104,45 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
     }
 }
 
+# The files MSBuild reads: everything under src/ and tests/ but the projects' bin/ and obj/, and the build files
+# at the root. One recursive listing and one regex over it: far cheaper in PowerShell than a pruning walk.
+function Get-BuildInputs {
+    $all = [IO.SearchOption]::AllDirectories
+    $outputs = '^' + [regex]::Escape($Root) + '/(src|tests)/[^/]+/(bin|obj)/'
+    $files = [Collections.Generic.List[string]]::new()
+    foreach ($top in 'src', 'tests') {
+        $dir = [IO.Path]::Combine($Root, $top)
+        if ([IO.Directory]::Exists($dir)) { $files.AddRange([string[]]([IO.Directory]::GetFiles($dir, '*', $all) -notmatch $outputs)) }
+    }
+    $files.AddRange([string[]]([IO.Directory]::GetFiles($Root) -match '/([^/]+\.(sln|slnx|props|targets)|global\.json|nuget\.config)$'))
+    $files.Sort([StringComparer]::Ordinal)
+    return , $files
+}
+
+# The build stamp's key: the build command, the installed SDKs, and each input file's path, size and mtime.
+# Not a content hash: MSBuild's own incrementality goes by timestamps, so this key is as strong as the build it
+# guards, and it is cheaper (measured: ~50 ms less per run under load than SHA-256 over the ~330 KB of inputs).
+# A content key would also wrongly match when a manual `dotnet build` of an edit was followed by reverting it.
+function Get-BuildKey {
+    $sdks = [IO.Path]::Combine([IO.Path]::GetDirectoryName([Environment]::ProcessPath), 'sdk')
+    $sdkNames = if ([IO.Directory]::Exists($sdks)) { [IO.Directory]::GetDirectories($sdks) -join ' ' } else { '?' }
+    $key = [Text.StringBuilder]::new()
+    [void]$key.Append("$($BuildArguments -join ' ')`n$sdkNames`n")
+    foreach ($file in (Get-BuildInputs)) {
+        $info = [IO.FileInfo]::new($file)
+        [void]$key.Append($file, $Root.Length, $file.Length - $Root.Length).Append(' ').Append($info.Length).Append(' ').Append($info.LastWriteTimeUtc.Ticks).Append("`n")
+    }
+    return $key.ToString()
+}
+
 function Build-Harness {
+    $key = Get-BuildKey
+    if ((Read-Stamp 'build.stamp') -ceq $key -and [IO.File]::Exists($CliDll) -and [IO.File]::Exists($TestDll)) { return }
     Say "building the harness ($Configuration)"
-    Invoke-Native 'dotnet' @('build', (Join-Path $Root 'QemuHotplugHarness.sln'), '-c', $Configuration, '-nologo', '-v', 'quiet', '-clp:ErrorsOnly')
+    # A failed build may have rewritten some outputs: until one succeeds, no stamp matches.
+    Remove-Stamp 'build.stamp'
+    Invoke-Native 'dotnet' $BuildArguments
+    Write-Stamp 'build.stamp' $key
 }
 
 function Invoke-Tests([string[]]$Extra) {
@@ -108,13 +168,13 @@ function Invoke-Tests([string[]]$Extra) {
 }
 
 $command = if ($args.Count -gt 0) { [string]$args[0] } else { 'help' }
-$rest = @(if ($args.Count -gt 1) { $args[1..($args.Count - 1)] | ForEach-Object { [string]$_ } })
+$rest = [string[]]@(if ($args.Count -gt 1) { $args[1..($args.Count - 1)] })
 
 switch ($command) {
     'setup' { Install-Prerequisites; Build-Harness; Say 'ready'; exit 0 }
     'test' { Install-Prerequisites; Build-Harness; Invoke-Tests $rest }
     { $_ -in @('help', '-h', '--help') } {
-        Get-Content $PSCommandPath | Select-Object -Skip 1 -First 7 | ForEach-Object { $_.TrimStart('# ') }
+        Get-Content $PSCommandPath | Select-Object -Skip 1 -First 8 | ForEach-Object { $_.TrimStart('# ') }
         exit 0
     }
     default {
