@@ -5,8 +5,8 @@
 #   dotnet pwsh ./run.ps1 test         every test; ends with "N passed, N failed, N skipped"
 #   dotnet pwsh ./run.ps1 <command>    any other qhh command (predict, scan, build, run, merge, ...)
 # run.ps1's own lines and the apt/build output go to stderr; stdout, stdin and the exit code belong to
-# the forwarded qhh command (or dotnet test). The harness is built only when a stamp under obj/ says
-# an input changed.
+# the forwarded qhh command (or dotnet test). Apt is checked, and the harness built, only when a stamp
+# under obj/ says something changed.
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
 $Root = $PSScriptRoot
@@ -26,6 +26,7 @@ $AptPackages = @(
     'openssh-client', 'binutils', 'chromium'
 )
 $DebSrcFile = '/etc/apt/sources.list.d/qemu-hotplug-harness-src.sources'
+$DpkgStatus = '/var/lib/dpkg/status'
 
 function Say([string]$Message) { [Console]::Error.WriteLine("run.ps1: $Message") }
 
@@ -55,13 +56,28 @@ function Remove-Stamp([string]$Name) {
     if ([IO.File]::Exists($path)) { [IO.File]::Delete($path) }
 }
 
-function Test-DebInstalled([string]$Name) {
-    $status = & dpkg-query -W -f '${Status}' $Name 2>$null
-    return ($LASTEXITCODE -eq 0 -and "$status" -like '*install ok installed*')
+# What the apt check depends on: the package list, dpkg's database and our deb-src entry.
+function Get-AptKey {
+    $status = [IO.FileInfo]::new($DpkgStatus)
+    return "$($AptPackages -join ' ')|$($status.Length)|$($status.LastWriteTimeUtc.Ticks)|$([IO.File]::Exists($DebSrcFile))"
 }
 
-function Install-Prerequisites {
-    if (-not (Test-Path '/usr/bin/apt-get')) { Say 'not a Debian machine: skipping apt (install the packages of run.ps1 by hand)'; return }
+function Get-MissingDebs {
+    $installed = @{}
+    # One query for all packages; exit code 1 only means some package is unknown to dpkg.
+    foreach ($line in @(& dpkg-query -W -f '${Package} ${Status}\n' @AptPackages 2>$null)) {
+        $name, $status = "$line" -split ' ', 2
+        if ("$status" -match ' ok installed$') { $installed[$name] = $true }
+    }
+    return @($AptPackages | Where-Object { -not $installed.ContainsKey($_) })
+}
+
+# -Always: setup checks every time; other commands only when dpkg's database changed since the last good check.
+function Install-Prerequisites([switch]$Always) {
+    if (-not [IO.File]::Exists('/usr/bin/apt-get') -or -not [IO.File]::Exists($DpkgStatus)) {
+        Say 'not a Debian machine: skipping apt (install the packages of run.ps1 by hand)'; return
+    }
+    if (-not $Always -and (Read-Stamp 'apt.stamp') -ceq (Get-AptKey)) { return }
     $sudo = @()
     if ((& id -u) -ne '0') { $sudo = @('sudo') }
     $updated = $false
@@ -87,7 +103,7 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
         Remove-Item $tmp
         $needUpdate = $true
     } else { $needUpdate = $false }
-    $missing = @($AptPackages | Where-Object { -not (Test-DebInstalled $_) })
+    $missing = @(Get-MissingDebs)
     if ($missing.Count -gt 0 -or $needUpdate) {
         Say "apt-get update"
         $cmd = $sudo + @('apt-get', 'update', '-q')
@@ -99,9 +115,12 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
         $env:DEBIAN_FRONTEND = 'noninteractive'
         $cmd = $sudo + @('apt-get', 'install', '-y', '-q', '--no-install-recommends') + $missing
         Invoke-Native $cmd[0] ($cmd | Select-Object -Skip 1)
+        $missing = @(Get-MissingDebs)
+        if ($missing.Count -gt 0) { Stop-Run "still not installed after apt-get install: $($missing -join ' ')" }
     } elseif (-not $updated) {
         Say "apt packages present ($($AptPackages.Count) checked)"
     }
+    Write-Stamp 'apt.stamp' (Get-AptKey)
 }
 
 # The files MSBuild reads: everything under src/ and tests/ but the projects' bin/ and obj/, and the build files
@@ -171,7 +190,7 @@ $command = if ($args.Count -gt 0) { [string]$args[0] } else { 'help' }
 $rest = [string[]]@(if ($args.Count -gt 1) { $args[1..($args.Count - 1)] })
 
 switch ($command) {
-    'setup' { Install-Prerequisites; Build-Harness; Say 'ready'; exit 0 }
+    'setup' { Install-Prerequisites -Always; Build-Harness; Say 'ready'; exit 0 }
     'test' { Install-Prerequisites; Build-Harness; Invoke-Tests $rest }
     { $_ -in @('help', '-h', '--help') } {
         Get-Content $PSCommandPath | Select-Object -Skip 1 -First 8 | ForEach-Object { $_.TrimStart('# ') }
