@@ -1,12 +1,13 @@
 #!/usr/bin/env pwsh
 # QemuHotplugHarness entry point. Usage:
-#   dotnet pwsh ./run.ps1 setup        install what is missing (apt), build the harness
-#   dotnet pwsh ./run.ps1 reproduce    the unpatched-vs-patched reproduction (the main job)
-#   dotnet pwsh ./run.ps1 test         every test; ends with "N passed, N failed, N skipped"
-#   dotnet pwsh ./run.ps1 <command>    any other qhh command (predict, scan, build, run, merge, ...)
-# run.ps1's own lines and the apt/build output go to stderr; stdout, stdin and the exit code belong to
-# the forwarded qhh command (or dotnet test). Apt is checked, and the harness built, only when a stamp
-# under obj/ says something changed.
+#   dotnet pwsh ./run.ps1 setup          install what is missing (apt), build the harness
+#   dotnet pwsh ./run.ps1 reproduce      the unpatched-vs-patched reproduction (the main job)
+#   dotnet pwsh ./run.ps1 test           every test; ends with "N passed, N failed, N skipped"
+#   dotnet pwsh ./run.ps1 test --fast    every test except categories RealGuest and HostTools
+#   dotnet pwsh ./run.ps1 <command>      any other qhh command (predict, scan, build, run, merge, ...)
+# Other arguments after "test" go to dotnet test. run.ps1's own lines and the apt/build output go to
+# stderr; stdout, stdin and the exit code belong to the forwarded qhh command (or dotnet test).
+# Apt is checked, and the harness built, only when a stamp under obj/ says something changed.
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
 $Root = $PSScriptRoot
@@ -14,6 +15,7 @@ $Configuration = 'Release'
 $CliDll = [IO.Path]::Combine($Root, "src/QemuHotplugHarness.Cli/bin/$Configuration/net10.0/qhh.dll")
 $TestDll = [IO.Path]::Combine($Root, "tests/QemuHotplugHarness.Tests/bin/$Configuration/net10.0/QemuHotplugHarness.Tests.dll")
 $StampDir = [IO.Path]::Combine($Root, 'obj')   # gitignored
+$FastFilter = 'TestCategory!=RealGuest&TestCategory!=HostTools'
 # No build server or compiler server outlives the build (the node-reuse default leaves MSBuild and VBCSCompiler behind).
 $BuildArguments = @('build', [IO.Path]::Combine($Root, 'QemuHotplugHarness.sln'), '-c', $Configuration, '-nologo', '-v', 'quiet',
     '-clp:ErrorsOnly', '-tl:off', '--disable-build-servers', '-nodeReuse:false', '-p:UseSharedCompilation=false')
@@ -164,22 +166,50 @@ function Build-Harness {
     Write-Stamp 'build.stamp' $key
 }
 
-function Invoke-Tests([string[]]$Extra) {
-    $results = Join-Path ([IO.Path]::GetTempPath()) ("qhh-test-" + [Guid]::NewGuid().ToString('N'))
-    New-Item -ItemType Directory -Path $results | Out-Null
-    & dotnet test (Join-Path $Root 'QemuHotplugHarness.sln') -c $Configuration --no-build -nologo `
-        --logger 'trx' --logger 'console;verbosity=normal' --results-directory $results @Extra
+# One line per skipped test, "skipped: <TestName>: <reason>", from the TRX results.
+function Write-Skipped($Doc) {
+    foreach ($result in @($Doc.GetElementsByTagName('UnitTestResult'))) {
+        if ($result.GetAttribute('outcome') -ne 'NotExecuted') { continue }
+        $reason = ''
+        foreach ($tag in 'Message', 'StdOut') {
+            $node = @($result.GetElementsByTagName($tag))
+            if ($node.Count -gt 0 -and $node[0].InnerText.Trim()) { $reason = $node[0].InnerText; break }
+        }
+        $reason = ($reason -replace '\s*\r?\n\s*', ' ').Trim()
+        if (-not $reason) { $reason = '(no reason given)' }
+        Write-Output "skipped: $($result.GetAttribute('testName')): $reason"
+    }
+}
+
+function Invoke-Tests([string[]]$Arguments) {
+    $fast = $false; $userFilter = $null
+    $extra = [Collections.Generic.List[string]]::new()
+    for ($i = 0; $i -lt $Arguments.Count; $i++) {
+        $a = $Arguments[$i]
+        if ($a -ceq '--fast') { $fast = $true }
+        elseif ($a -ceq '--filter' -and $i + 1 -lt $Arguments.Count) { $userFilter = $Arguments[++$i] }
+        elseif ($a.StartsWith('--filter=')) { $userFilter = $a.Substring(9) }
+        else { $extra.Add($a) }
+    }
+    $filter = if ($fast -and $userFilter) { "($userFilter)&$FastFilter" } elseif ($fast) { $FastFilter } else { $userFilter }
+    if ($filter) { $extra.Add('--filter'); $extra.Add($filter) }
+    $results = [IO.Path]::Combine([IO.Path]::GetTempPath(), "qhh-test-" + [Guid]::NewGuid().ToString('N'))
+    [void][IO.Directory]::CreateDirectory($results)
+    & dotnet test ([IO.Path]::Combine($Root, 'QemuHotplugHarness.sln')) -c $Configuration --no-build -nologo `
+        --logger 'trx' --logger 'console;verbosity=normal' --results-directory $results @extra
     $testExit = $LASTEXITCODE
     $passed = 0; $failed = 0; $skipped = 0
-    $trx = @(Get-ChildItem -Path $results -Filter '*.trx' -Recurse)
+    $trx = @([IO.Directory]::GetFiles($results, '*.trx', [IO.SearchOption]::AllDirectories))
     foreach ($file in $trx) {
-        [xml]$doc = Get-Content -Raw $file.FullName
+        $doc = [xml]::new()
+        $doc.Load($file)
         $c = $doc.TestRun.ResultSummary.Counters
         $passed += [int]$c.passed
         $failed += [int]$c.failed + [int]$c.error + [int]$c.timeout + [int]$c.aborted
         $skipped += [int]$c.total - [int]$c.executed
+        Write-Skipped $doc
     }
-    Remove-Item -Recurse -Force $results
+    [IO.Directory]::Delete($results, $true)
     if ($trx.Count -eq 0 -and $testExit -ne 0) { $failed += 1 }
     Write-Output "$passed passed, $failed failed, $skipped skipped"
     if ($failed -gt 0 -or $testExit -ne 0 -or $passed -eq 0) { exit 1 }
@@ -193,7 +223,11 @@ switch ($command) {
     'setup' { Install-Prerequisites -Always; Build-Harness; Say 'ready'; exit 0 }
     'test' { Install-Prerequisites; Build-Harness; Invoke-Tests $rest }
     { $_ -in @('help', '-h', '--help') } {
-        Get-Content $PSCommandPath | Select-Object -Skip 1 -First 8 | ForEach-Object { $_.TrimStart('# ') }
+        foreach ($line in [IO.File]::ReadLines($PSCommandPath)) {
+            if ($line.StartsWith('#!')) { continue }
+            if (-not $line.StartsWith('#')) { break }
+            Write-Output ($line -replace '^# ?', '')
+        }
         exit 0
     }
     default {
