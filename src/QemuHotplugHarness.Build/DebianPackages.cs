@@ -9,7 +9,7 @@ public static class DebianPackages
     {
         try
         {
-            var v = await runner.RunAsync($"dpkg-query {package}", "dpkg-query", ["-W", "-f=${Version}", package], "/", TimeSpan.FromSeconds(30), ct, quiet: true);
+            var v = await runner.RunAsync(new ToolCall($"dpkg-query {package}", "dpkg-query", ["-W", "-f=${Version}", package], "/", TimeSpan.FromSeconds(30)).Quietly(), ct);
             return v.Trim().Length == 0 ? null : v.Trim();
         }
         catch (ToolFailedException)
@@ -46,7 +46,7 @@ public static class DebianPackages
 
     private static async Task<IReadOnlyList<string>> AskAptAsync(ToolRunner runner, IReadOnlyList<string> packages, CancellationToken ct)
     {
-        var output = await runner.RunAsync("apt-cache show", "apt-cache", new[] { "show", "--no-all-versions" }.Concat(packages), "/", TimeSpan.FromMinutes(1), ct, quiet: true);
+        var output = await runner.RunAsync(new ToolCall("apt-cache show", "apt-cache", new[] { "show", "--no-all-versions" }.Concat(packages), "/", TimeSpan.FromMinutes(1)).Quietly(), ct);
         var result = new List<string>();
         string? name = null;
         foreach (var line in output.Split('\n'))

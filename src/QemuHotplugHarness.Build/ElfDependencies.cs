@@ -18,7 +18,7 @@ public static partial class ElfDependencies
             string dynamic;
             try
             {
-                dynamic = await runner.RunAsync("readelf", "readelf", ["-d", file], root, TimeSpan.FromMinutes(1), ct, quiet: true);
+                dynamic = await runner.RunAsync(new ToolCall("readelf", "readelf", ["-d", file], root, TimeSpan.FromMinutes(1)).Quietly(), ct);
             }
             catch (ToolFailedException)
             {

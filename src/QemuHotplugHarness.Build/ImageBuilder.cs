@@ -32,9 +32,9 @@ public sealed class ImageBuilder(BuildContext ctx)
             var root = Path.Combine(work, "root");
             Directory.CreateDirectory(debs);
             Directory.CreateDirectory(root);
-            await runner.RunAsync("apt-get download", "apt-get", new[] { "download" }.Concat(packages), debs, TimeSpan.FromMinutes(10), ct);
+            await runner.RunAsync(new ToolCall("apt-get download", "apt-get", new[] { "download" }.Concat(packages), debs, TimeSpan.FromMinutes(10)), ct);
             foreach (var deb in Directory.GetFiles(debs, "*.deb").OrderBy(d => d, StringComparer.Ordinal))
-                await runner.RunAsync("dpkg-deb -x", "dpkg-deb", ["-x", deb, root], debs, TimeSpan.FromMinutes(5), ct, quiet: true);
+                await runner.RunAsync(new ToolCall("dpkg-deb -x", "dpkg-deb", ["-x", deb, root], debs, TimeSpan.FromMinutes(5)).Quietly(), ct);
             foreach (var p in Pruned) QemuBuilder.TryDelete(Path.Combine(root, p));
             await ElfDependencies.EnsureCompleteAsync(runner, root, ct);
 
@@ -51,8 +51,8 @@ public sealed class ImageBuilder(BuildContext ctx)
             var hostKey = Path.Combine(root, "etc/dropbear/dropbear_ed25519_host_key");
             var loader = Path.Combine(root, "lib/x86_64-linux-gnu/ld-linux-x86-64.so.2");
             var libPath = string.Join(':', ElfDependencies.LibraryDirs.Select(d => Path.Combine(root, d)));
-            await runner.RunAsync("dropbearkey", loader, ["--library-path", libPath, Path.Combine(root, "usr/bin/dropbearkey"), "-t", "ed25519", "-f", hostKey], work, TimeSpan.FromMinutes(1), ct);
-            var pub = await runner.RunAsync("dropbearkey -y", loader, ["--library-path", libPath, Path.Combine(root, "usr/bin/dropbearkey"), "-y", "-f", hostKey], work, TimeSpan.FromMinutes(1), ct, quiet: true);
+            await runner.RunAsync(new ToolCall("dropbearkey", loader, ["--library-path", libPath, Path.Combine(root, "usr/bin/dropbearkey"), "-t", "ed25519", "-f", hostKey], work, TimeSpan.FromMinutes(1)), ct);
+            var pub = await runner.RunAsync(new ToolCall("dropbearkey -y", loader, ["--library-path", libPath, Path.Combine(root, "usr/bin/dropbearkey"), "-y", "-f", hostKey], work, TimeSpan.FromMinutes(1)).Quietly(), ct);
             var pubLine = pub.Split('\n').FirstOrDefault(l => l.StartsWith("ssh-ed25519 ", StringComparison.Ordinal))
                 ?? throw new Scenarios.InfrastructureException("dropbearkey -y printed no ssh-ed25519 key");
 

@@ -53,8 +53,8 @@ public sealed class KernelBuilder(BuildContext ctx)
         ctx.Log.Information("build kernel {Variant}: the tree {Has} {Patch}", name, hasFix ? "contains" : "lacks", Path.GetFileName(patch));
         if (hasFix != wantFix) await PatchSeries.ApplyAsync(runner, tree, patch, reverse: hasFix, ct);
 
-        await runner.RunAsync($"make bzImage ({name})", "make", ["-j" + ctx.Jobs, "bzImage"], tree, TimeSpan.FromMinutes(75), ct);
-        var release = (await runner.RunAsync("kernelrelease", "make", ["-s", "kernelrelease"], tree, TimeSpan.FromMinutes(2), ct, quiet: true)).Trim();
+        await runner.RunAsync(new ToolCall($"make bzImage ({name})", "make", ["-j" + ctx.Jobs, "bzImage"], tree, TimeSpan.FromMinutes(75)), ct);
+        var release = (await runner.RunAsync(new ToolCall("kernelrelease", "make", ["-s", "kernelrelease"], tree, TimeSpan.FromMinutes(2)).Quietly(), ct)).Trim();
         var output = ctx.Cache.NewTempDir("kernel-" + name);
         File.Copy(Path.Combine(tree, "arch/x86/boot/bzImage"), Path.Combine(output, "bzImage"));
         File.Copy(Path.Combine(tree, "vmlinux"), Path.Combine(output, "vmlinux"));
@@ -91,17 +91,17 @@ public sealed class KernelBuilder(BuildContext ctx)
         Directory.CreateDirectory(root);
         if (userSource is null)
         {
-            await runner.RunAsync("unpack linux-source-6.1", "tar", ["-xaf", DebianTarball, "-C", root], root, TimeSpan.FromMinutes(15), ct);
+            await runner.RunAsync(new ToolCall("unpack linux-source-6.1", "tar", ["-xaf", DebianTarball, "-C", root], root, TimeSpan.FromMinutes(15)), ct);
             Directory.Move(Path.Combine(root, "linux-source-6.1"), tree);
         }
         else
         {
-            await runner.RunAsync("copy kernel tree", "cp", ["-a", Path.GetFullPath(userSource), tree], root, TimeSpan.FromMinutes(30), ct);
-            await runner.RunAsync("make mrproper", "make", ["mrproper"], tree, TimeSpan.FromMinutes(10), ct);
+            await runner.RunAsync(new ToolCall("copy kernel tree", "cp", ["-a", Path.GetFullPath(userSource), tree], root, TimeSpan.FromMinutes(30)), ct);
+            await runner.RunAsync(new ToolCall("make mrproper", "make", ["mrproper"], tree, TimeSpan.FromMinutes(10)), ct);
         }
-        await runner.RunAsync("make tinyconfig", "make", ["tinyconfig"], tree, TimeSpan.FromMinutes(10), ct);
-        await runner.RunAsync("merge hotplug.config", Path.Combine(tree, "scripts/kconfig/merge_config.sh"), ["-m", ".config", fragment], tree, TimeSpan.FromMinutes(5), ct);
-        await runner.RunAsync("make olddefconfig", "make", ["olddefconfig"], tree, TimeSpan.FromMinutes(10), ct);
+        await runner.RunAsync(new ToolCall("make tinyconfig", "make", ["tinyconfig"], tree, TimeSpan.FromMinutes(10)), ct);
+        await runner.RunAsync(new ToolCall("merge hotplug.config", Path.Combine(tree, "scripts/kconfig/merge_config.sh"), ["-m", ".config", fragment], tree, TimeSpan.FromMinutes(5)), ct);
+        await runner.RunAsync(new ToolCall("make olddefconfig", "make", ["olddefconfig"], tree, TimeSpan.FromMinutes(10)), ct);
         var notStuck = KernelConfig.NotStuck(File.ReadAllText(fragment), File.ReadAllText(Path.Combine(tree, ".config")));
         if (notStuck.Count > 0)
             throw new BadInputException($"{fragment}: options did not stick after olddefconfig: {string.Join(", ", notStuck)}");
@@ -113,8 +113,8 @@ public sealed class KernelBuilder(BuildContext ctx)
     {
         if (Directory.Exists(Path.Combine(dir, ".git")))
         {
-            var head = await runner.RunAsync("git rev-parse", "git", ["-C", dir, "rev-parse", "HEAD"], dir, TimeSpan.FromMinutes(1), ct, quiet: true);
-            var dirty = await runner.RunAsync("git status", "git", ["-C", dir, "status", "--porcelain", "--untracked-files=no"], dir, TimeSpan.FromMinutes(5), ct, quiet: true);
+            var head = await runner.RunAsync(new ToolCall("git rev-parse", "git", ["-C", dir, "rev-parse", "HEAD"], dir, TimeSpan.FromMinutes(1)).Quietly(), ct);
+            var dirty = await runner.RunAsync(new ToolCall("git status", "git", ["-C", dir, "status", "--porcelain", "--untracked-files=no"], dir, TimeSpan.FromMinutes(5)).Quietly(), ct);
             return head.Trim() + (dirty.Trim().Length > 0 ? "-dirty-" + HarnessCache.Key([dirty]) : "");
         }
         return Directory.GetLastWriteTimeUtc(dir).Ticks.ToString(System.Globalization.CultureInfo.InvariantCulture);

@@ -29,7 +29,7 @@ public static partial class PatchSeries
         string forwardOutput;
         try
         {
-            await runner.RunAsync($"patch {Path.GetFileName(patch)} (dry run)", "patch", ["-p1", "--dry-run", "--batch", "--forward", "-i", patch], tree, TimeSpan.FromMinutes(2), ct, quiet: true);
+            await runner.RunAsync(new ToolCall($"patch {Path.GetFileName(patch)} (dry run)", "patch", ["-p1", "--dry-run", "--batch", "--forward", "-i", patch], tree, TimeSpan.FromMinutes(2)).Quietly(), ct);
             return PatchState.Applies;
         }
         catch (ToolFailedException e)
@@ -38,7 +38,7 @@ public static partial class PatchSeries
         }
         try
         {
-            await runner.RunAsync($"patch -R {Path.GetFileName(patch)} (dry run)", "patch", ["-p1", "--dry-run", "--batch", "-R", "-i", patch], tree, TimeSpan.FromMinutes(2), ct, quiet: true);
+            await runner.RunAsync(new ToolCall($"patch -R {Path.GetFileName(patch)} (dry run)", "patch", ["-p1", "--dry-run", "--batch", "-R", "-i", patch], tree, TimeSpan.FromMinutes(2)).Quietly(), ct);
             return PatchState.AlreadyApplied;
         }
         catch (ToolFailedException)
@@ -52,7 +52,7 @@ public static partial class PatchSeries
         try
         {
             string[] args = reverse ? ["-p1", "--batch", "-R", "-i", patch] : ["-p1", "--batch", "--forward", "-i", patch];
-            await runner.RunAsync($"patch {(reverse ? "-R " : "")}{Path.GetFileName(patch)}", "patch", args, tree, TimeSpan.FromMinutes(2), ct);
+            await runner.RunAsync(new ToolCall($"patch {(reverse ? "-R " : "")}{Path.GetFileName(patch)}", "patch", args, tree, TimeSpan.FromMinutes(2)), ct);
         }
         catch (ToolFailedException e)
         {

@@ -56,24 +56,24 @@ public sealed class QemuBuilder(BuildContext ctx)
             {
                 // The binary package may be a binNMU (…+b3) of the source version.
                 var version = System.Text.RegularExpressions.Regex.Replace(sourceId["debian qemu ".Length..], @"\+b\d+$", "");
-                await runner.RunAsync("fetch qemu source", "apt-get", ["source", "--download-only", $"qemu={version}"], work, TimeSpan.FromMinutes(10), ct);
+                await runner.RunAsync(new ToolCall("fetch qemu source", "apt-get", ["source", "--download-only", $"qemu={version}"], work, TimeSpan.FromMinutes(10)), ct);
                 var dsc = Directory.GetFiles(work, "qemu_*.dsc").Single();
-                await runner.RunAsync("unpack qemu source", "dpkg-source", ["-x", dsc, src], work, TimeSpan.FromMinutes(10), ct);
+                await runner.RunAsync(new ToolCall("unpack qemu source", "dpkg-source", ["-x", dsc, src], work, TimeSpan.FromMinutes(10)), ct);
             }
             else if (Directory.Exists(userSource))
             {
-                await runner.RunAsync("copy qemu source", "cp", ["-a", Path.GetFullPath(userSource), src], work, TimeSpan.FromMinutes(10), ct);
+                await runner.RunAsync(new ToolCall("copy qemu source", "cp", ["-a", Path.GetFullPath(userSource), src], work, TimeSpan.FromMinutes(10)), ct);
             }
             else
             {
                 Directory.CreateDirectory(src);
-                await runner.RunAsync("unpack qemu tarball", "tar", ["-xf", Path.GetFullPath(userSource), "-C", src, "--strip-components=1"], work, TimeSpan.FromMinutes(10), ct);
+                await runner.RunAsync(new ToolCall("unpack qemu tarball", "tar", ["-xf", Path.GetFullPath(userSource), "-C", src, "--strip-components=1"], work, TimeSpan.FromMinutes(10)), ct);
             }
             await PatchSeries.ApplySeriesAsync(runner, src, patches, ct);
             var build = Path.Combine(src, "build-qhh");
             Directory.CreateDirectory(build);
-            await runner.RunAsync("configure qemu", Path.Combine(src, "configure"), ConfigureFlags, build, TimeSpan.FromMinutes(15), ct);
-            await runner.RunAsync("ninja qemu-system-x86_64", "ninja", ["-j", ctx.Jobs.ToString(), "qemu-system-x86_64"], build, TimeSpan.FromMinutes(60), ct);
+            await runner.RunAsync(new ToolCall("configure qemu", Path.Combine(src, "configure"), ConfigureFlags, build, TimeSpan.FromMinutes(15)), ct);
+            await runner.RunAsync(new ToolCall("ninja qemu-system-x86_64", "ninja", ["-j", ctx.Jobs.ToString(), "qemu-system-x86_64"], build, TimeSpan.FromMinutes(60)), ct);
             var output = Path.Combine(work, "out");
             Directory.CreateDirectory(output);
             File.Copy(Path.Combine(build, "qemu-system-x86_64"), Path.Combine(output, "qemu-system-x86_64"));

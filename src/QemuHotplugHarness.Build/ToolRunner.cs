@@ -18,52 +18,20 @@ public sealed class ToolRunner(ILogger log, string logPath)
 
     public string LogPath { get; } = logPath;
 
-    public async Task<string> RunAsync(string step, string exe, IEnumerable<string> args, string workDir,
-        TimeSpan timeout, CancellationToken ct, IReadOnlyDictionary<string, string?>? env = null, string? stdin = null,
-        bool quiet = false)
+    public async Task<string> RunAsync(ToolCall call, CancellationToken ct)
     {
-        var argList = args.ToList();
-        Directory.CreateDirectory(Path.GetDirectoryName(LogPath)!);
-        await using var logFile = new StreamWriter(new FileStream(LogPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
-        await logFile.WriteLineAsync($"$ [{step}] (cd {workDir}) {exe} {string.Join(' ', argList)}");
-        var tail = new Queue<string>();
-        var stdout = new StringBuilder();
-        var lastLine = "";
-        var gate = new object();
-        void OnLine(string line, bool isOut)
-        {
-            lock (gate)
-            {
-                logFile.WriteLine(line);
-                if (isOut) stdout.AppendLine(line);
-                tail.Enqueue(line);
-                if (tail.Count > 25) tail.Dequeue();
-                lastLine = line;
-            }
-        }
-
+        await using var output = ToolOutput.Open(LogPath);
+        await output.HeaderAsync($"$ [{call.Step}] (cd {call.WorkDir}) {call.Exe} {string.Join(' ', call.Args)}");
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        cts.CancelAfter(timeout);
+        cts.CancelAfter(call.Timeout);
         var watch = Stopwatch.StartNew();
-        if (!quiet) log.Information("{Step}: {Exe} {Args}", step, Path.GetFileName(exe), Shorten(string.Join(' ', argList)));
-        var environment = new Dictionary<string, string?> { ["PATH"] = SystemPath, ["LC_ALL"] = "C" };
-        if (env is not null) foreach (var (k, v) in env) environment[k] = v;
-        var cmd = Cli.Wrap(exe).WithArguments(argList).WithWorkingDirectory(workDir).WithEnvironmentVariables(environment)
+        if (!call.Quiet) log.Information("{Step}: {Exe} {Args}", call.Step, Path.GetFileName(call.Exe), Shorten(string.Join(' ', call.Args)));
+        var cmd = Cli.Wrap(call.Exe).WithArguments(call.Args).WithWorkingDirectory(call.WorkDir)
+            .WithEnvironmentVariables(new Dictionary<string, string?> { ["PATH"] = SystemPath, ["LC_ALL"] = "C" })
             .WithValidation(CommandResultValidation.None)
-            .WithStandardOutputPipe(PipeTarget.ToDelegate(l => OnLine(l, true)))
-            .WithStandardErrorPipe(PipeTarget.ToDelegate(l => OnLine(l, false)));
-        if (stdin is not null) cmd = cmd.WithStandardInputPipe(PipeSource.FromString(stdin));
-
-        var heartbeat = Task.Run(async () =>
-        {
-            while (!cts.IsCancellationRequested)
-            {
-                await Task.Delay(TimeSpan.FromSeconds(30), cts.Token).ConfigureAwait(false);
-                string last;
-                lock (gate) last = lastLine;
-                log.Information("{Step}: still running ({Seconds:F0} s): {Last}", step, watch.Elapsed.TotalSeconds, Shorten(last));
-            }
-        }, cts.Token);
+            .WithStandardOutputPipe(PipeTarget.ToDelegate(l => output.Line(l, isStdout: true)))
+            .WithStandardErrorPipe(PipeTarget.ToDelegate(l => output.Line(l, isStdout: false)));
+        var heartbeat = HeartbeatAsync(call, output, watch, cts.Token);
         CommandResult result;
         try
         {
@@ -71,29 +39,86 @@ public sealed class ToolRunner(ILogger log, string logPath)
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
-            throw new InfrastructureException($"{step}: {Path.GetFileName(exe)} timed out after {timeout.TotalMinutes:F0} min (log: {LogPath})");
+            throw new InfrastructureException($"{call.Step}: {Path.GetFileName(call.Exe)} timed out after {call.Timeout.TotalMinutes:F0} min (log: {LogPath})");
         }
         catch (System.ComponentModel.Win32Exception e)
         {
-            throw new InfrastructureException($"{step}: cannot run {exe}: {e.Message} (run: dotnet pwsh ./run.ps1 setup)", e);
+            throw new InfrastructureException($"{call.Step}: cannot run {call.Exe}: {e.Message} (run: dotnet pwsh ./run.ps1 setup)", e);
         }
         finally
         {
             await cts.CancelAsync();
             try { await heartbeat; } catch (OperationCanceledException) { }
         }
-        await logFile.WriteLineAsync($"# exit {result.ExitCode} after {watch.Elapsed.TotalSeconds:F1} s");
-        if (result.ExitCode != 0)
-        {
-            string t;
-            lock (gate) t = string.Join(Environment.NewLine, tail);
-            if (!quiet) log.Error("{Step} failed (exit {Code}); the end of its output:{NewLine}{Tail}", step, result.ExitCode, Environment.NewLine, t);
-            throw new ToolFailedException(step, exe, result.ExitCode, t, LogPath);
-        }
-        return stdout.ToString();
+        await output.HeaderAsync($"# exit {result.ExitCode} after {watch.Elapsed.TotalSeconds:F1} s");
+        if (result.ExitCode == 0) return output.Stdout;
+        if (!call.Quiet) log.Error("{Step} failed (exit {Code}); the end of its output:{NewLine}{Tail}", call.Step, result.ExitCode, Environment.NewLine, output.Tail);
+        throw new ToolFailedException(call.Step, call.Exe, result.ExitCode, output.Tail, LogPath);
     }
 
+    /// <summary>A line every 30 s on long steps (a kernel build), with the tool's last line, so a run never looks stuck.</summary>
+    private async Task HeartbeatAsync(ToolCall call, ToolOutput output, Stopwatch watch, CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            await Task.Delay(HeartbeatInterval, ct).ConfigureAwait(false);
+            log.Information("{Step}: still running ({Seconds:F0} s): {Last}", call.Step, watch.Elapsed.TotalSeconds, Shorten(output.LastLine));
+        }
+    }
+
+    private static readonly TimeSpan HeartbeatInterval = TimeSpan.FromSeconds(30);
+
     private static string Shorten(string s) => s.Length <= 160 ? s : s[..157] + "...";
+}
+
+/// <summary>One tool invocation: what the log calls it, the program, its argument array, where it runs, its bound.</summary>
+public sealed record ToolCall(string Step, string Exe, IEnumerable<string> Args, string WorkDir, TimeSpan Timeout)
+{
+    public IEnumerable<string> Args { get; } = Args.ToList();
+
+    /// <summary>Logged to the build log only, not announced (small queries: dpkg-query, readelf, git status).</summary>
+    public bool Quiet { get; init; }
+
+    public ToolCall Quietly() => this with { Quiet = true };
+}
+
+/// <summary>A tool's output as it arrives: appended to the build log, stdout kept, the last 25 lines kept for errors.</summary>
+internal sealed class ToolOutput : IAsyncDisposable
+{
+    private const int TailLines = 25;
+    private readonly StreamWriter _log;
+    private readonly Queue<string> _tail = new();
+    private readonly StringBuilder _stdout = new();
+    private readonly object _gate = new();
+    private string _last = "";
+
+    private ToolOutput(StreamWriter log) => _log = log;
+
+    public static ToolOutput Open(string logPath)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(logPath)!);
+        return new ToolOutput(new StreamWriter(new FileStream(logPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true });
+    }
+
+    public Task HeaderAsync(string line) => _log.WriteLineAsync(line);
+
+    public void Line(string line, bool isStdout)
+    {
+        lock (_gate)
+        {
+            _log.WriteLine(line);
+            if (isStdout) _stdout.AppendLine(line);
+            _tail.Enqueue(line);
+            if (_tail.Count > TailLines) _tail.Dequeue();
+            _last = line;
+        }
+    }
+
+    public string Stdout { get { lock (_gate) return _stdout.ToString(); } }
+    public string Tail { get { lock (_gate) return string.Join(Environment.NewLine, _tail); } }
+    public string LastLine { get { lock (_gate) return _last; } }
+
+    public ValueTask DisposeAsync() => _log.DisposeAsync();
 }
 
 /// <summary>A tool exited non-zero: carries the tail of its output.</summary>

@@ -40,7 +40,7 @@ public class BuilderUnitTests
         if (!File.Exists(tarball)) { Assert.Ignore($"{tarball} is not installed (run.ps1 setup installs it)"); return; }
         var tree = Path.Combine(_dir, "linux");
         Directory.CreateDirectory(tree);
-        await _runner.RunAsync("extract sparse.c", "tar", ["-xaf", tarball, "-C", tree, "--strip-components=1", "linux-source-6.1/mm/sparse.c"], _dir, TimeSpan.FromMinutes(5), CancellationToken.None);
+        await _runner.RunAsync(new ToolCall("extract sparse.c", "tar", ["-xaf", tarball, "-C", tree, "--strip-components=1", "linux-source-6.1/mm/sparse.c"], _dir, TimeSpan.FromMinutes(5)), CancellationToken.None);
         var patch = Directory.GetFiles(Path.Combine(RepoRoot, "kernel-patches"), "*.patch").Single();
         Assert.That(await PatchSeries.ProbeAsync(_runner, tree, patch, CancellationToken.None), Is.EqualTo(PatchState.AlreadyApplied), "6.1 contains the fix");
         await PatchSeries.ApplyAsync(_runner, tree, patch, reverse: true, CancellationToken.None);
@@ -89,7 +89,7 @@ public class BuilderUnitTests
         var archive = Path.Combine(_dir, "a.cpio");
         using (var f = File.Create(archive))
         using (var a = new NewcArchive(f)) a.AddTree(tree);
-        var listing = await _runner.RunAsync("cpio -t", "cpio", ["-itv", "-F", archive], _dir, TimeSpan.FromMinutes(1), CancellationToken.None);
+        var listing = await _runner.RunAsync(new ToolCall("cpio -t", "cpio", ["-itv", "-F", archive], _dir, TimeSpan.FromMinutes(1)), CancellationToken.None);
         Assert.That(listing, Does.Contain("etc/passwd").And.Contain("sh -> busybox"));
         Assert.That(listing.Split('\n', StringSplitOptions.RemoveEmptyEntries).All(l => l.Contains(" root ") || l.Contains(" 0 ")), Is.True, listing);
     }
