@@ -10,6 +10,7 @@ public static class HarnessApp
 {
     public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken = default)
     {
+        args = args.Select(a => a == "-" ? ScanCommand.StdinArgument : a).ToArray();
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {

@@ -7,6 +7,12 @@ namespace QemuHotplugHarness.Cli.Commands;
 
 public sealed class ScanCommand : Command<ScanCommand.Settings>
 {
+    /// <summary>
+    /// What a lone "-" on the command line becomes before parsing: the parser takes "-" for an option without a
+    /// name, so <see cref="HarnessApp"/> passes this instead and scan reads standard input for it.
+    /// </summary>
+    public const string StdinArgument = "/dev/stdin";
+
     public sealed class Settings : CommandSettings
     {
         [CommandArgument(0, "<FILE>")]
@@ -28,8 +34,9 @@ public sealed class ScanCommand : Command<ScanCommand.Settings>
         var total = 0;
         foreach (var file in settings.Files)
         {
-            if (file != "-" && !File.Exists(file)) throw new BadInputException($"{file}: no such file");
-            using var reader = file == "-" ? Console.In : new StreamReader(file);
+            var stdin = file is "-" or StdinArgument;
+            if (!stdin && !File.Exists(file)) throw new BadInputException($"{file}: no such file");
+            using var reader = stdin ? Console.In : new StreamReader(file);
             var reports = OopsScanner.Scan(reader).ToList();
             var groups = OopsDedup.Group(reports);
             total += reports.Count;

@@ -140,4 +140,23 @@ public class CliExitCodeTests
         Assert.That(code, Is.EqualTo(1));
         Assert.That(stdout, Does.Contain("general protection fault in stable_page_flags"));
     }
+
+    [Test]
+    public async Task Scan_reads_standard_input_for_a_dash()
+    {
+        var oldIn = Console.In;
+        var log = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Corpus", "oops", "seed-gpf-stable_page_flags.txt"));
+        Console.SetIn(new StringReader(log));
+        try
+        {
+            var (code, stdout, stderr) = await Run("scan", "-", "--fail-on-oops");
+            Assert.That(stderr, Is.Empty);
+            Assert.That(stdout, Does.Contain("general protection fault in stable_page_flags"));
+            Assert.That(code, Is.EqualTo(1), "--fail-on-oops: a crash was found on stdin");
+        }
+        finally
+        {
+            Console.SetIn(oldIn);
+        }
+    }
 }
