@@ -4,6 +4,7 @@ using QemuHotplugHarness.Oops;
 using QemuHotplugHarness.Orchestration;
 using QemuHotplugHarness.Scenarios;
 using QemuHotplugHarness.Simulator;
+using QemuHotplugHarness.Tests.Orchestration;
 
 namespace QemuHotplugHarness.Tests.Guest;
 
@@ -84,30 +85,37 @@ public class GuestUnitTests
         Assert.That(Comparison.Mismatches(p, Obs(Outcome.Clean)), Is.EqualTo(new[] { "outcome: predicted oops, observed clean" }));
     }
 
+    /// <summary>The default matrix judged on observations written in the test; the predictions are the judge's input.</summary>
+    private static List<CellResult> Judged(Func<string, Observation> observe) =>
+        Matrix.Default(Scenario.Seed).Select(c =>
+        {
+            var p = Predictor.Predict(c.Scenario);
+            var o = observe(c.Name);
+            return new CellResult(c.Name, 1, c.Scenario, p, o, Comparison.Mismatches(p, o));
+        }).ToList();
+
+    private static Func<string, Observation> SeedExcept(string cell, Observation instead) =>
+        name => name == cell ? instead : SeedObservations.Of(name);
+
     [Test]
     public void Verdicts_follow_the_cells()
     {
-        var cells = Matrix.Default(Scenario.Seed);
-        CellResult R(Cell c, Observation o)
+        var seed = Judged(SeedObservations.Of);
+        Assert.That(seed.Select(c => (c.Name, c.Mismatches.Count)), Is.EqualTo(new[]
         {
-            var p = Predictor.Predict(c.Scenario);
-            return new CellResult(c.Name, 1, c.Scenario, p, o, Comparison.Mismatches(p, o));
-        }
-        Observation Expected(Cell c)
+            ("stock-qemu-unpatched-pse-off", 0), ("unpatched-pse-off", 0), ("unpatched-pse-on", 0), ("patched-pse-off", 0), ("patched-pse-on", 0),
+        }), "the seed's real outcomes are what the simulator predicts");
+        Assert.That(Verdicts.Decide(seed), Is.EqualTo(Verdict.PatchFixes));
+        Assert.Multiple(() =>
         {
-            var p = Predictor.Predict(c.Scenario);
-            return Obs(p.Outcome, p.OopsIteration, p.FirstFaultPfn) with { Rejection = p.Rejection };
-        }
-        var good = cells.Select(c => R(c, Expected(c))).ToList();
-        Assert.That(Verdicts.Decide(good), Is.EqualTo(Verdict.PatchFixes));
-        var notReproduced = cells.Select(c => R(c, c.Name == "unpatched-pse-off" ? Obs(Outcome.Clean) : Expected(c))).ToList();
-        Assert.That(Verdicts.Decide(notReproduced), Is.EqualTo(Verdict.NotReproduced));
-        var doesNotFix = cells.Select(c => R(c, c.Name == "patched-pse-off" ? Obs(Outcome.Oops, 2, 0x144002) : Expected(c))).ToList();
-        Assert.That(Verdicts.Decide(doesNotFix), Is.EqualTo(Verdict.PatchDoesNotFix));
-        var infra = cells.Select(c => R(c, c.Name == "patched-pse-on" ? Obs(Outcome.InfraError) : Expected(c))).ToList();
-        Assert.That(Verdicts.Decide(infra), Is.EqualTo(Verdict.InfraError));
-        var precondition = cells.Select(c => R(c, c.Name == "patched-pse-on" ? Obs(Outcome.PreconditionFailed) : Expected(c))).ToList();
-        Assert.That(Verdicts.Decide(precondition), Is.EqualTo(Verdict.InfraError));
+            Assert.That(Verdicts.Decide(Judged(SeedExcept("unpatched-pse-off", SeedObservations.Clean()))), Is.EqualTo(Verdict.NotReproduced));
+            Assert.That(Verdicts.Decide(Judged(SeedExcept("patched-pse-off", SeedObservations.OopsAtIteration2()))), Is.EqualTo(Verdict.PatchDoesNotFix));
+            Assert.That(Verdicts.Decide(Judged(SeedExcept("unpatched-pse-off", SeedObservations.OopsAtIteration2() with { OopsIteration = 3 }))), Is.EqualTo(Verdict.Mismatch));
+            Assert.That(Verdicts.Decide(Judged(SeedExcept("stock-qemu-unpatched-pse-off", SeedObservations.Clean()))), Is.EqualTo(Verdict.Mismatch));
+            Assert.That(Verdicts.Decide(Judged(SeedExcept("patched-pse-on", Obs(Outcome.InfraError)))), Is.EqualTo(Verdict.InfraError));
+            Assert.That(Verdicts.Decide(Judged(SeedExcept("patched-pse-on", Obs(Outcome.PreconditionFailed)))), Is.EqualTo(Verdict.InfraError));
+            Assert.That(Verdicts.Decide([]), Is.EqualTo(Verdict.InfraError), "no cell, no judgement");
+        });
     }
 
     [Test]
