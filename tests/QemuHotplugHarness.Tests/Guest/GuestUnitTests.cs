@@ -28,6 +28,53 @@ public class GuestUnitTests
     }
 
     [Test]
+    public void The_seed_guest_starts_with_exactly_these_qemu_arguments()
+    {
+        var config = GuestBuilder.For(Scenario.Seed, "/x/qemu", "/k/bzImage", "ssh-ed25519 AAAA", (_, _) => { })
+            .WithFirmware(["/usr/share/qemu"]).WithAccel(Accel.Tcg).Build();
+        Assert.That(config.Arguments("/r/initrd", 10022, "/p/qmp.sock"), Is.EqualTo(new[]
+        {
+            "-L", "/usr/share/qemu",
+            "-machine", "pc,nvdimm=on",
+            "-accel", "tcg",
+            "-m", "4160M,maxmem=20480M,slots=1",
+            "-smp", "2",
+            "-cpu", "max,pse=off",
+            "-object", "memory-backend-ram,id=mem0,size=8192M",
+            "-device", "nvdimm,id=nv0,memdev=mem0,addr=0x144000000,label-size=128k",
+            "-kernel", "/k/bzImage", "-initrd", "/r/initrd", "-append", "console=ttyS0 nokaslr panic=-1",
+            "-netdev", "user,id=n0,hostfwd=tcp:127.0.0.1:10022-:22",
+            "-device", "e1000,netdev=n0,romfile=",
+            "-qmp", "unix:/p/qmp.sock,server=on,wait=off",
+            "-display", "none", "-nodefaults", "-no-reboot", "-serial", "stdio", "-monitor", "none",
+        }));
+    }
+
+    [Test]
+    public void Every_qemu_is_headless_with_the_console_on_stdio_and_no_reboot()
+    {
+        Assert.That(new QemuArguments().HeadlessSerialConsole().Build(),
+            Is.EqualTo(new[] { "-display", "none", "-nodefaults", "-no-reboot", "-serial", "stdio", "-monitor", "none" }));
+        // The other QEMU the harness starts (the KVM probe) is built from the same calls; the builder is the only place
+        // QEMU options are spelled out.
+        var src = Path.Combine(RepoLayout.Discover().Root, "src");
+        var spelled = Directory.EnumerateFiles(src, "*.cs", SearchOption.AllDirectories)
+            .Where(f => Path.GetFileName(f) != "QemuArguments.cs" && !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}"))
+            .SelectMany(f => File.ReadLines(f).Select((line, i) => (f, i, line)))
+            .Where(x => new[] { "\"-nodefaults\"", "\"-no-reboot\"", "\"-serial\"", "\"-machine\"", "\"-device\"", "\"-netdev\"", "\"-qmp\"", "\"-initrd\"" }.Any(x.line.Contains))
+            .Select(x => $"{Path.GetRelativePath(src, x.f)}:{x.i + 1}")
+            .ToList();
+        Assert.That(spelled, Is.Empty, "QEMU options written outside QemuArguments");
+    }
+
+    [Test]
+    public void The_command_line_file_quotes_what_a_shell_would_split()
+    {
+        var text = QemuArguments.Render("/x/qemu-system-x86_64", ["-append", "console=ttyS0 nokaslr panic=-1", "-device", "e1000,netdev=n0,romfile=", "-L", "/it's"]);
+        Assert.That(text, Is.EqualTo("/x/qemu-system-x86_64 \\\n  -append \\\n  'console=ttyS0 nokaslr panic=-1' \\\n  -device \\\n  e1000,netdev=n0,romfile= \\\n  -L \\\n  '/it'\\''s'"));
+    }
+
+    [Test]
     public void Iomem_ranges_are_read_above_4G()
     {
         const string iomem = "00100000-bffdefff : System RAM\n100000000-143ffffff : System RAM\n144000000-343dfffff : Persistent Memory\n  144000000-1441fffff : namespace0.0\n  144200000-144ffffff : dax0.0\n";
