@@ -25,6 +25,7 @@ public class BuilderUnitTests
     [Category("HostTools")] // runs patch(1)
     public async Task A_patch_that_does_not_apply_names_the_patch_and_the_hunk()
     {
+        HostTools.Require("patch", "patch");
         var tree = Path.Combine(_dir, "tree");
         Directory.CreateDirectory(Path.Combine(tree, "hw/i386"));
         File.WriteAllText(Path.Combine(tree, "hw/i386/pc.c"), string.Join('\n', Enumerable.Range(0, 900).Select(i => $"line {i};")) + "\n");
@@ -40,6 +41,7 @@ public class BuilderUnitTests
     {
         const string tarball = "/usr/src/linux-source-6.1.tar.xz";
         if (!File.Exists(tarball)) { Assert.Ignore($"{tarball} is not installed (run.ps1 setup installs it)"); return; }
+        HostTools.Require("patch", "patch");
         var tree = Path.Combine(_dir, "linux");
         Directory.CreateDirectory(tree);
         await _runner.RunAsync("extract sparse.c", "tar", ["-xaf", tarball, "-C", tree, "--strip-components=1", "linux-source-6.1/mm/sparse.c"], _dir, TimeSpan.FromMinutes(5), CancellationToken.None);
@@ -83,6 +85,7 @@ public class BuilderUnitTests
     [Category("HostTools")] // runs readelf
     public async Task A_missing_library_is_named()
     {
+        HostTools.Require("readelf", "binutils");
         var root = Path.Combine(_dir, "root");
         Directory.CreateDirectory(Path.Combine(root, "usr/bin"));
         File.Copy("/bin/ls", Path.Combine(root, "usr/bin/ls"));
@@ -98,6 +101,7 @@ public class BuilderUnitTests
     [Category("HostTools")] // runs cpio
     public async Task Newc_archives_list_with_cpio_and_own_everything_by_root()
     {
+        HostTools.Require("cpio", "cpio");
         var tree = Path.Combine(_dir, "tree");
         Directory.CreateDirectory(Path.Combine(tree, "etc"));
         File.WriteAllText(Path.Combine(tree, "etc", "passwd"), "root:x:0:0::/root:/bin/sh\n");
