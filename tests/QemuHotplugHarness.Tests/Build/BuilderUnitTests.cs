@@ -22,8 +22,10 @@ public class BuilderUnitTests
     private static string RepoRoot => RepoLayout.Discover().Root;
 
     [Test]
+    [Category("HostTools")] // runs patch(1)
     public async Task A_patch_that_does_not_apply_names_the_patch_and_the_hunk()
     {
+        HostTools.Require("patch", "patch");
         var tree = Path.Combine(_dir, "tree");
         Directory.CreateDirectory(Path.Combine(tree, "hw/i386"));
         File.WriteAllText(Path.Combine(tree, "hw/i386/pc.c"), string.Join('\n', Enumerable.Range(0, 900).Select(i => $"line {i};")) + "\n");
@@ -34,10 +36,12 @@ public class BuilderUnitTests
     }
 
     [Test]
+    [Category("HostTools")] // needs the linux-source-6.1 package, tar and patch(1)
     public async Task The_kernel_patch_is_detected_as_applied_or_not_on_the_real_linux_source()
     {
         const string tarball = "/usr/src/linux-source-6.1.tar.xz";
         if (!File.Exists(tarball)) { Assert.Ignore($"{tarball} is not installed (run.ps1 setup installs it)"); return; }
+        HostTools.Require("patch", "patch");
         var tree = Path.Combine(_dir, "linux");
         Directory.CreateDirectory(tree);
         await _runner.RunAsync(new ToolCall("extract sparse.c", "tar", ["-xaf", tarball, "-C", tree, "--strip-components=1", "linux-source-6.1/mm/sparse.c"], _dir, TimeSpan.FromMinutes(5)), CancellationToken.None);
@@ -54,7 +58,19 @@ public class BuilderUnitTests
         var fragment = "CONFIG_SLUB=y\n# CONFIG_SLOB is not set\nCONFIG_ZONE_DEVICE=y\nCONFIG_NR_CPUS=8\n";
         var config = "CONFIG_SLUB=y\nCONFIG_SLOB=y\n# CONFIG_ZONE_DEVICE is not set\nCONFIG_NR_CPUS=64\n";
         Assert.That(KernelConfig.NotStuck(fragment, config), Is.EqualTo(new[] { "CONFIG_SLOB=n (got y)", "CONFIG_ZONE_DEVICE=y (got n)", "CONFIG_NR_CPUS=8 (got 64)" }));
-        Assert.That(KernelConfig.NotStuck(fragment, fragment.Replace("CONFIG_NR_CPUS=8", "CONFIG_NR_CPUS=8")), Is.Empty);
+    }
+
+    [Test]
+    public void A_config_that_lacks_a_fragment_option_reports_it_and_a_complete_one_reports_nothing()
+    {
+        const string fragment = "CONFIG_ZONE_DEVICE=y\n# CONFIG_SLOB is not set\nCONFIG_NR_CPUS=8\n";
+        // What olddefconfig writes when every option stuck: its own order, comments, options the fragment does not name,
+        // and CONFIG_SLOB simply absent (absent means n).
+        const string complete = "#\n# Automatically generated file; DO NOT EDIT.\n#\nCONFIG_64BIT=y\nCONFIG_NR_CPUS=8\nCONFIG_SLUB=y\nCONFIG_ZONE_DEVICE=y\n";
+        Assert.That(KernelConfig.NotStuck(fragment, complete), Is.Empty);
+        // olddefconfig dropped CONFIG_ZONE_DEVICE (an unmet dependency): the line is gone, not set to n.
+        const string lacking = "CONFIG_64BIT=y\nCONFIG_NR_CPUS=8\nCONFIG_SLUB=y\n";
+        Assert.That(KernelConfig.NotStuck(fragment, lacking), Is.EqualTo(new[] { "CONFIG_ZONE_DEVICE=y (got n)" }));
     }
 
     [Test]
@@ -66,8 +82,10 @@ public class BuilderUnitTests
     }
 
     [Test]
+    [Category("HostTools")] // runs readelf
     public async Task A_missing_library_is_named()
     {
+        HostTools.Require("readelf", "binutils");
         var root = Path.Combine(_dir, "root");
         Directory.CreateDirectory(Path.Combine(root, "usr/bin"));
         File.Copy("/bin/ls", Path.Combine(root, "usr/bin/ls"));
@@ -80,8 +98,10 @@ public class BuilderUnitTests
     }
 
     [Test]
+    [Category("HostTools")] // runs cpio
     public async Task Newc_archives_list_with_cpio_and_own_everything_by_root()
     {
+        HostTools.Require("cpio", "cpio");
         var tree = Path.Combine(_dir, "tree");
         Directory.CreateDirectory(Path.Combine(tree, "etc"));
         File.WriteAllText(Path.Combine(tree, "etc", "passwd"), "root:x:0:0::/root:/bin/sh\n");

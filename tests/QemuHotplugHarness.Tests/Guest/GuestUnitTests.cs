@@ -4,6 +4,7 @@ using QemuHotplugHarness.Oops;
 using QemuHotplugHarness.Orchestration;
 using QemuHotplugHarness.Scenarios;
 using QemuHotplugHarness.Simulator;
+using QemuHotplugHarness.Tests.Orchestration;
 
 namespace QemuHotplugHarness.Tests.Guest;
 
@@ -24,6 +25,53 @@ public class GuestUnitTests
         Assert.That(line, Does.Contain("-qmp unix:/p/qmp.sock,server=on,wait=off"));
         var kvm = config with { Scenario = Scenario.Seed.WithPse(true).WithNvdimmAddress(null), Accel = Accel.Kvm };
         Assert.That(string.Join(' ', kvm.Arguments("i", 1, "q")), Does.Contain("-cpu host ").And.Not.Contain("pse=off").And.Not.Contain("addr="));
+    }
+
+    [Test]
+    public void The_seed_guest_starts_with_exactly_these_qemu_arguments()
+    {
+        var config = GuestBuilder.For(Scenario.Seed, "/x/qemu", "/k/bzImage", "ssh-ed25519 AAAA", (_, _) => { })
+            .WithFirmware(["/usr/share/qemu"]).WithAccel(Accel.Tcg).Build();
+        Assert.That(config.Arguments("/r/initrd", 10022, "/p/qmp.sock"), Is.EqualTo(new[]
+        {
+            "-L", "/usr/share/qemu",
+            "-machine", "pc,nvdimm=on",
+            "-accel", "tcg",
+            "-m", "4160M,maxmem=20480M,slots=1",
+            "-smp", "2",
+            "-cpu", "max,pse=off",
+            "-object", "memory-backend-ram,id=mem0,size=8192M",
+            "-device", "nvdimm,id=nv0,memdev=mem0,addr=0x144000000,label-size=128k",
+            "-kernel", "/k/bzImage", "-initrd", "/r/initrd", "-append", "console=ttyS0 nokaslr panic=-1",
+            "-netdev", "user,id=n0,hostfwd=tcp:127.0.0.1:10022-:22",
+            "-device", "e1000,netdev=n0,romfile=",
+            "-qmp", "unix:/p/qmp.sock,server=on,wait=off",
+            "-display", "none", "-nodefaults", "-no-reboot", "-serial", "stdio", "-monitor", "none",
+        }));
+    }
+
+    [Test]
+    public void Every_qemu_is_headless_with_the_console_on_stdio_and_no_reboot()
+    {
+        Assert.That(new QemuArguments().HeadlessSerialConsole().Build(),
+            Is.EqualTo(new[] { "-display", "none", "-nodefaults", "-no-reboot", "-serial", "stdio", "-monitor", "none" }));
+        // The other QEMU the harness starts (the KVM probe) is built from the same calls; the builder is the only place
+        // QEMU options are spelled out.
+        var src = Path.Combine(RepoLayout.Discover().Root, "src");
+        var spelled = Directory.EnumerateFiles(src, "*.cs", SearchOption.AllDirectories)
+            .Where(f => Path.GetFileName(f) != "QemuArguments.cs" && !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}"))
+            .SelectMany(f => File.ReadLines(f).Select((line, i) => (f, i, line)))
+            .Where(x => new[] { "\"-nodefaults\"", "\"-no-reboot\"", "\"-serial\"", "\"-machine\"", "\"-device\"", "\"-netdev\"", "\"-qmp\"", "\"-initrd\"" }.Any(x.line.Contains))
+            .Select(x => $"{Path.GetRelativePath(src, x.f)}:{x.i + 1}")
+            .ToList();
+        Assert.That(spelled, Is.Empty, "QEMU options written outside QemuArguments");
+    }
+
+    [Test]
+    public void The_command_line_file_quotes_what_a_shell_would_split()
+    {
+        var text = QemuArguments.Render("/x/qemu-system-x86_64", ["-append", "console=ttyS0 nokaslr panic=-1", "-device", "e1000,netdev=n0,romfile=", "-L", "/it's"]);
+        Assert.That(text, Is.EqualTo("/x/qemu-system-x86_64 \\\n  -append \\\n  'console=ttyS0 nokaslr panic=-1' \\\n  -device \\\n  e1000,netdev=n0,romfile= \\\n  -L \\\n  '/it'\\''s'"));
     }
 
     [Test]
@@ -84,30 +132,37 @@ public class GuestUnitTests
         Assert.That(Comparison.Mismatches(p, Obs(Outcome.Clean)), Is.EqualTo(new[] { "outcome: predicted oops, observed clean" }));
     }
 
+    /// <summary>The default matrix judged on observations written in the test; the predictions are the judge's input.</summary>
+    private static List<CellResult> Judged(Func<string, Observation> observe) =>
+        Matrix.Default(Scenario.Seed).Select(c =>
+        {
+            var p = Predictor.Predict(c.Scenario);
+            var o = observe(c.Name);
+            return new CellResult(c.Name, 1, c.Scenario, p, o, Comparison.Mismatches(p, o));
+        }).ToList();
+
+    private static Func<string, Observation> SeedExcept(string cell, Observation instead) =>
+        name => name == cell ? instead : SeedObservations.Of(name);
+
     [Test]
     public void Verdicts_follow_the_cells()
     {
-        var cells = Matrix.Default(Scenario.Seed);
-        CellResult R(Cell c, Observation o)
+        var seed = Judged(SeedObservations.Of);
+        Assert.That(seed.Select(c => (c.Name, c.Mismatches.Count)), Is.EqualTo(new[]
         {
-            var p = Predictor.Predict(c.Scenario);
-            return new CellResult(c.Name, 1, c.Scenario, p, o, Comparison.Mismatches(p, o));
-        }
-        Observation Expected(Cell c)
+            ("stock-qemu-unpatched-pse-off", 0), ("unpatched-pse-off", 0), ("unpatched-pse-on", 0), ("patched-pse-off", 0), ("patched-pse-on", 0),
+        }), "the seed's real outcomes are what the simulator predicts");
+        Assert.That(Verdicts.Decide(seed), Is.EqualTo(Verdict.PatchFixes));
+        Assert.Multiple(() =>
         {
-            var p = Predictor.Predict(c.Scenario);
-            return Obs(p.Outcome, p.OopsIteration, p.FirstFaultPfn) with { Rejection = p.Rejection };
-        }
-        var good = cells.Select(c => R(c, Expected(c))).ToList();
-        Assert.That(Verdicts.Decide(good), Is.EqualTo(Verdict.PatchFixes));
-        var notReproduced = cells.Select(c => R(c, c.Name == "unpatched-pse-off" ? Obs(Outcome.Clean) : Expected(c))).ToList();
-        Assert.That(Verdicts.Decide(notReproduced), Is.EqualTo(Verdict.NotReproduced));
-        var doesNotFix = cells.Select(c => R(c, c.Name == "patched-pse-off" ? Obs(Outcome.Oops, 2, 0x144002) : Expected(c))).ToList();
-        Assert.That(Verdicts.Decide(doesNotFix), Is.EqualTo(Verdict.PatchDoesNotFix));
-        var infra = cells.Select(c => R(c, c.Name == "patched-pse-on" ? Obs(Outcome.InfraError) : Expected(c))).ToList();
-        Assert.That(Verdicts.Decide(infra), Is.EqualTo(Verdict.InfraError));
-        var precondition = cells.Select(c => R(c, c.Name == "patched-pse-on" ? Obs(Outcome.PreconditionFailed) : Expected(c))).ToList();
-        Assert.That(Verdicts.Decide(precondition), Is.EqualTo(Verdict.InfraError));
+            Assert.That(Verdicts.Decide(Judged(SeedExcept("unpatched-pse-off", SeedObservations.Clean()))), Is.EqualTo(Verdict.NotReproduced));
+            Assert.That(Verdicts.Decide(Judged(SeedExcept("patched-pse-off", SeedObservations.OopsAtIteration2()))), Is.EqualTo(Verdict.PatchDoesNotFix));
+            Assert.That(Verdicts.Decide(Judged(SeedExcept("unpatched-pse-off", SeedObservations.OopsAtIteration2() with { OopsIteration = 3 }))), Is.EqualTo(Verdict.Mismatch));
+            Assert.That(Verdicts.Decide(Judged(SeedExcept("stock-qemu-unpatched-pse-off", SeedObservations.Clean()))), Is.EqualTo(Verdict.Mismatch));
+            Assert.That(Verdicts.Decide(Judged(SeedExcept("patched-pse-on", Obs(Outcome.InfraError)))), Is.EqualTo(Verdict.InfraError));
+            Assert.That(Verdicts.Decide(Judged(SeedExcept("patched-pse-on", Obs(Outcome.PreconditionFailed)))), Is.EqualTo(Verdict.InfraError));
+            Assert.That(Verdicts.Decide([]), Is.EqualTo(Verdict.InfraError), "no cell, no judgement");
+        });
     }
 
     [Test]

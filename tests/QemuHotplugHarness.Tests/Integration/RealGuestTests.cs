@@ -12,6 +12,7 @@ namespace QemuHotplugHarness.Tests.Integration;
 /// runs the default matrix on real QEMU guests (TCG here: KVM is probed and nested guests hang).
 /// </summary>
 [TestFixture]
+[Category("RealGuest")]
 [NonParallelizable]
 public class RealGuestTests
 {
@@ -118,6 +119,7 @@ public class RealGuestTests
         Assert.That(KcidbSchema.Errors(Path.Combine(_artifacts, "kcidb.json")), Is.Empty);
 
     [Test]
+    [Category("HostTools")] // headless Chromium
     public async Task Report_html_shows_the_verdict_in_chromium()
     {
         var (dom, screenshot) = await HeadlessChromium.RenderAsync(Path.Combine(_artifacts, "report.html"));

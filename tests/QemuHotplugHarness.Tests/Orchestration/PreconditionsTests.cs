@@ -1,0 +1,73 @@
+using QemuHotplugHarness.Guest;
+using QemuHotplugHarness.Orchestration;
+using QemuHotplugHarness.Scenarios;
+using QemuHotplugHarness.Simulator;
+
+namespace QemuHotplugHarness.Tests.Orchestration;
+
+/// <summary>Whether a booted guest is the machine the scenario asked for, judged on boot facts written in the test.</summary>
+public class PreconditionsTests
+{
+    private static readonly AddressRange RamAbove4G = new(0x1_0000_0000, 0x1_4400_0000);
+    private static readonly AddressRange Pmem = new(0x1_4400_0000, 0x3_43e0_0000);
+
+    /// <summary>What the seed guest shows: RAM to 0x143ffffff, the NVDIMM at 0x144000000, no PSE flag.</summary>
+    private static BootFacts SeedFacts(AddressRange? ram = null, AddressRange? pmem = null, ulong? qmp = 0x1_4400_0000, bool pse = false, bool noRam = false, bool noPmem = false) =>
+        new("100000000-143ffffff : System RAM\n144000000-343dfffff : Persistent Memory\n",
+            new ObservedLayout(noRam ? null : ram ?? RamAbove4G, noPmem ? null : pmem ?? Pmem, qmp), pse, null);
+
+    private static IReadOnlyList<string> Check(Scenario s, BootFacts facts) => Preconditions.Check(s, Predictor.Predict(s), facts);
+
+    [Test]
+    public void The_seed_guest_meets_every_precondition() =>
+        Assert.That(Check(Scenario.Seed, SeedFacts()), Is.Empty);
+
+    [Test]
+    public void System_ram_elsewhere_than_predicted_fails()
+    {
+        Assert.That(Check(Scenario.Seed, SeedFacts(ram: new AddressRange(0x1_0000_0000, 0x1_4000_0000))),
+            Is.EqualTo(new[] { "System RAM above 4G is 0x100000000-0x13fffffff, predicted 0x100000000-0x143ffffff" }));
+        Assert.That(Check(Scenario.Seed, SeedFacts(noRam: true)),
+            Is.EqualTo(new[] { "System RAM above 4G is absent, predicted 0x100000000-0x143ffffff" }));
+    }
+
+    [Test]
+    public void Persistent_memory_elsewhere_than_predicted_fails()
+    {
+        Assert.That(Check(Scenario.Seed, SeedFacts(noPmem: true)),
+            Is.EqualTo(new[] { "Persistent Memory is absent, predicted 0x144000000-0x343dfffff" }));
+        Assert.That(Check(Scenario.Seed, SeedFacts(pmem: new AddressRange(0x1_8000_0000, 0x3_7fe0_0000))),
+            Is.EqualTo(new[] { "Persistent Memory is 0x180000000-0x37fdfffff, predicted 0x144000000-0x343dfffff" }));
+    }
+
+    [Test]
+    public void An_nvdimm_qmp_places_elsewhere_than_asked_fails_unless_the_address_is_auto()
+    {
+        Assert.That(Check(Scenario.Seed, SeedFacts(qmp: 0x1_8000_0000)),
+            Is.EqualTo(new[] { "QMP puts the NVDIMM at 0x180000000, asked for 0x144000000" }));
+        Assert.That(Check(Scenario.Seed, SeedFacts(qmp: null)),
+            Is.EqualTo(new[] { "QMP puts the NVDIMM at nowhere, asked for 0x144000000" }));
+        Assert.That(Check(Scenario.Seed.WithNvdimmAddress(null), SeedFacts(qmp: 0x1_4400_0000)), Is.Empty, "address auto: wherever QEMU puts it");
+    }
+
+    [Test]
+    public void A_pse_flag_other_than_asked_fails()
+    {
+        Assert.That(Check(Scenario.Seed, SeedFacts(pse: true)), Is.EqualTo(new[] { "/proc/cpuinfo has pse, asked for pse off" }));
+        Assert.That(Check(Scenario.Seed.WithPse(true), SeedFacts(pse: false)), Is.EqualTo(new[] { "/proc/cpuinfo lacks pse, asked for pse on" }));
+        Assert.That(Check(Scenario.Seed.WithPse(true), SeedFacts(pse: true)), Is.Empty);
+    }
+
+    [Test]
+    public void Every_failure_is_listed()
+    {
+        var facts = SeedFacts(noRam: true, noPmem: true, qmp: null, pse: true);
+        Assert.That(Check(Scenario.Seed, facts), Is.EqualTo(new[]
+        {
+            "System RAM above 4G is absent, predicted 0x100000000-0x143ffffff",
+            "Persistent Memory is absent, predicted 0x144000000-0x343dfffff",
+            "QMP puts the NVDIMM at nowhere, asked for 0x144000000",
+            "/proc/cpuinfo has pse, asked for pse off",
+        }));
+    }
+}
