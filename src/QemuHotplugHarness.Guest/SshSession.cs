@@ -11,7 +11,11 @@ namespace QemuHotplugHarness.Guest;
 public sealed record SshEndpoint(int Port, string PrivateKeyPath, string PinnedHostKey);
 
 /// <summary>The result of one command in the guest.</summary>
-public sealed record GuestCommandResult(string Command, int? ExitCode, string Stdout, string Stderr, double Seconds, bool TimedOut);
+public sealed record GuestCommandResult(string Command, int? ExitCode, string Stdout, string Stderr, double Seconds, bool TimedOut)
+{
+    /// <summary>No exit status and no timeout: the SSH connection went away under the command.</summary>
+    public bool ConnectionLost => ExitCode is null && !TimedOut;
+}
 
 /// <summary>
 /// SSH to the guest with SSH.NET: the run's fresh key, the image's host key pinned (any other key is refused),

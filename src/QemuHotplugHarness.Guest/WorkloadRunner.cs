@@ -14,7 +14,8 @@ public sealed record WorkloadResult(Outcome Outcome, string? Error, IReadOnlyLis
 
 /// <summary>
 /// Runs the ndctl steps against a shell and a console and decides how the workload ended: the first oops wins
-/// (even when the command it killed then timed out), then a timeout (hung), then a failing exit (workload-failed).
+/// (even when the command it killed then timed out), then a lost SSH connection (infra-error: the harness cannot
+/// say what the kernel did), then a timeout (hung), then a failing exit (workload-failed).
 /// An oops during a label step is at iteration 0. Knows nothing of SSH or QEMU: tests drive it with fakes.
 /// </summary>
 public sealed class WorkloadRunner(IGuestShell shell, IGuestConsole console, IWorkloadRecorder recorder, GuestTimeouts timeouts)
@@ -40,6 +41,7 @@ public sealed class WorkloadRunner(IGuestShell shell, IGuestConsole console, IWo
     private WorkloadResult? LabelStep(WorkloadStep step, GuestCommandResult result)
     {
         if (console.Oopses.Count > 0) return Result(Outcome.Oops, null, oopsIteration: 0);
+        if (result.ConnectionLost) return Result(Outcome.InfraError, $"{step.Name}: {result.Stderr.Trim()}", null);
         if (result.ExitCode == 0) return null;
         var error = $"{step.Name} failed: {(result.TimedOut ? $"no answer within {timeouts.Command.TotalSeconds:F0} s" : result.Stderr.Trim())}";
         return Result(result.TimedOut ? Outcome.Hung : Outcome.WorkloadFailed, error, null);
@@ -48,7 +50,7 @@ public sealed class WorkloadRunner(IGuestShell shell, IGuestConsole console, IWo
     private async Task<WorkloadResult?> ReconfiguredAsync(int iteration, GuestCommandResult result, CancellationToken ct)
     {
         AddressRange? ns = null, dax = null;
-        if (console.Oopses.Count == 0 && !result.TimedOut)
+        if (console.Oopses.Count == 0 && result.ExitCode is not null)
         {
             var iomem = (await shell.RunShellAsync("cat /proc/iomem", timeouts.Probe, ct)).Stdout;
             await recorder.IomemAsync(iteration, iomem, ct);
@@ -57,6 +59,7 @@ public sealed class WorkloadRunner(IGuestShell shell, IGuestConsole console, IWo
         }
         _iterations.Add(new ObservedIteration(iteration, result.Command, result.ExitCode, Math.Round(result.Seconds, 3), result.TimedOut, ns, dax, result.Stderr.Trim()));
         if (console.Oopses.Count > 0) return Result(Outcome.Oops, null, iteration);
+        if (result.ConnectionLost) return Result(Outcome.InfraError, $"iteration {iteration}: {result.Stderr.Trim()}", null);
         if (result.TimedOut) return Result(Outcome.Hung, $"iteration {iteration} did not finish within {timeouts.Command.TotalSeconds:F0} s", null);
         if (result.ExitCode != 0) return Result(Outcome.WorkloadFailed, $"iteration {iteration}: ndctl exit {result.ExitCode}: {result.Stderr.Trim()}", null);
         return null;

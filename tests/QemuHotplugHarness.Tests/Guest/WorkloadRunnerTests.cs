@@ -198,4 +198,27 @@ public class WorkloadRunnerTests
             Assert.That(_recorder.Lines, Is.EqualTo(new[] { "step disable-region: exit 0", "step init-labels: exit 1" }));
         });
     }
+
+    [Test]
+    public async Task A_connection_lost_without_an_oops_is_an_infrastructure_error_not_a_workload_failure()
+    {
+        _shell.On(5, exit: null, stderr: "ssh connection lost: An established connection was aborted by the server.");
+        var r = await RunSeedAsync();
+        Assert.Multiple(() =>
+        {
+            Assert.That(r.Outcome, Is.EqualTo(Outcome.InfraError));
+            Assert.That(r.Error, Is.EqualTo("iteration 2: ssh connection lost: An established connection was aborted by the server."));
+            Assert.That(r.Iterations.Select(i => i.Index), Is.EqualTo(new[] { 1, 2 }));
+            Assert.That(r.Iterations[1].Namespace, Is.Null, "no iomem read over a lost connection");
+            Assert.That(_shell.Commands, Is.EqualTo(new[] { Disable, InitLabels, Enable, Reconfigure, CatIomem, Reconfigure }));
+        });
+    }
+
+    [Test]
+    public async Task A_connection_lost_under_an_oops_is_the_oops()
+    {
+        _shell.On(5, exit: null, stderr: "ssh connection lost: reset", oops: InitSinglePageOops);
+        var r = await RunSeedAsync();
+        Assert.That((r.Outcome, r.OopsIteration), Is.EqualTo((Outcome.Oops, (int?)2)));
+    }
 }
