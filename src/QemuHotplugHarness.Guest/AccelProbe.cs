@@ -11,11 +11,12 @@ public static class AccelProbe
 {
     public static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(20);
     private const string KernelStartedMarker = "Run /init";
+    public const string KvmDevice = "/dev/kvm";
 
     public static async Task<(Accel Accel, string Reason)> ProbeAsync(string qemuBinary, IReadOnlyList<string> firmware, string kernel, string initrd, ILogger log, CancellationToken ct)
     {
-        if (!File.Exists("/dev/kvm")) return (Accel.Tcg, "no /dev/kvm");
-        log.Information("accel: /dev/kvm exists; probing a KVM boot ({Seconds} s at most)", ProbeTimeout.TotalSeconds);
+        if (!File.Exists(KvmDevice)) return (Accel.Tcg, $"no {KvmDevice}");
+        log.Information("accel: {Device} exists; probing a KVM boot ({Seconds} s at most)", KvmDevice, ProbeTimeout.TotalSeconds);
         var dir = Directory.CreateTempSubdirectory("qhh-probe-");
         try
         {

@@ -20,6 +20,7 @@ public sealed class AccelChooser(HarnessCache cache, ILogger log)
     {
         if (choice == AccelChoice.Tcg) return new(Accel.Tcg, "asked for tcg");
         if (choice == AccelChoice.Kvm) return new(Accel.Kvm, "asked for kvm");
+        if (!File.Exists(AccelProbe.KvmDevice)) return new(Accel.Tcg, $"no {AccelProbe.KvmDevice}"); // nothing to probe, nothing to cache
         var file = Path.Combine(cache.Root, "probes", "accel-" + HarnessCache.Key([inputs.Qemu.Key, inputs.Kernel.BzImage]) + ".json");
         if (File.Exists(file) && File.GetLastWriteTimeUtc(file) > DateTime.UtcNow - Freshness)
         {
