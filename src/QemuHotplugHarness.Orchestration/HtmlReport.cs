@@ -47,7 +47,7 @@ public static class HtmlReport
 
     private static void Head(StringBuilder h, Summary s, ChangeUnderTest change)
     {
-        var good = s.Verdict == Verdict.PatchFixes;
+        var good = s.Verdict is Verdict.PatchFixes or Verdict.Partial;
         h.Append("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>QemuHotplugHarness: ").Append(E(s.Verdict.Kebab())).Append("</title><style>")
          .Append("body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}")
          .Append(".verdict{font-size:2em;font-weight:bold;padding:.3em .6em;display:inline-block;border-radius:6px;color:#fff}")

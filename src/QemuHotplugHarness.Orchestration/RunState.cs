@@ -39,7 +39,8 @@ public sealed class RunState(RunArtifacts run, string? shard, ChangeUnderTest ch
     private Summary Summary()
     {
         var cells = _cells.ToList();
-        var verdict = Interrupted ? Verdict.InfraError : Verdicts.Decide(cells.Select(c => c.Result).ToList());
+        var results = cells.Select(c => c.Result).ToList();
+        var verdict = Interrupted ? Verdict.InfraError : shard is null ? Verdicts.Decide(results) : Verdicts.DecideShard(results);
         return new Summary
         {
             Verdict = verdict, Cells = cells, Interrupted = Interrupted, StartedAt = _started,

@@ -15,6 +15,8 @@ public enum Verdict
     NotReproduced,
     /// <summary>Some cell disagrees with its prediction in another way.</summary>
     Mismatch,
+    /// <summary>A shard whose cells all match: only the merge of every shard can say the patch fixes the bug.</summary>
+    Partial,
     /// <summary>The run could not judge: an infrastructure fault, a guest that was not what the scenario asked, an interrupt.</summary>
     InfraError,
 }
@@ -29,6 +31,16 @@ public sealed record CellResult(string Name, int Repeat, Scenario Scenario, Pred
 
 public static class Verdicts
 {
+    /// <summary>
+    /// A shard's verdict: what its own cells can prove (a patched kernel that oopsed, a bug not reproduced, a mismatch,
+    /// an infrastructure error) but never <see cref="Verdict.PatchFixes"/>, which needs the whole matrix.
+    /// </summary>
+    public static Verdict DecideShard(IReadOnlyList<CellResult> cells)
+    {
+        var verdict = Decide(cells);
+        return verdict == Verdict.PatchFixes ? Verdict.Partial : verdict;
+    }
+
     public static Verdict Decide(IReadOnlyList<CellResult> cells)
     {
         if (cells.Count == 0 || cells.Any(c => c.Unjudged)) return Verdict.InfraError;

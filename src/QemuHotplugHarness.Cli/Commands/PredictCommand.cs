@@ -22,6 +22,9 @@ public sealed class PredictCommand : Command<PredictCommand.Settings>
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var scenario = settings.ResolveScenario();
+        // predict knows no --kernel-image: a name that is not a variant would silently be modelled as the unpatched one.
+        if (scenario.Kernel.Image is { } name)
+            throw new BadInputException(InputKind.Kernel, name, "not a kernel variant (predict models unpatched and patched; prebuilt images are registered with run/reproduce --kernel-image)");
         return settings.Sweep ? RunSweep(scenario, settings) : PredictOne(scenario, settings.Json);
     }
 

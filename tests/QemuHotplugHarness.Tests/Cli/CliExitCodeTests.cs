@@ -33,6 +33,7 @@ public class CliExitCodeTests
     [TestCase(new[] { "predict", "--ram", "4160.5M" }, "qhh: --ram 4160.5M: " + NotASize)]
     [TestCase(new[] { "predict", "--bogus" }, "qhh: Unknown option 'bogus'")]
     [TestCase(new[] { "predict", "--scenario", "/nonexistent.json" }, "qhh: --scenario /nonexistent.json: no such file")]
+    [TestCase(new[] { "predict", "--kernel", "sideways" }, "qhh: --kernel sideways: not a kernel variant (predict models unpatched and patched; prebuilt images are registered with run/reproduce --kernel-image)")]
     [TestCase(new[] { "scan", "/nonexistent.log" }, "qhh: /nonexistent.log: no such file")]
     [TestCase(new[] { "reproduce", "--repeat", "0" }, "qhh: --repeat 0: must be between 1 and 1000")]
     [TestCase(new[] { "reproduce", "--shard", "3/2" }, "qhh: --shard 3/2: use k/n with 1 <= k <= n")]

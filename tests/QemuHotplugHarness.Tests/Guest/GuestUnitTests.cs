@@ -166,6 +166,19 @@ public class GuestUnitTests
     }
 
     [Test]
+    public void A_shard_says_partial_never_patch_fixes_but_reports_what_its_cells_prove()
+    {
+        // Shard 1/2 of the default matrix: the stock cell and two clean cells, no reproducing cell.
+        var firstHalf = new[] { "stock-qemu-unpatched-pse-off", "unpatched-pse-on", "patched-pse-on" };
+        var shard = Judged(SeedObservations.Of).Where(c => firstHalf.Contains(c.Name)).ToList();
+        Assert.That(Verdicts.DecideShard(shard), Is.EqualTo(Verdict.Partial));
+        Assert.That(Verdicts.Decide(shard), Is.EqualTo(Verdict.PatchFixes), "the unsharded rule alone would claim what the shard cannot know");
+        var patchedOops = Judged(SeedExcept("patched-pse-on", SeedObservations.OopsAtIteration2())).Where(c => firstHalf.Contains(c.Name)).ToList();
+        Assert.That(Verdicts.DecideShard(patchedOops), Is.EqualTo(Verdict.PatchDoesNotFix));
+        Assert.That(Verdicts.DecideShard(Judged(SeedObservations.Of)), Is.EqualTo(Verdict.Partial), "a shard holding every cell is still a shard");
+    }
+
+    [Test]
     public void Shards_partition_the_matrix()
     {
         var cells = Matrix.Default(Scenario.Seed);

@@ -17,6 +17,8 @@ public class VerdictExitTests
     [TestCase(Verdict.NotReproduced, true, 1)]
     [TestCase(Verdict.Mismatch, false, 1)]
     [TestCase(Verdict.Mismatch, true, 1)]
+    [TestCase(Verdict.Partial, false, 0)]
+    [TestCase(Verdict.Partial, true, 125)]
     [TestCase(Verdict.InfraError, false, 3)]
     [TestCase(Verdict.InfraError, true, 125)]
     public void A_verdict_exits_with(Verdict verdict, bool bisect, int code) =>
@@ -24,7 +26,7 @@ public class VerdictExitTests
 
     [Test]
     public void Every_verdict_has_a_test_case() =>
-        Assert.That(Enum.GetValues<Verdict>(), Is.EquivalentTo(new[] { Verdict.PatchFixes, Verdict.PatchDoesNotFix, Verdict.NotReproduced, Verdict.Mismatch, Verdict.InfraError }));
+        Assert.That(Enum.GetValues<Verdict>(), Is.EquivalentTo(new[] { Verdict.PatchFixes, Verdict.PatchDoesNotFix, Verdict.NotReproduced, Verdict.Mismatch, Verdict.Partial, Verdict.InfraError }));
 
     private static CellResult Cell(Observation o)
     {
