@@ -1,3 +1,4 @@
+using QemuHotplugHarness.Scenarios;
 using Serilog;
 using Serilog.Events;
 using Serilog.Formatting.Compact;
@@ -21,6 +22,30 @@ public static class HarnessLog
             config = config.WriteTo.File(new CompactJsonFormatter(), Path.Combine(artifactsDir, "harness.log.json"), flushToDiskInterval: TimeSpan.FromSeconds(1));
         }
         return config.CreateLogger();
+    }
+
+    /// <summary>
+    /// Makes the artifacts folder and proves it takes a write (64 KiB, flushed to disk), so a read-only folder or
+    /// a full disk is bad input before anything is built or booted, not a run that cannot keep what it saw.
+    /// </summary>
+    public static string PrepareArtifacts(string dir)
+    {
+        var probe = Path.Combine(dir, ".qhh-write-probe");
+        try
+        {
+            Directory.CreateDirectory(dir);
+            using (var file = new FileStream(probe, FileMode.Create, FileAccess.Write, FileShare.None, 4096, FileOptions.WriteThrough))
+            {
+                file.Write(new byte[64 * 1024]);
+                file.Flush(flushToDisk: true);
+            }
+            File.Delete(probe);
+            return dir;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new BadInputException(InputKind.Artifacts, dir, "cannot write there: " + e.Message);
+        }
     }
 
     public static string DefaultArtifacts(string prefix) =>

@@ -37,7 +37,7 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
         var work = Reproducer.Plan(Matrix.Shard(cells, s.Repeat, s.Shard));
         var sources = s.Sources();
         foreach (var c in cells) s.ValidatedSources(c.Scenario);
-        var artifacts = s.Artifacts ?? HarnessLog.DefaultArtifacts("");
+        var artifacts = HarnessLog.PrepareArtifacts(s.Artifacts ?? HarnessLog.DefaultArtifacts(""));
         // A live table of cells on a terminal; plain log lines otherwise (CI logs).
         var live = !s.Json && AnsiConsole.Profile.Capabilities.Interactive && !Console.IsOutputRedirected;
         using var log = (Serilog.Core.Logger)HarnessLog.Create(artifacts, quietConsole: live);

@@ -80,7 +80,7 @@ public sealed class RunCommand : AsyncCommand<GuestSettings>
         var scenario = settings.ResolveScenario();
         var sources = settings.ValidatedSources(scenario);
         var options = settings.Options();
-        var artifacts = settings.Artifacts ?? HarnessLog.DefaultArtifacts("run-");
+        var artifacts = HarnessLog.PrepareArtifacts(settings.Artifacts ?? HarnessLog.DefaultArtifacts("run-"));
         using var log = (Serilog.Core.Logger)HarnessLog.Create(artifacts);
         var ctx = BuildContext.Create(log, artifacts);
         var reproducer = new Reproducer(ctx, new InputsResolver(ctx, sources), log);

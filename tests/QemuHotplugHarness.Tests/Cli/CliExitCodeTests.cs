@@ -34,6 +34,8 @@ public class CliExitCodeTests
     [TestCase(new[] { "predict", "--bogus" }, "qhh: Unknown option 'bogus'")]
     [TestCase(new[] { "predict", "--scenario", "/nonexistent.json" }, "qhh: --scenario /nonexistent.json: no such file")]
     [TestCase(new[] { "predict", "--kernel", "sideways" }, "qhh: --kernel sideways: not a kernel variant (predict models unpatched and patched; prebuilt images are registered with run/reproduce --kernel-image)")]
+    [TestCase(new[] { "run", "--artifacts", "/proc/qhh-artifacts" }, "qhh: --artifacts /proc/qhh-artifacts: cannot write there: ")]
+    [TestCase(new[] { "reproduce", "--artifacts", "/proc/qhh-artifacts" }, "qhh: --artifacts /proc/qhh-artifacts: cannot write there: ")]
     [TestCase(new[] { "scan", "/nonexistent.log" }, "qhh: /nonexistent.log: no such file")]
     [TestCase(new[] { "reproduce", "--repeat", "0" }, "qhh: --repeat 0: must be between 1 and 1000")]
     [TestCase(new[] { "reproduce", "--shard", "3/2" }, "qhh: --shard 3/2: use k/n with 1 <= k <= n")]
