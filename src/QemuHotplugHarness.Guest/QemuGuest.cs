@@ -74,7 +74,7 @@ public sealed class QemuGuest : IAsyncDisposable, IGuestShell, IGuestConsole
         foreach (var strategy in strategies) await strategy.UntilReadyAsync(this, ct);
         ReadyTime = Qemu.Clock.Elapsed;
         _log.Information("guest ready in {Seconds:F1} s (marker at {Marker:F1} s, {Accel}); ssh on 127.0.0.1:{Port}",
-            ReadyTime.Value.TotalSeconds, MarkerTime?.TotalSeconds, Configuration.Accel, SshPort);
+            ReadyTime.Value.TotalSeconds, MarkerTime?.TotalSeconds, Configuration.Accel.Kebab(), SshPort);
     }
 
     public static IReadOnlyList<IWaitStrategy> DefaultReadiness(GuestConfiguration c) =>

@@ -40,6 +40,19 @@ public sealed class QemuProcess : IAsyncDisposable
     public int? ProcessId { get; private set; }
     public Stopwatch Clock { get; } = new();
     public bool HasExited => _task?.IsCompleted ?? false;
+
+    /// <summary>How QEMU ended, once it has: "exit code N" or "killed by SIGKILL" (.NET reports a signal as 128 + its number).</summary>
+    public string? ExitDescription => _task is { IsCompletedSuccessfully: true } t ? Describe(t.Result.ExitCode) : null;
+
+    private static string Describe(int code) => code switch
+    {
+        137 => "killed by SIGKILL",
+        143 => "killed by SIGTERM",
+        134 => "aborted (SIGABRT)",
+        139 => "crashed (SIGSEGV)",
+        > 128 and < 160 => $"killed by signal {code - 128}",
+        _ => $"exit code {code}",
+    };
     public string Stderr { get { lock (_gate) return _stderr.ToString(); } }
     public IReadOnlyList<OopsReport> Oopses { get { lock (_gate) return _oopses.ToList(); } }
     /// <summary>True while an oops report is arriving on the console.</summary>

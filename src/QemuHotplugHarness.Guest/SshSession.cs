@@ -80,22 +80,28 @@ public sealed class SshSession : IDisposable
 
     public async Task<GuestCommandResult> RunShellAsync(string command, TimeSpan timeout, CancellationToken ct)
     {
-        using var cmd = _client.CreateCommand(command);
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         cts.CancelAfter(timeout);
         var watch = Stopwatch.StartNew();
+        SshCommand? cmd = null;
         try
         {
+            cmd = _client.CreateCommand(command);
             await cmd.ExecuteAsync(cts.Token);
             return new GuestCommandResult(command, cmd.ExitStatus, cmd.Result, cmd.Error, watch.Elapsed.TotalSeconds, false);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
-            return new GuestCommandResult(command, null, SafeResult(cmd), "", watch.Elapsed.TotalSeconds, true);
+            return new GuestCommandResult(command, null, cmd is null ? "" : SafeResult(cmd), "", watch.Elapsed.TotalSeconds, true);
         }
-        catch (SshConnectionException e)
+        catch (Exception e) when (e is SshException or System.Net.Sockets.SocketException or IOException or ObjectDisposedException)
         {
+            // The guest's sshd or the QEMU under it went away: a result that says so, not an exception mid-workload.
             return new GuestCommandResult(command, null, "", "ssh connection lost: " + e.Message, watch.Elapsed.TotalSeconds, false);
+        }
+        finally
+        {
+            cmd?.Dispose();
         }
     }
 

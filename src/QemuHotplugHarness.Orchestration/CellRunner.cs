@@ -103,14 +103,25 @@ public sealed class CellRunner(AccelChooser accel, RunOptions options, ILogger l
         WorkloadResult result;
         await using (var recorder = new ArtifactRecorder(plan.Artifacts))
             result = await new WorkloadRunner(guest, guest, recorder, guest.Configuration.Timeouts).RunAsync(plan.Scenario.Workload.Steps(), options.Progress, ct);
-        var dmesg = await guest.RunShellAsync("dmesg", guest.Configuration.Timeouts.Probe, ct);
-        if (!dmesg.TimedOut) await File.WriteAllTextAsync(plan.Artifacts.Dmesg, dmesg.Stdout, ct);
+        if (!guest.Qemu.HasExited)
+        {
+            var dmesg = await guest.RunShellAsync("dmesg", guest.Configuration.Timeouts.Probe, ct);
+            if (dmesg.ExitCode == 0) await File.WriteAllTextAsync(plan.Artifacts.Dmesg, dmesg.Stdout, ct);
+        }
         var oopses = await KeepOopsesAsync(guest, plan, kernel, ct);
+        var error = guest.Qemu.HasExited && result.Outcome != Outcome.Oops ? $"{result.Error}; qemu ended: {await QemuEndAsync(guest)}" : result.Error;
         return seen with
         {
-            Outcome = result.Outcome, Error = result.Error, Iterations = result.Iterations, Oopses = oopses,
+            Outcome = result.Outcome, Error = error, Iterations = result.Iterations, Oopses = oopses,
             OopsIteration = result.OopsIteration, FaultPfn = oopses.FirstOrDefault()?.FaultPfn,
         };
+    }
+
+    /// <summary>QEMU went away under the workload (killed from outside, crashed): how, for the cell's error.</summary>
+    private static async Task<string> QemuEndAsync(QemuGuest guest)
+    {
+        await guest.Qemu.WaitForExitAsync(guest.Configuration.Timeouts.Teardown);
+        return guest.Qemu.ExitDescription ?? "gone";
     }
 
     /// <summary>One file per distinct oops (title, report, frames symbolized against the build's vmlinux).</summary>

@@ -1,0 +1,102 @@
+using QemuHotplugHarness.Build;
+using QemuHotplugHarness.Guest;
+using QemuHotplugHarness.Orchestration;
+using QemuHotplugHarness.Scenarios;
+using QemuHotplugHarness.Simulator;
+using Serilog;
+
+namespace QemuHotplugHarness.Tests.Integration;
+
+/// <summary>
+/// Faults caused for real on real guests (TCG): a guest whose host key is not the pinned one, and a QEMU killed
+/// from outside in the middle of the workload. Uses the cached builds of the seed (the RealGuest matrix builds them).
+/// </summary>
+[TestFixture]
+[Category("RealGuest")]
+[NonParallelizable]
+public class GuestFaultTests
+{
+    private static readonly TimeSpan Budget = TimeSpan.FromMinutes(60);
+    private string _dir = "";
+    private Serilog.Core.Logger _log = null!;
+    private BuildContext _ctx = null!;
+    private InputsResolver _inputs = null!;
+
+    [OneTimeSetUp]
+    public void SetUp()
+    {
+        _dir = Directory.CreateTempSubdirectory("qhh-faults-").FullName;
+        _log = new LoggerConfiguration().MinimumLevel.Information().WriteTo.Sink(new ProgressSink()).CreateLogger();
+        _ctx = BuildContext.Create(_log, _dir);
+        _inputs = new InputsResolver(_ctx, KernelSources.Default);
+    }
+
+    [OneTimeTearDown]
+    public void TearDown()
+    {
+        _log.Dispose();
+        TestContext.Progress.WriteLine($"fault artifacts: {_dir}");
+    }
+
+    private sealed class ProgressSink : Serilog.Core.ILogEventSink
+    {
+        public void Emit(Serilog.Events.LogEvent e) => TestContext.Progress.WriteLine($"[{e.Timestamp:HH:mm:ss}] {e.RenderMessage()}");
+    }
+
+    [Test]
+    public async Task A_guest_whose_host_key_is_not_the_pinned_one_is_refused_before_any_command()
+    {
+        using var cts = new CancellationTokenSource(Budget);
+        var seed = Scenario.Seed.WithKernel(KernelVariant.Patched);
+        var inputs = await _inputs.ResolveAsync(seed, cts.Token);
+        // A syntactically valid ed25519 key that is not the image's.
+        const string otherKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl other";
+        var console = Path.Combine(_dir, "hostkey-console.log");
+        var config = GuestBuilder.For(seed, inputs.Qemu.Binary, inputs.Kernel.BzImage, otherKey, (key, path) => ImageBuilder.WriteRunInitrd(inputs.Image, key, path))
+            .WithFirmware(inputs.Qemu.FirmwareDirs).WithConsoleLog(console).Build();
+        await using var guest = await QemuGuest.StartAsync(config, _log, cts.Token);
+        var e = (await Assert.ThrowsAsync<GuestNotReadyException>(() => guest.WaitReadyAsync(cts.Token)))!;
+        Assert.That(e.Reason, Is.EqualTo(NotReadyReason.HostKeyMismatch), e.Message);
+        Assert.That(e.Message, Does.Contain("host key is not the one pinned"));
+        Assert.That(() => guest.RunShellAsync("true", TimeSpan.FromSeconds(5), cts.Token), Throws.InvalidOperationException, "no session, so no command can be sent");
+        Assert.That(File.ReadAllText(console), Does.Contain(config.ReadyMarker), "the guest itself was fine: only its key was refused");
+    }
+
+    [Test]
+    public async Task A_qemu_killed_mid_workload_is_an_infra_error_naming_the_signal_with_everything_kept()
+    {
+        using var cts = new CancellationTokenSource(Budget);
+        var scenario = Scenario.Seed.WithKernel(KernelVariant.Patched).WithPse(true).WithIterations(3);
+        var files = new CellArtifacts(Path.Combine(_dir, "killed"));
+        var killed = 0;
+        var pids = new List<int>();
+        void OnStarted(int pid) { lock (pids) pids.Add(pid); }
+        void Progress(string step)
+        {
+            if (step != "iteration 2" || Interlocked.Exchange(ref killed, 1) == 1) return;
+            lock (pids) foreach (var pid in pids) System.Diagnostics.Process.GetProcessById(pid).Kill(); // SIGKILL, from outside the runner
+        }
+        QemuProcess.AnyStarted += OnStarted;
+        Observation o;
+        try
+        {
+            o = await new Reproducer(_ctx, _inputs, _log).ObserveAsync(new CellRequest(scenario, Predictor.Predict(scenario), files),
+                new RunOptions { Accel = AccelChoice.Tcg, Progress = Progress }, cts.Token);
+        }
+        finally
+        {
+            QemuProcess.AnyStarted -= OnStarted;
+        }
+        Assert.That(killed, Is.EqualTo(1), "the workload reached iteration 2");
+        Assert.Multiple(() =>
+        {
+            Assert.That(o.Outcome, Is.EqualTo(Outcome.InfraError), o.Error);
+            Assert.That(o.Error, Does.Contain("iteration 2").And.Contain("killed by SIGKILL"));
+            Assert.That(o.Iterations.Select(i => i.Index), Is.EqualTo(new[] { 1, 2 }));
+            Assert.That(File.Exists(files.Observation), Is.True, "observation.json is written on this path too");
+            Assert.That(File.ReadAllText(files.Console), Does.Contain("QHH-READY"), "the console is kept");
+            Assert.That(File.ReadAllText(files.NdctlLog), Does.Contain("### reconfigure-2"));
+        });
+        lock (pids) Assert.That(pids.Where(p => Directory.Exists($"/proc/{p}")), Is.Empty, "no QEMU left");
+    }
+}
