@@ -64,11 +64,12 @@ public sealed class QemuProcess : IAsyncDisposable
     public void Start()
     {
         Clock.Start();
-        var cmd = Cli.Wrap(Binary).WithArguments(Arguments).WithValidation(CommandResultValidation.None)
+        var (exe, args) = LifetimeBound.Wrap(Binary, Arguments); // no QEMU outlives a harness killed with SIGKILL
+        var cmd = Cli.Wrap(exe).WithArguments(args).WithValidation(CommandResultValidation.None)
             .WithStandardInputPipe(PipeSource.Null)
             .WithStandardOutputPipe(PipeTarget.ToDelegate(OnConsole))
             .WithStandardErrorPipe(PipeTarget.ToDelegate(l => { lock (_gate) _stderr.AppendLine(l); }));
-        var task = cmd.ExecuteAsync(_forceful.Token, _graceful.Token);
+        var task = LifetimeBound.Start(() => cmd.ExecuteAsync(_forceful.Token, _graceful.Token));
         ProcessId = task.ProcessId;
         _task = task.Task;
         AnyStarted?.Invoke(task.ProcessId);

@@ -99,4 +99,74 @@ public class GuestFaultTests
         });
         lock (pids) Assert.That(pids.Where(p => Directory.Exists($"/proc/{p}")), Is.Empty, "no QEMU left");
     }
+
+    [Test]
+    public async Task No_qemu_outlives_a_harness_killed_with_SIGKILL()
+    {
+        if (!LifetimeBound.Available) Assert.Ignore($"{LifetimeBound.Setpriv} is missing (Debian's util-linux): QEMU cannot be bound to the harness's life");
+        var artifacts = Path.Combine(_dir, "sigkill");
+        var qhh = Path.Combine(AppContext.BaseDirectory, "qhh.dll");
+        using var harness = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("dotnet",
+            [qhh, "run", "--kernel", "patched", "--pse", "on", "--iterations", "20", "--accel", "tcg", "--artifacts", artifacts])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true,
+        })!;
+        try
+        {
+            var qemu = await ChildNamedAsync(harness.Id, "qemu-system", TimeSpan.FromMinutes(5));
+            Assert.That(qemu, Is.Not.Null, "the harness started a QEMU");
+            await Task.Delay(TimeSpan.FromSeconds(2)); // booting, well inside the run
+            harness.Kill(); // SIGKILL: no handler, no dispose, no teardown runs in the harness
+            await harness.WaitForExitAsync();
+            var gone = await PollAsync(() => !Alive(qemu!.Value), TimeSpan.FromSeconds(5));
+            Assert.That(gone, Is.True, $"QEMU pid {qemu} still runs 5 s after its harness was killed");
+        }
+        finally
+        {
+            if (!harness.HasExited) harness.Kill(entireProcessTree: true);
+        }
+    }
+
+    /// <summary>A process that exists and is not a zombie (a killed child waits as a zombie until init reaps it).</summary>
+    private static bool Alive(int pid)
+    {
+        var status = $"/proc/{pid}/status";
+        try { return File.Exists(status) && !File.ReadLines(status).Any(l => l.StartsWith("State:", StringComparison.Ordinal) && l.Contains("zombie", StringComparison.Ordinal)); }
+        catch (IOException) { return false; }
+    }
+
+    private static async Task<int?> ChildNamedAsync(int parent, string name, TimeSpan timeout)
+    {
+        int? found = null;
+        await PollAsync(() => (found = ChildNamed(parent, name)) is not null, timeout);
+        return found;
+    }
+
+    private static int? ChildNamed(int parent, string name)
+    {
+        foreach (var dir in Directory.GetDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid)) continue;
+            try
+            {
+                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                var comm = stat[(stat.IndexOf('(') + 1)..stat.LastIndexOf(')')];
+                var ppid = int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+                if (ppid == parent && comm.StartsWith(name, StringComparison.Ordinal)) return pid;
+            }
+            catch (IOException) { }
+        }
+        return null;
+    }
+
+    private static async Task<bool> PollAsync(Func<bool> condition, TimeSpan timeout)
+    {
+        var deadline = Deadline.In(timeout);
+        while (!condition())
+        {
+            if (deadline.Expired) return false;
+            await Task.Delay(100);
+        }
+        return true;
+    }
 }
