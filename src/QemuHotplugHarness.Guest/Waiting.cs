@@ -62,6 +62,8 @@ public sealed record ConsoleMarkerWait(string Marker, TimeSpan Timeout) : IWaitS
         var seen = await Poll.UntilAsync(() => qemu.MarkerTime(Marker) is not null || qemu.HasExited || qemu.Oopses.Count > 0,
             Deadline.In(Timeout), TimeSpan.FromMilliseconds(50), ct);
         if (qemu.MarkerTime(Marker) is not null) return;
+        // A panic ends the console and QEMU with it (-no-reboot): the report still being read is the reason, not "exited".
+        if (qemu.HasExited) qemu.FlushDetector();
         if (qemu.Oopses.Count > 0) throw new GuestNotReadyException(NotReadyReason.CrashedWhileBooting, $"the kernel crashed while booting: {qemu.Oopses[0].Title}");
         if (qemu.HasExited) throw await guest.ExitedAsync();
         if (!seen) throw new GuestNotReadyException(NotReadyReason.BootTimeout, $"the guest did not print '{Marker}' within {Timeout.TotalSeconds:F0} s (see console.log)");

@@ -100,6 +100,52 @@ public class GuestFaultTests
         lock (pids) Assert.That(pids.Where(p => Directory.Exists($"/proc/{p}")), Is.Empty, "no QEMU left");
     }
 
+    /// <summary>A seed guest of the cached builds, its console in this fixture's folder, with the given changes.</summary>
+    private async Task<GuestBuilder> SeedGuestAsync(string name, CancellationToken ct)
+    {
+        var seed = Scenario.Seed.WithKernel(KernelVariant.Patched).WithPse(true);
+        var inputs = await _inputs.ResolveAsync(seed, ct);
+        return GuestBuilder.For(seed, inputs.Qemu.Binary, inputs.Kernel.BzImage, inputs.Image.HostPublicKey, (key, path) => ImageBuilder.WriteRunInitrd(inputs.Image, key, path))
+            .WithFirmware(inputs.Qemu.FirmwareDirs).WithConsoleLog(Path.Combine(_dir, name + "-console.log"));
+    }
+
+    [Test]
+    public async Task A_guest_whose_sshd_never_answers_is_not_ready_after_the_ssh_timeout_with_its_console_kept()
+    {
+        using var cts = new CancellationTokenSource(Budget);
+        var builder = await SeedGuestAsync("no-sshd", cts.Token);
+        var image = builder.Configuration.WriteInitrd;
+        // The run's initrd, then one more archive whose host key is garbage: dropbear refuses to start, init goes on.
+        var config = (builder with { Configuration = builder.Configuration with { WriteInitrd = (key, path) =>
+        {
+            image(key, path);
+            using var file = new FileStream(path, FileMode.Append);
+            while (file.Length % 512 != 0) file.WriteByte(0);
+            using var overlay = new NewcArchive(file);
+            overlay.AddFile("etc/dropbear/dropbear_ed25519_host_key", "not a key"u8.ToArray(), 0b110_000_000);
+        } } }).WithTimeouts(new GuestTimeouts { Ssh = TimeSpan.FromSeconds(8) }).Build();
+        await using var guest = await QemuGuest.StartAsync(config, _log, cts.Token);
+        var e = (await Assert.ThrowsAsync<GuestNotReadyException>(() => guest.WaitReadyAsync(cts.Token)))!;
+        Assert.That(e.Reason, Is.EqualTo(NotReadyReason.SshUnavailable), e.Message);
+        Assert.That(e.Message, Does.Contain($"within 8 s"));
+        Assert.That(File.ReadAllText(config.ConsoleLog), Does.Contain(config.ReadyMarker), "console kept: the guest booted, only sshd is missing");
+    }
+
+    [Test]
+    public async Task A_kernel_without_a_working_init_is_a_crash_while_booting_not_a_timeout()
+    {
+        using var cts = new CancellationTokenSource(Budget);
+        var config = (await SeedGuestAsync("bogus-init", cts.Token)).WithKernelAppend("console=ttyS0 nokaslr panic=-1 rdinit=/nonexistent init=/nonexistent")
+            .WithTimeouts(new GuestTimeouts { Boot = TimeSpan.FromSeconds(60) }).Build();
+        await using var guest = await QemuGuest.StartAsync(config, _log, cts.Token);
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var e = (await Assert.ThrowsAsync<GuestNotReadyException>(() => guest.WaitReadyAsync(cts.Token)))!;
+        Assert.That(e.Reason, Is.EqualTo(NotReadyReason.CrashedWhileBooting), e.Message);
+        Assert.That(e.Message, Does.Contain("kernel panic"));
+        Assert.That(started.Elapsed, Is.LessThan(TimeSpan.FromSeconds(60)), "told by the console, not by the boot timeout");
+        Assert.That(File.ReadAllText(config.ConsoleLog), Does.Contain("Kernel panic"), "console kept");
+    }
+
     [Test]
     public async Task No_qemu_outlives_a_harness_killed_with_SIGKILL()
     {
