@@ -205,14 +205,6 @@ public class GuestFaultTests
         return null;
     }
 
-    private static async Task<bool> PollAsync(Func<bool> condition, TimeSpan timeout)
-    {
-        var deadline = Deadline.In(timeout);
-        while (!condition())
-        {
-            if (deadline.Expired) return false;
-            await Task.Delay(100);
-        }
-        return true;
-    }
+    private static Task<bool> PollAsync(Func<bool> condition, TimeSpan timeout) =>
+        Poll.UntilAsync(condition, Deadline.In(timeout), TimeSpan.FromMilliseconds(100), CancellationToken.None);
 }
