@@ -4,6 +4,7 @@ using QemuHotplugHarness.Scenarios;
 namespace QemuHotplugHarness.Build;
 
 /// <summary>A guest kernel: bzImage plus what symbolization needs.</summary>
+/// <remarks>Positional with more than six fields: a record of what one build produced, one parameter per fact.</remarks>
 public sealed record KernelBuild(string Name, string BzImage, string? Vmlinux, string? SystemMap, string? ModulesDir, string Release, string Source, string Key);
 
 /// <summary>

@@ -15,12 +15,15 @@ public sealed record ObservedLayout(
     [property: JsonConverter(typeof(AddressRangeJsonConverter))] AddressRange? PersistentMemory,
     [property: JsonConverter(typeof(HexJsonConverter))] ulong? NvdimmAddressQmp);
 
+/// <summary>One reconfiguration as the guest ran it.</summary>
+/// <remarks>Positional with more than six fields: one parameter per JSON field.</remarks>
 public sealed record ObservedIteration(
     int Index, string Command, int? ExitCode, double Seconds, bool TimedOut,
     [property: JsonConverter(typeof(IomemRangeJsonConverter))] AddressRange? Namespace,
     [property: JsonConverter(typeof(IomemRangeJsonConverter))] AddressRange? Dax,
     string Stderr);
 
+/// <remarks>Positional with seven fields: one parameter per JSON field.</remarks>
 public sealed record ObservedOops(
     string Title, string? Function,
     [property: JsonConverter(typeof(HexJsonConverter))] ulong? FaultAddress,

@@ -21,6 +21,8 @@ public sealed record Summary
     public ChangeUnderTest? Change { get; init; }
 }
 
+/// <summary>One cell of summary.json.</summary>
+/// <remarks>Positional with more than six fields: one parameter per JSON field of the cell, never a call site to keep short.</remarks>
 public sealed record SummaryCell(string Name, int Repeat, Scenario Scenario, Prediction Prediction, Observation Observation, bool Match, IReadOnlyList<string> Mismatches, string Folder)
 {
     [System.Text.Json.Serialization.JsonIgnore]
