@@ -17,6 +17,8 @@ public sealed record GuestTimeouts
     public TimeSpan Keygen { get; init; } = TimeSpan.FromSeconds(30);
     /// <summary>Each teardown step: SIGINT, then SIGKILL.</summary>
     public TimeSpan Teardown { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>The KVM probe: a guest kernel that does not start under KVM within this means KVM is not usable.</summary>
+    public TimeSpan KvmProbe { get; init; } = TimeSpan.FromSeconds(20);
     /// <summary>An oops still being printed gets this long to finish before it is cut.</summary>
     public TimeSpan OopsSettle { get; init; } = TimeSpan.FromSeconds(5);
 }

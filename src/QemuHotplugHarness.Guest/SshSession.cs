@@ -32,6 +32,9 @@ public sealed class SshSession : IDisposable
         _key = key;
     }
 
+    /// <summary>One connection attempt (TCP, banner, key exchange, auth); ConnectAsync retries within its own bound.</summary>
+    private static readonly TimeSpan AttemptTimeout = TimeSpan.FromSeconds(10);
+
     public static async Task<SshSession> ConnectAsync(SshEndpoint endpoint, TimeSpan timeout, ILogger log, CancellationToken ct)
     {
         var deadline = Deadline.In(timeout);
@@ -63,7 +66,7 @@ public sealed class SshSession : IDisposable
     {
         var expected = Convert.FromBase64String(endpoint.PinnedHostKey.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]);
         var key = new PrivateKeyFile(endpoint.PrivateKeyPath);
-        var info = new ConnectionInfo("127.0.0.1", endpoint.Port, "root", new PrivateKeyAuthenticationMethod("root", key)) { Timeout = TimeSpan.FromSeconds(10) };
+        var info = new ConnectionInfo("127.0.0.1", endpoint.Port, "root", new PrivateKeyAuthenticationMethod("root", key)) { Timeout = AttemptTimeout };
         var client = new SshClient(info);
         var mismatch = new StrongBox<bool>();
         client.HostKeyReceived += (_, e) =>
