@@ -74,7 +74,8 @@ public static class HarnessApp
         CommandAppException usage => (ExitCode.BadInput, [OneLine(usage.Message) + " (see --help)"]),
         CheckFailedException => (ExitCode.CheckFailed, Lines(e.Message)),
         InfrastructureException => (ExitCode.Infrastructure, Lines(e.Message)),
-        OperationCanceledException => (ExitCode.Interrupted, ["interrupted"]),
+        // reproduce says where its partial summary is; a plain cancellation says only that it was interrupted.
+        OperationCanceledException c => (ExitCode.Interrupted, [c.Message.StartsWith("interrupted", StringComparison.Ordinal) ? c.Message : "interrupted"]),
         HarnessException => (ExitCode.Infrastructure, Lines(e.Message)), // the harness's own, e.g. a build tool that failed
         _ => (ExitCode.Infrastructure, [$"internal error: {e.GetType().Name}: {OneLine(e.Message)}"]),
     };

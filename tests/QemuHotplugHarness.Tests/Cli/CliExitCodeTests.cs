@@ -115,6 +115,7 @@ public class CliExitCodeTests
         new object[] { new InfrastructureException("QMP: QEMU closed the socket"), ExitCode.Infrastructure, "QMP: QEMU closed the socket" },
         new object[] { new ToolFailedException("make bzImage", "/usr/bin/make", 2, "Error 2", "make.log"), ExitCode.Infrastructure, "make bzImage: make failed with exit code 2: Error 2 (log: make.log)" },
         new object[] { new OperationCanceledException(), ExitCode.Interrupted, "interrupted" },
+        new object[] { new OperationCanceledException("interrupted; partial summary written to artifacts/x"), ExitCode.Interrupted, "interrupted; partial summary written to artifacts/x" },
         new object[] { new InvalidOperationException("boom"), ExitCode.Infrastructure, "internal error: InvalidOperationException: boom" },
     ];
 
