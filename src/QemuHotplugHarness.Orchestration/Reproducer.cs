@@ -94,8 +94,15 @@ public sealed class Reproducer(BuildContext ctx, InputsResolver inputs, ILogger 
         {
             log.Error("{Cell}: infrastructure error: {Message}", request.Scenario.Name, e.Message);
             var observation = new Observation { Outcome = Outcome.InfraError, Error = e.Message };
-            request.Artifacts.Create();
-            await File.WriteAllTextAsync(request.Artifacts.Observation, HarnessJson.Serialize(observation), CancellationToken.None);
+            try
+            {
+                request.Artifacts.Create();
+                await ArtifactFiles.WriteAsync(request.Artifacts.Observation, HarnessJson.Serialize(observation), CancellationToken.None);
+            }
+            catch (Exception unsaved) when (unsaved is InfrastructureException or IOException or UnauthorizedAccessException)
+            {
+                log.Error("{Cell}: {Unsaved}", request.Scenario.Name, unsaved.Message);
+            }
             return observation;
         }
     }

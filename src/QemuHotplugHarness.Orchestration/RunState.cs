@@ -30,8 +30,15 @@ public sealed class RunState(RunArtifacts run, string? shard, ChangeUnderTest ch
         lock (_gate)
         {
             var summary = Summary();
-            Reports.WriteSummary(run, summary);
-            if (final) Reports.WriteReports(run, summary, change);
+            try
+            {
+                Reports.WriteSummary(run, summary);
+                if (final) Reports.WriteReports(run, summary, change);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new Scenarios.InfrastructureException($"could not save the run's summary or reports in {run.Dir}: {e.Message}", e);
+            }
             return summary;
         }
     }
