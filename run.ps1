@@ -208,6 +208,13 @@ function Invoke-Tests([string[]]$Arguments) {
         $failed += [int]$c.failed + [int]$c.error + [int]$c.timeout + [int]$c.aborted
         $skipped += [int]$c.total - [int]$c.executed
         Write-Skipped $doc
+        # A failed one-time teardown (the suite-end check that no QEMU is left) is no test's result: count it as one.
+        foreach ($info in @($doc.GetElementsByTagName('RunInfo'))) {
+            if ($info.GetAttribute('outcome') -eq 'Error' -and $info.InnerText -match 'TearDown') {
+                $failed += 1
+                Write-Output "failed: $(($info.InnerText -replace '\s*\r?\n\s*', ' ').Trim())"
+            }
+        }
     }
     [IO.Directory]::Delete($results, $true)
     if ($trx.Count -eq 0 -and $testExit -ne 0) { $failed += 1 }

@@ -87,11 +87,21 @@ public static class Procs
         return found;
     }
 
-    /// <summary>The first child of <paramref name="parent"/> whose command line contains <paramref name="text"/>, waiting up to <paramref name="timeout"/>.</summary>
-    public static async Task<int?> DescendantAsync(int parent, string text, TimeSpan timeout, CancellationToken ct = default)
+    /// <summary>The program a process runs now (after exec), as the kernel names it (at most 15 characters).</summary>
+    public static string Comm(int pid)
+    {
+        try { return File.ReadAllText($"/proc/{pid}/comm").Trim(); }
+        catch (IOException) { return ""; }
+    }
+
+    /// <summary>
+    /// The first process below <paramref name="parent"/> that runs a program whose name starts with <paramref name="program"/>
+    /// (by what runs, not by command line: a dpkg-query about qemu-system-x86 is not a QEMU), waiting up to <paramref name="timeout"/>.
+    /// </summary>
+    public static async Task<int?> DescendantAsync(int parent, string program, TimeSpan timeout, CancellationToken ct = default)
     {
         int? found = null;
-        await Poll.UntilAsync(() => (found = Descendants(parent).FirstOrDefault(p => CommandLine(p).Contains(text, StringComparison.Ordinal)) is var p && p > 0 ? p : null) is not null,
+        await Poll.UntilAsync(() => (found = Descendants(parent).FirstOrDefault(p => Comm(p).StartsWith(program, StringComparison.Ordinal)) is var p && p > 0 ? p : null) is not null,
             Deadline.In(timeout), TimeSpan.FromMilliseconds(100), ct);
         return found;
     }
