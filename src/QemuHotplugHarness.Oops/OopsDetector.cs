@@ -16,8 +16,9 @@ public sealed class OopsDetector
     public const int MaxReportLines = 1000;
     public const int MaxLineLength = 1000;
     private const int MaxForeignLines = 300;
-    private const int MergeWindow = 8;
     private const int FollowUpWindow = 30;
+    /// <summary>The faulting address is printed in the first lines of a report (header, #PF line, Oops line).</summary>
+    private const int FaultLines = 8;
 
     private static readonly SearchValues<string> Keywords = SearchValues.Create(OopsPatterns.Keywords.ToArray(), StringComparison.Ordinal);
     private static readonly Regex Prompt = new(@"^(?:[\w@.:~/-]*\s?)?[#$] ", RegexOptions.Compiled);
@@ -148,10 +149,10 @@ public sealed class OopsDetector
         public bool Frozen { get; set; }
 
         /// <summary>
-        /// With caller ids, a second header of the same caller just after the first (a header split by another
-        /// printk, "INFO: t" then "INFO: task ...") belongs to it; without them, any new header starts a new report.
+        /// With caller ids, a later header of the same caller belongs to this report (a header split by another printk,
+        /// "INFO: t" then "INFO: task ...", or the next task khungtaskd lists); without them, any new header starts a new report.
         /// </summary>
-        public bool CanMerge => First.HasCaller && _frames.Count == 0 && Lines.Count <= MergeWindow;
+        public bool CanMerge => First.HasCaller;
 
         public OpenReport Start()
         {
@@ -232,7 +233,7 @@ public sealed class OopsDetector
                 _pid = int.Parse(headerCpu.Groups["pid"].Value, CultureInfo.InvariantCulture);
                 _version = headerCpu.Groups["ver"].Value;
             }
-            foreach (var l in Lines.Take(MergeWindow))
+            foreach (var l in Lines.Take(FaultLines))
                 if (_fault is null && FaultAt.Match(l) is { Success: true } fa) _fault = fa.Groups["addr"].Value;
             if (_fault is null && OopsPatterns.PageFaultKinds.Contains(extraction.Kind)) _fault = _cr2;
             if (_fault is not null && !_fault.StartsWith("0x", StringComparison.OrdinalIgnoreCase)) _fault = "0x" + _fault;
