@@ -16,11 +16,9 @@ public sealed class OopsDetector
     public const int MaxReportLines = 1000;
     public const int MaxLineLength = 1000;
     private const int MaxForeignLines = 300;
-    private const int MergeWindow = 8;
     private const int FollowUpWindow = 30;
-    /// <summary>Lines of a report after which a panic (panic_on_warn) or a lockdep splat it caused is no longer part of it.</summary>
-    private const int MinLinesBeforePanic = 22;
-    private const int MinLinesBeforePanicKmsan = 16;
+    /// <summary>The faulting address is printed in the first lines of a report (header, #PF line, Oops line).</summary>
+    private const int FaultLines = 8;
 
     private static readonly SearchValues<string> Keywords = SearchValues.Create(OopsPatterns.Keywords.ToArray(), StringComparison.Ordinal);
     private static readonly Regex Prompt = new(@"^(?:[\w@.:~/-]*\s?)?[#$] ", RegexOptions.Compiled);
@@ -33,7 +31,21 @@ public sealed class OopsDetector
     public bool InReport => _open is not null;
 
     /// <summary>Feeds the next raw line. Returns the report this line completed, if any.</summary>
-    public OopsReport? Feed(string rawLine)
+    public OopsReport? Feed(string rawLine) => IsQuiet(rawLine) ? Skip() : FeedLine(rawLine);
+
+    /// <summary>Feeds the next raw line from a buffer: it becomes a string only when the detector needs it.</summary>
+    public OopsReport? Feed(ReadOnlySpan<char> rawLine) => IsQuiet(rawLine) ? Skip() : FeedLine(new string(rawLine));
+
+    /// <summary>Most console lines are no crash's and come while no report is open: they need no normalizing.</summary>
+    private bool IsQuiet(ReadOnlySpan<char> rawLine) => _open is null && rawLine.IndexOfAny(Keywords) < 0 && !rawLine.Contains('\x1b');
+
+    private OopsReport? Skip()
+    {
+        _lineNumber++;
+        return null;
+    }
+
+    private OopsReport? FeedLine(string rawLine)
     {
         _lineNumber++;
         if (rawLine.Length > MaxLineLength) rawLine = rawLine[..MaxLineLength];
@@ -53,7 +65,7 @@ public sealed class OopsDetector
 
     private OopsReport? Open(LogLine line, OopsFamily family)
     {
-        if (family.Header == "Kernel panic" && _lineNumber - _lastClosedLine <= FollowUpWindow) return null; // the panic an oops ends in
+        if (family.EndsReport && _lineNumber - _lastClosedLine <= FollowUpWindow) return null;
         _open = new OpenReport(family, line).Start();
         return null;
     }
@@ -71,14 +83,20 @@ public sealed class OopsDetector
         }
         open.ForeignRun = 0;
         if (starts && !open.CanMerge) return (Close(), false);
-        if (!open.First.HasCaller && OopsPatterns.InfoWithStack.Any(s => line.Text.Contains(s, StringComparison.Ordinal))) open.Frozen = true;
+        if (!open.First.HasCaller && ContainsAny(line.Text, OopsPatterns.InfoWithStack)) open.Frozen = true;
         if (!open.First.HasTimestamp && open.FrameCount > 0 && (line.Text.Length == 0 || Prompt.IsMatch(line.Text))) return (Close(), true);
         open.Add(line);
         var text = line.Text;
-        if (text.Contains("---[ end trace", StringComparison.Ordinal) || text.Contains("---[ end Kernel panic", StringComparison.Ordinal)
-            || (open.Lines.Count > 2 && text.StartsWith("====================", StringComparison.Ordinal)))
+        if (ContainsAny(text, OopsPatterns.EndMarkers) || (open.Lines.Count > 2 && text.StartsWith(OopsPatterns.Delimiter, StringComparison.Ordinal)))
             return (Close(), true);
         return (open.Lines.Count >= MaxReportLines ? Close() : null, true);
+    }
+
+    private static bool ContainsAny(string text, IReadOnlyList<string> words)
+    {
+        foreach (var w in words)
+            if (text.Contains(w, StringComparison.Ordinal)) return true;
+        return false;
     }
 
     private static bool IsContinuation(string text)
@@ -131,10 +149,10 @@ public sealed class OopsDetector
         public bool Frozen { get; set; }
 
         /// <summary>
-        /// With caller ids, a second header of the same caller just after the first (a header split by another
-        /// printk, "INFO: t" then "INFO: task ...") belongs to it; without them, any new header starts a new report.
+        /// With caller ids, a later header of the same caller belongs to this report (a header split by another printk,
+        /// "INFO: t" then "INFO: task ...", or the next task khungtaskd lists); without them, any new header starts a new report.
         /// </summary>
-        public bool CanMerge => First.HasCaller && _frames.Count == 0 && Lines.Count <= MergeWindow;
+        public bool CanMerge => First.HasCaller;
 
         public OpenReport Start()
         {
@@ -149,11 +167,9 @@ public sealed class OopsDetector
             var text = line.Text;
             _lastLine = line.Number;
             _textLines++;
-            if (text.Contains("Disabling lock debugging due to kernel taint", StringComparison.Ordinal)) return;
-            if (text.Contains("Sending NMI from CPU", StringComparison.Ordinal)) _cpuTraceback = true;
-            else if (_textLines > (First.Text.Contains("BUG: KMSAN:", StringComparison.Ordinal) ? MinLinesBeforePanicKmsan : MinLinesBeforePanic)
-                && (text.Contains("Kernel panic - not syncing", StringComparison.Ordinal) || text.Contains("WARNING: possible circular locking dependency detected", StringComparison.Ordinal)))
-                Frozen = true;
+            if (ContainsAny(text, OopsPatterns.NoiseLines)) return;
+            if (ContainsAny(text, OopsPatterns.AllCpusFollow)) _cpuTraceback = true;
+            else if (_textLines > OopsPatterns.LinesBeforeConsequence(First.Text) && ContainsAny(text, OopsPatterns.Consequences)) Frozen = true;
             if (Frozen || (line.Questionable && First.Context != LogLines.NoContext)) return;
             Lines.Add(text);
             Collect(text);
@@ -217,9 +233,9 @@ public sealed class OopsDetector
                 _pid = int.Parse(headerCpu.Groups["pid"].Value, CultureInfo.InvariantCulture);
                 _version = headerCpu.Groups["ver"].Value;
             }
-            foreach (var l in Lines.Take(MergeWindow))
+            foreach (var l in Lines.Take(FaultLines))
                 if (_fault is null && FaultAt.Match(l) is { Success: true } fa) _fault = fa.Groups["addr"].Value;
-            if (_fault is null && extraction.Kind is "paging-request" or "null-deref" or "oops") _fault = _cr2;
+            if (_fault is null && OopsPatterns.PageFaultKinds.Contains(extraction.Kind)) _fault = _cr2;
             if (_fault is not null && !_fault.StartsWith("0x", StringComparison.OrdinalIgnoreCase)) _fault = "0x" + _fault;
 
             var sb = new StringBuilder();

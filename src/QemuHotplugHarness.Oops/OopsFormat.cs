@@ -55,6 +55,9 @@ public sealed record OopsFamily(string Header, IReadOnlyList<OopsFormat> Formats
     /// <summary>For headers that are common words: the line must also match this.</summary>
     public Regex? Require { get; init; }
 
+    /// <summary>Just after a report, this header is how that report ended (an oops's "Fatal exception" panic), not a new crash.</summary>
+    public bool EndsReport { get; init; }
+
     public bool Matches(string line) =>
         line.Contains(Header, StringComparison.Ordinal) && (Require is null || Require.IsMatch(line)) && !Suppressions.Any(s => s.IsMatch(line));
 }

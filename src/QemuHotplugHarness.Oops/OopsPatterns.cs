@@ -205,7 +205,7 @@ public static class OopsPatterns
             Corrupt("panic", "Kernel panic - not syncing: panic_on_warn set", "kernel panic: panic_on_warn set"),
             Corrupt("panic", "Kernel panic - not syncing: hung_task: blocked tasks", "kernel panic: hung_task: blocked tasks"),
             F("panic", "Kernel panic - not syncing: (.*)", "kernel panic: {1}"),
-        ], []),
+        ], []) { EndsReport = true },
 
         new("PANIC: double fault", [F("double-fault", "PANIC: double fault", "PANIC: double fault in {1}", new([RipFrame]))], []),
 
@@ -278,6 +278,30 @@ public static class OopsPatterns
 
     /// <summary>Reports that print a stack of their own but are not bugs: inside another report, they cut it short.</summary>
     public static IReadOnlyList<string> InfoWithStack { get; } = ["vmalloc: allocation failure:", "FAULT_INJECTION: forcing a failure", "FAULT_FLAG_ALLOW_RETRY missing"];
+
+    /// <summary>Kinds whose faulting address is CR2 when the header does not print it.</summary>
+    public static IReadOnlyList<string> PageFaultKinds { get; } = ["paging-request", "null-deref", "oops"];
+
+    /// <summary>Lines that end the report they are in (the end-of-trace markers the kernel prints).</summary>
+    public static IReadOnlyList<string> EndMarkers { get; } = ["---[ end trace", "---[ end Kernel panic"];
+
+    /// <summary>A report's own delimiter line (KASAN, KMSAN, KFENCE frame their reports with it) ends it when it comes again.</summary>
+    public const string Delimiter = "====================";
+
+    /// <summary>Noise inside reports: never part of the text.</summary>
+    public static IReadOnlyList<string> NoiseLines { get; } = ["Disabling lock debugging due to kernel taint"];
+
+    /// <summary>After this line the other CPUs' backtraces follow: lines of any CPU context belong to the report.</summary>
+    public static IReadOnlyList<string> AllCpusFollow { get; } = ["Sending NMI from CPU"];
+
+    /// <summary>
+    /// What a long enough report causes rather than contains: the panic of panic_on_warn and the lockdep splat an oops
+    /// provokes. Once the report has <see cref="LinesBeforeConsequence"/> lines, its text ends at them.
+    /// </summary>
+    public static IReadOnlyList<string> Consequences { get; } = ["Kernel panic - not syncing", "WARNING: possible circular locking dependency detected"];
+
+    /// <summary>KMSAN reports are short (no registers, no "Call Trace"): they are complete sooner.</summary>
+    public static int LinesBeforeConsequence(string header) => header.Contains("BUG: KMSAN:", StringComparison.Ordinal) ? 16 : 22;
 
     /// <summary>Words one of which every family header contains: lines without any skip the table.</summary>
     public static IReadOnlyList<string> Keywords { get; } = Families.Select(f => f.Header).Distinct().ToList();
