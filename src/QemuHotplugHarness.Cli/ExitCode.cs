@@ -3,7 +3,7 @@ namespace QemuHotplugHarness.Cli;
 /// <summary>
 /// The exit codes of every qhh command, in one place:
 /// <list type="bullet">
-/// <item>0 ok: the check held (run matches its prediction; reproduce and merge: verdict patch-fixes).</item>
+/// <item>0 ok: the check held (run matches its prediction; reproduce and merge: verdict patch-fixes; validate: every scenario agrees).</item>
 /// <item>1 a check failed: a mismatch, a verdict other than patch-fixes or infra-error, scan --fail-on-oops found a crash.</item>
 /// <item>2 bad input or usage: one line per problem on stderr, each <c>qhh: --flag VALUE: reason</c>.</item>
 /// <item>3 could not judge: infrastructure (a build, QEMU, SSH, a missing tool), verdict infra-error, a run whose
