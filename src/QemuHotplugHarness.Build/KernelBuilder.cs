@@ -5,7 +5,7 @@ namespace QemuHotplugHarness.Build;
 
 /// <summary>A guest kernel: bzImage plus what symbolization needs.</summary>
 /// <remarks>Positional with more than six fields: a record of what one build produced, one parameter per fact.</remarks>
-public sealed record KernelBuild(string Name, string BzImage, string? Vmlinux, string? SystemMap, string? ModulesDir, string Release, string Source, string Key);
+public sealed partial record KernelBuild(string Name, string BzImage, string? Vmlinux, string? SystemMap, string? ModulesDir, string Release, string Source, string Key);
 
 /// <summary>
 /// Builds the unpatched and patched kernels from Debian's linux-source-6.1 (or the user's kernel tree) on tinyconfig plus
@@ -67,13 +67,10 @@ public sealed class KernelBuilder(BuildContext ctx)
         return Load(name, final, key, sourceId);
     }
 
-    /// <summary>A prebuilt kernel image registered under NAME (with an optional modules tree): registered, not built.</summary>
-    public static KernelBuild Prebuilt(string name, string image, string? modules)
-    {
-        if (!File.Exists(image)) throw new BadInputException(InputKind.KernelImage, $"{name}={image}", "no such file");
-        if (modules is not null && !Directory.Exists(modules)) throw new BadInputException(InputKind.Modules, modules, "no such directory");
-        return new KernelBuild(name, Path.GetFullPath(image), null, null, modules, "prebuilt", "user " + image, "prebuilt-" + HarnessCache.FileKey(image));
-    }
+    /// <summary>A prebuilt kernel image registered under NAME (with an optional modules tree): checked and registered, not built.</summary>
+    public static KernelBuild Prebuilt(string name, string image, string? modules, HarnessCache cache) =>
+        PrebuiltKernels.Register(new PrebuiltKernel(name, image, new PrebuiltInput(InputKind.KernelImage, $"{name}={image}"), modules,
+            modules is null ? null : new PrebuiltInput(InputKind.Modules, modules), null, null, "user " + image), cache);
 
     private static KernelBuild Load(string name, string dir, string key, string source)
     {

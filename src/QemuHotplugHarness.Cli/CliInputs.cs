@@ -34,6 +34,7 @@ public static class CliInputs
         [InputKind.QemuSource] = "--qemu-src",
         [InputKind.KernelImage] = "--kernel-image",
         [InputKind.Modules] = "--modules",
+        [InputKind.KernelDeb] = "--kernel-deb",
         [InputKind.BootTimeout] = "--boot-timeout",
         [InputKind.CommandTimeout] = "--command-timeout",
         [InputKind.SshPort] = "--ssh-port",

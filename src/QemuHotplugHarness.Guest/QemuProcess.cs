@@ -21,6 +21,7 @@ public sealed class QemuProcess : IAsyncDisposable
     private long _consoleLost;
     private readonly StringBuilder _stderr = new();
     private readonly Dictionary<string, TimeSpan> _markers = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _markerLines = new(StringComparer.Ordinal);
     private readonly List<string> _watched = [];
     private readonly object _gate = new();
     private readonly OopsDetector _detector = new();
@@ -146,7 +147,11 @@ public sealed class QemuProcess : IAsyncDisposable
         lock (_gate)
         {
             foreach (var marker in _watched)
-                if (!_markers.ContainsKey(marker) && line.Contains(marker, StringComparison.Ordinal)) _markers[marker] = Clock.Elapsed;
+                if (!_markers.ContainsKey(marker) && line.Contains(marker, StringComparison.Ordinal))
+                {
+                    _markers[marker] = Clock.Elapsed;
+                    _markerLines[marker] = line;
+                }
             if (_detector.Feed(line) is { } report) _oopses.Add(report);
         }
     }
@@ -158,6 +163,16 @@ public sealed class QemuProcess : IAsyncDisposable
         {
             if (!_watched.Contains(marker)) _watched.Add(marker);
             return _markers.TryGetValue(marker, out var t) ? t : null;
+        }
+    }
+
+    /// <summary>The console line that first showed <paramref name="marker"/> (watched from the first call on); null if none yet.</summary>
+    public string? MarkerLine(string marker)
+    {
+        lock (_gate)
+        {
+            if (!_watched.Contains(marker)) _watched.Add(marker);
+            return _markerLines.GetValueOrDefault(marker);
         }
     }
 

@@ -36,6 +36,8 @@ public enum NotReadyReason
     CrashedWhileBooting,
     /// <summary>The ready marker did not appear in time.</summary>
     BootTimeout,
+    /// <summary>The guest's init said it cannot go on (QHH-FAILED: a module that did not load, no network device).</summary>
+    GuestInitFailed,
     QmpUnavailable,
     SshUnavailable,
     HostKeyMismatch,
@@ -53,14 +55,21 @@ public interface IWaitStrategy
     Task UntilReadyAsync(QemuGuest guest, CancellationToken ct);
 }
 
-/// <summary>Ready when the console prints the marker (the guest's /init prints it once sshd runs).</summary>
+/// <summary>
+/// Ready when the console prints the marker (the guest's /init prints it once sshd runs); a QHH-FAILED line from
+/// init ends the wait at once with init's reason.
+/// </summary>
 public sealed record ConsoleMarkerWait(string Marker, TimeSpan Timeout) : IWaitStrategy
 {
+    public const string FailureMarker = "QHH-FAILED:";
+
     public async Task UntilReadyAsync(QemuGuest guest, CancellationToken ct)
     {
         var qemu = guest.Qemu;
-        var seen = await Poll.UntilAsync(() => qemu.MarkerTime(Marker) is not null || qemu.HasExited || qemu.Oopses.Count > 0,
+        var seen = await Poll.UntilAsync(() => qemu.MarkerTime(Marker) is not null || qemu.MarkerLine(FailureMarker) is not null || qemu.HasExited || qemu.Oopses.Count > 0,
             Deadline.In(Timeout), TimeSpan.FromMilliseconds(50), ct);
+        if (qemu.MarkerLine(FailureMarker) is { } failed)
+            throw new GuestNotReadyException(NotReadyReason.GuestInitFailed, "guest init: " + failed[(failed.IndexOf(FailureMarker, StringComparison.Ordinal) + FailureMarker.Length)..].Trim());
         if (qemu.MarkerTime(Marker) is not null) return;
         // A panic ends the console and QEMU with it (-no-reboot): the report still being read is the reason, not "exited".
         if (qemu.HasExited) qemu.FlushDetector();

@@ -77,9 +77,13 @@ public sealed class CellRunner(AccelChooser accel, RunOptions options, ILogger l
     private GuestConfiguration Configure(CellPlan plan, Accel accelerator)
     {
         var (qemu, kernel, image) = plan.Inputs;
-        return GuestBuilder.For(plan.Scenario, qemu.Binary, kernel.BzImage, image.HostPublicKey, (key, path) => ImageBuilder.WriteRunInitrd(image, key, path))
+        var builder = GuestBuilder.For(plan.Scenario, qemu.Binary, kernel.BzImage, image.HostPublicKey, (key, path) => ImageBuilder.WriteRunInitrd(image, key, path, kernel.Modules?.Archive))
             .WithFirmware(qemu.FirmwareDirs).WithAccel(accelerator).WithConsoleLog(plan.Artifacts.Console)
-            .WithSshPort(options.SshPort).WithTimeouts(options.Timeouts).Build();
+            .WithSshPort(options.SshPort).WithTimeouts(options.Timeouts);
+        // A distro kernel checks that the IO-APIC timer ticks during early boot; under TCG it can tick too late and
+        // the check panics ("IO-APIC + timer doesn't work!"). virtme-ng boots every kernel with the same option.
+        if (kernel.IsPrebuilt) builder = builder.WithKernelAppend(builder.Configuration.KernelAppend + " no_timer_check");
+        return builder.Build();
     }
 
     private async Task<Observation> ObserveGuestAsync(QemuGuest guest, CellPlan plan, Observation start, CancellationToken ct)
@@ -100,6 +104,8 @@ public sealed class CellRunner(AccelChooser accel, RunOptions options, ILogger l
             StructPageSize = facts.Kernel?.StructPageSize, VmemmapBase = facts.Kernel?.VmemmapBase, KernelFactsSource = facts.Kernel?.Source,
         };
         var failures = Preconditions.Check(plan.Scenario, plan.Prediction, facts);
+        if (plan.Inputs.Kernel.IsPrebuilt && plan.Inputs.Kernel.Config is null)
+            failures = [.. await KernelProbe.MissingAsync(guest, guest.Configuration.Timeouts.Probe, ct), .. failures];
         if (failures.Count > 0)
         {
             log.Warning("precondition failed: {Failures}", string.Join("; ", failures));

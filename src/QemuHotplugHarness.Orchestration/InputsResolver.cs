@@ -8,24 +8,48 @@ public sealed record KernelSources(string? KernelSrc, string? Patch, string? Qem
 {
     public static KernelSources Default { get; } = new(null, null, null, new Dictionary<string, KernelBuild>());
 
-    /// <summary>Parses prebuilt kernel images given as NAME=PATH (with one modules tree for all).</summary>
-    public static IReadOnlyDictionary<string, KernelBuild> ParsePrebuilt(IEnumerable<string> specs, string? modules)
+    /// <summary>Distro kernel packages given as [NAME=]FILE, unpacked (once, cached) before anything is built.</summary>
+    public IReadOnlyList<string> KernelDebs { get; init; } = [];
+
+    /// <summary>Checks that each [NAME=]FILE names a file (the rest is checked when it is unpacked, before anything is built).</summary>
+    public static IReadOnlyList<string> CheckKernelDebs(IReadOnlyList<string> specs)
     {
+        var missing = specs.Where(d => !File.Exists(KernelPackage.ParseSpec(d).File)).Select(d => new InputProblem(InputKind.KernelDeb, d, "no such file")).ToList();
+        return missing.Count > 0 ? throw new BadInputException(missing) : specs;
+    }
+
+    /// <summary>Every name a kernel is registered under: images, and packages (whose names are known before unpacking).</summary>
+    public IEnumerable<string> RegisteredNames => Prebuilt.Keys.Concat(KernelDebs.Select(d => KernelPackage.ParseSpec(d).Name));
+
+    /// <summary>
+    /// Parses prebuilt kernel images given as NAME=PATH and checks each (a bzImage; its config when one is beside it).
+    /// One modules tree serves the images of its release: those its folder is named after, else all of them (and
+    /// their releases must match its modules').
+    /// </summary>
+    public static IReadOnlyDictionary<string, KernelBuild> ParsePrebuilt(IEnumerable<string> specs, string? modules, HarnessCache? cache = null)
+    {
+        var parsed = specs.Select(spec => spec.IndexOf('=') is > 0 and var eq ? (Name: spec[..eq], Path: spec[(eq + 1)..])
+            : throw new BadInputException(InputKind.KernelImage, spec, "use NAME=PATH")).ToList();
+        if (modules is not null && parsed.Count == 0)
+            throw new BadInputException(InputKind.Modules, modules, "no --kernel-image to load these modules into");
+        cache ??= new HarnessCache();
         var result = new Dictionary<string, KernelBuild>();
-        foreach (var spec in specs)
-        {
-            var eq = spec.IndexOf('=');
-            if (eq <= 0) throw new BadInputException(InputKind.KernelImage, spec, "use NAME=PATH");
-            result[spec[..eq]] = KernelBuilder.Prebuilt(spec[..eq], spec[(eq + 1)..], modules);
-        }
+        var ofRelease = parsed.Where(p => modules is not null && IsOfRelease(p.Path, modules)).Select(p => p.Name).ToHashSet();
+        foreach (var (name, path) in parsed)
+            result[name] = KernelBuilder.Prebuilt(name, path, ofRelease.Count == 0 || ofRelease.Contains(name) ? modules : null, cache);
         return result;
     }
+
+    /// <summary>Whether the modules folder is named after the image's release (/lib/modules/RELEASE); the modules' vermagic is checked at registration.</summary>
+    private static bool IsOfRelease(string image, string modules) =>
+        File.Exists(image) && BzImage.TryRead(image, out _) is { } header && Path.GetFileName(Path.TrimEndingDirectorySeparator(modules)) == header.Release;
 }
 
 /// <summary>Builds (or takes from the cache) what a scenario boots.</summary>
 public sealed class InputsResolver(BuildContext ctx, KernelSources sources)
 {
     private readonly Dictionary<string, object> _memo = new();
+    private Dictionary<string, KernelBuild>? _prebuilt;
     private readonly SemaphoreSlim _gate = new(1, 1);
 
     public async Task<GuestInputs> ResolveAsync(Scenario s, CancellationToken ct)
@@ -33,12 +57,13 @@ public sealed class InputsResolver(BuildContext ctx, KernelSources sources)
         await _gate.WaitAsync(ct);
         try
         {
+            var prebuilt = await PrebuiltAsync(ct); // packages first: a bad one is found before QEMU is built
             var qemu = await Memo("qemu-" + s.Qemu, () => new QemuBuilder(ctx).GetAsync(s.Qemu, sources.QemuSrc, ct));
             KernelBuild kernel;
             if (s.Kernel.Image is { } name)
-                kernel = sources.Prebuilt.TryGetValue(name, out var k) ? k
+                kernel = prebuilt.TryGetValue(name, out var k) ? k
                     : throw new BadInputException(InputKind.Kernel, name, "no such kernel variant or registered kernel image (use unpatched, patched, or register NAME=PATH)");
-            else if (sources.Prebuilt.TryGetValue(s.Kernel.Variant.ToString().ToLowerInvariant(), out var registered))
+            else if (prebuilt.TryGetValue(s.Kernel.Variant.ToString().ToLowerInvariant(), out var registered))
                 kernel = registered; // a prebuilt image registered as unpatched=PATH: the matrix's cells use the user's builds
             else
                 kernel = await Memo("kernel-" + s.Kernel.Variant, () => new KernelBuilder(ctx).GetAsync(s.Kernel.Variant, sources.KernelSrc, sources.Patch, ct));
@@ -49,6 +74,19 @@ public sealed class InputsResolver(BuildContext ctx, KernelSources sources)
         {
             _gate.Release();
         }
+    }
+
+    /// <summary>The registered images and the unpacked kernel packages, by name.</summary>
+    private async Task<IReadOnlyDictionary<string, KernelBuild>> PrebuiltAsync(CancellationToken ct)
+    {
+        if (_prebuilt is not null) return _prebuilt;
+        var all = new Dictionary<string, KernelBuild>(sources.Prebuilt);
+        foreach (var deb in sources.KernelDebs)
+        {
+            var kernel = await new KernelPackage(ctx).RegisterAsync(deb, ct);
+            all[kernel.Name] = kernel;
+        }
+        return _prebuilt = all;
     }
 
     private async Task<T> Memo<T>(string key, Func<Task<T>> make) where T : notnull

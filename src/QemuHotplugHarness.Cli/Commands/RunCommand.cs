@@ -29,8 +29,11 @@ public class GuestSettings : ScenarioSettings
     [CommandOption("--kernel-image <NAME=PATH>")] [Description("Register a prebuilt kernel under NAME (repeatable); use it with --kernel NAME.")]
     public string[] KernelImages { get; init; } = [];
 
-    [CommandOption("--modules <DIR>")] [Description("Modules tree (/lib/modules/VERSION) of the prebuilt kernels.")]
+    [CommandOption("--modules <DIR>")] [Description("Modules tree (/lib/modules/RELEASE) of the prebuilt kernel; its NVDIMM and NIC drivers are loaded at boot.")]
     public string? Modules { get; init; }
+
+    [CommandOption("--kernel-deb <[NAME=]FILE>")] [Description("Register a distro kernel package (linux-image-*.deb) under NAME (default deb; repeatable).")]
+    public string[] KernelDebs { get; init; } = [];
 
     [CommandOption("--boot-timeout <SECONDS>")] [Description("Seconds to wait for the guest (default 120).")]
     public int BootTimeout { get; init; } = 120;
@@ -41,13 +44,13 @@ public class GuestSettings : ScenarioSettings
     [CommandOption("--ssh-port <PORT>")] [Description("Host port for the guest's sshd on 127.0.0.1 (default: a free one).")]
     public int? SshPort { get; init; }
 
-    public KernelSources Sources() => new(KernelSrc, Patch, QemuSrc, KernelSources.ParsePrebuilt(KernelImages, Modules));
+    public KernelSources Sources() => new(KernelSrc, Patch, QemuSrc, KernelSources.ParsePrebuilt(KernelImages, Modules)) { KernelDebs = KernelSources.CheckKernelDebs(KernelDebs) };
 
     /// <summary>Checks what can be checked before anything is built: a named kernel must be registered.</summary>
     public KernelSources ValidatedSources(Scenario scenario)
     {
         var sources = Sources();
-        if (scenario.Kernel.Image is { } name && !sources.Prebuilt.ContainsKey(name))
+        if (scenario.Kernel.Image is { } name && !sources.RegisteredNames.Contains(name))
             throw new BadInputException(InputKind.Kernel, name,
                 $"no such kernel variant or {CliInputs.Flag(InputKind.KernelImage)} (use unpatched, patched, or register NAME=PATH)");
         return sources;
