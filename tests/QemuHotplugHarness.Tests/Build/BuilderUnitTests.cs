@@ -82,6 +82,19 @@ public class BuilderUnitTests
     }
 
     [Test]
+    [Category("HostTools")] // runs sh
+    public async Task Tool_steps_are_timed_when_the_context_asks()
+    {
+        var timings = new ToolTimings();
+        var runner = new ToolRunner(new LoggerConfiguration().CreateLogger(), Path.Combine(_dir, "timed.log"), timings);
+        await runner.RunAsync(new ToolCall("sleep a little", "sh", ["-c", "sleep 0.3"], _dir, TimeSpan.FromMinutes(1)), CancellationToken.None);
+        await _runner.RunAsync(new ToolCall("untimed", "true", [], _dir, TimeSpan.FromMinutes(1)), CancellationToken.None);
+        var steps = timings.Snapshot();
+        Assert.That(steps.Select(s => s.Step), Is.EqualTo(new[] { "sleep a little" }));
+        Assert.That(steps[0].Elapsed, Is.GreaterThanOrEqualTo(TimeSpan.FromSeconds(0.3)));
+    }
+
+    [Test]
     [Category("HostTools")] // runs readelf
     public async Task A_missing_library_is_named()
     {
