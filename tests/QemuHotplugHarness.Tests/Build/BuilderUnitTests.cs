@@ -82,6 +82,16 @@ public class BuilderUnitTests
     }
 
     [Test]
+    public void The_repo_fragment_keeps_out_what_the_guest_does_not_use()
+    {
+        // "is not set" lines are verified after olddefconfig like the others, so these stay out of every build.
+        var options = KernelConfig.Parse(File.ReadAllText(Path.Combine(RepoRoot, "images", "kernel", "hotplug.config")));
+        foreach (var o in new[] { "CONFIG_VT", "CONFIG_INPUT", "CONFIG_SERIO", "CONFIG_XEN_DOM0", "CONFIG_XEN_NETDEV_FRONTEND", "CONFIG_XEN_BLKDEV_FRONTEND", "CONFIG_KVM_GUEST", "CONFIG_RD_ZSTD", "CONFIG_ETHTOOL_NETLINK" })
+            Assert.That(options.GetValueOrDefault(o), Is.EqualTo("n"), o);
+        Assert.That(options.GetValueOrDefault("CONFIG_KERNEL_LZ4"), Is.EqualTo("y"), "LZ4: cheapest to compress per build and to decompress per boot");
+    }
+
+    [Test]
     [Category("HostTools")] // runs sh
     public async Task Tool_steps_are_timed_when_the_context_asks()
     {
