@@ -92,6 +92,20 @@ public class BuilderUnitTests
     }
 
     [Test]
+    public void Qemu_is_configured_with_only_the_guest_devices_when_the_tree_takes_a_device_list()
+    {
+        var src = Path.Combine(_dir, "qemu");
+        Directory.CreateDirectory(src);
+        Assert.That(QemuBuilder.ConfigureArgs(src), Is.EqualTo(QemuBuilder.ConfigureFlags), "an old tree without configs/devices keeps QEMU's default devices");
+        var devices = Path.Combine(src, "configs", "devices", "x86_64-softmmu");
+        Directory.CreateDirectory(devices);
+        var args = QemuBuilder.ConfigureArgs(src);
+        Assert.That(args, Does.Contain("--without-default-devices").And.Contain("--with-devices-x86_64=qhh"));
+        var mak = File.ReadAllLines(Path.Combine(devices, "qhh.mak"));
+        Assert.That(mak, Is.SupersetOf(new[] { "CONFIG_I440FX=y", "CONFIG_Q35=y", "CONFIG_NVDIMM=y", "CONFIG_E1000_PCI=y", "CONFIG_VIRTIO_SERIAL=y" }));
+    }
+
+    [Test]
     [Category("HostTools")] // runs sh
     public async Task Tool_steps_are_timed_when_the_context_asks()
     {
