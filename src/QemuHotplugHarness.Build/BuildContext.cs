@@ -29,7 +29,10 @@ public sealed record BuildContext(HarnessCache Cache, RepoLayout Repo, ILogger L
 {
     public int Jobs { get; init; } = Environment.ProcessorCount;
 
-    public ToolRunner Runner(string name) => new(Log, Path.Combine(LogDir, name + ".log"));
+    /// <summary>When set, every tool step's wall time is recorded here (bench build).</summary>
+    public ToolTimings? Timings { get; init; }
+
+    public ToolRunner Runner(string name) => new(Log, Path.Combine(LogDir, name + ".log"), Timings);
 
     public static BuildContext Create(ILogger log, string? logDir = null) =>
         new(new HarnessCache { Log = log }, RepoLayout.Discover(), log, logDir ?? Path.Combine(new HarnessCache().Root, "logs"));

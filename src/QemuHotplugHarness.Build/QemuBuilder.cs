@@ -9,12 +9,28 @@ public sealed record QemuBuild(QemuFlavour Flavour, string Binary, IReadOnlyList
 /// <summary>Builds Debian's QEMU source package (or a user's tree) with qemu-patches/ applied; the stock one is Debian's package.</summary>
 public sealed class QemuBuilder(BuildContext ctx)
 {
+    /// <summary>
+    /// One target, TCG and KVM, slirp; no tools, docs, firmware blobs or debug info (the build's largest costs after
+    /// the TCG core itself). Devices: only <see cref="Devices"/>, when the tree has configs/devices (QEMU 6.0 on).
+    /// </summary>
     public static readonly string[] ConfigureFlags =
     [
         "--target-list=x86_64-softmmu", "--without-default-features", "--enable-kvm", "--enable-slirp", "--enable-tcg",
         "--enable-fdt=system", "--disable-tools", "--disable-docs", "--disable-install-blobs", "--with-git-submodules=ignore",
-        "--meson=/usr/bin/meson",
+        "--disable-debug-info", "--meson=/usr/bin/meson",
     ];
+
+    /// <summary>
+    /// The device set written to configs/devices/x86_64-softmmu/qhh.mak and built with --without-default-devices:
+    /// the pc and q35 machines (which select their chipsets, the ISA serial port and ACPI), the NVDIMM, the e1000
+    /// NIC, and virtio-serial for a host↔guest channel. -nodefaults keeps QEMU from asking for anything else.
+    /// </summary>
+    public static readonly string[] Devices =
+    [
+        "CONFIG_I440FX=y", "CONFIG_Q35=y", "CONFIG_NVDIMM=y", "CONFIG_E1000_PCI=y", "CONFIG_VIRTIO_PCI=y", "CONFIG_VIRTIO_SERIAL=y",
+    ];
+
+    private const string DeviceConfigName = "qhh";
 
     /// <summary>Firmware from Debian's qemu-system-data and seabios packages; NIC option ROMs are disabled with romfile=.</summary>
     public static readonly string[] FirmwareDirs = ["/usr/share/qemu", "/usr/share/seabios"];
@@ -39,7 +55,7 @@ public sealed class QemuBuilder(BuildContext ctx)
             sourceId = "user " + Path.GetFullPath(userSource) + " " + (File.Exists(userSource) ? HarnessCache.FileKey(userSource) : Directory.GetLastWriteTimeUtc(userSource).Ticks.ToString());
         else
             throw new BadInputException(InputKind.QemuSource, userSource, "no such directory or tarball");
-        var key = HarnessCache.Key(new[] { "qemu", sourceId, string.Join(' ', ConfigureFlags) }.Concat(patches.Select(p => Path.GetFileName(p) + File.ReadAllText(p))));
+        var key = HarnessCache.Key(new[] { "qemu", sourceId, string.Join(' ', ConfigureFlags), string.Join(' ', Devices) }.Concat(patches.Select(p => Path.GetFileName(p) + File.ReadAllText(p))));
         if (ctx.Cache.TryGet("qemu", key) is { } hit)
         {
             ctx.Log.Information("build qemu: cached {Key} ({Source})", key, sourceId);
@@ -72,13 +88,14 @@ public sealed class QemuBuilder(BuildContext ctx)
             await PatchSeries.ApplySeriesAsync(runner, src, patches, ct);
             var build = Path.Combine(src, "build-qhh");
             Directory.CreateDirectory(build);
-            await runner.RunAsync(new ToolCall("configure qemu", Path.Combine(src, "configure"), ConfigureFlags, build, TimeSpan.FromMinutes(15)), ct);
+            var configure = ConfigureArgs(src);
+            await runner.RunAsync(new ToolCall("configure qemu", Path.Combine(src, "configure"), configure, build, TimeSpan.FromMinutes(15)), ct);
             await runner.RunAsync(new ToolCall("ninja qemu-system-x86_64", "ninja", ["-j", ctx.Jobs.ToString(), "qemu-system-x86_64"], build, TimeSpan.FromMinutes(60)), ct);
             var output = Path.Combine(work, "out");
             Directory.CreateDirectory(output);
             File.Copy(Path.Combine(build, "qemu-system-x86_64"), Path.Combine(output, "qemu-system-x86_64"));
             File.SetUnixFileMode(Path.Combine(output, "qemu-system-x86_64"), (UnixFileMode)0b111_101_101);
-            Manifest.Write(output, new { kind = "qemu", key, source = sourceId, patches = patches.Select(Path.GetFileName), configure = ConfigureFlags, builtAt = DateTimeOffset.UtcNow, seconds = watch.Elapsed.TotalSeconds });
+            Manifest.Write(output, new { kind = "qemu", key, source = sourceId, patches = patches.Select(Path.GetFileName), configure, builtAt = DateTimeOffset.UtcNow, seconds = watch.Elapsed.TotalSeconds });
             var final = ctx.Cache.Commit("qemu", key, output);
             ctx.Log.Information("build qemu: done in {Seconds:F0} s", watch.Elapsed.TotalSeconds);
             return new QemuBuild(QemuFlavour.Patched, Path.Combine(final, "qemu-system-x86_64"), FirmwareDirs, sourceId, key);
@@ -87,6 +104,15 @@ public sealed class QemuBuilder(BuildContext ctx)
         {
             TryDelete(work);
         }
+    }
+
+    /// <summary>The configure arguments for a tree: with only <see cref="Devices"/> where the tree can take a device list.</summary>
+    public static IReadOnlyList<string> ConfigureArgs(string src)
+    {
+        var devices = Path.Combine(src, "configs", "devices", "x86_64-softmmu");
+        if (!Directory.Exists(devices)) return ConfigureFlags;
+        File.WriteAllLines(Path.Combine(devices, DeviceConfigName + ".mak"), ["# QemuHotplugHarness: only what its guests use", .. Devices]);
+        return [.. ConfigureFlags, "--without-default-devices", "--with-devices-x86_64=" + DeviceConfigName];
     }
 
     internal static void TryDelete(string dir)

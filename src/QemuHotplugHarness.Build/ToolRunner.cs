@@ -11,7 +11,7 @@ namespace QemuHotplugHarness.Build;
 /// Runs external tools through CliWrap (argument arrays only), streaming their output to a build log as it
 /// arrives, with a timeout, cancellation, a heartbeat on long steps, and the log's tail in the error.
 /// </summary>
-public sealed class ToolRunner(ILogger log, string logPath)
+public sealed class ToolRunner(ILogger log, string logPath, ToolTimings? timings = null)
 {
     /// <summary>Debian's tools first: a pyenv python on PATH lacks what meson needs.</summary>
     public static readonly string SystemPath = "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -51,6 +51,7 @@ public sealed class ToolRunner(ILogger log, string logPath)
             try { await heartbeat; } catch (OperationCanceledException) { }
         }
         await output.HeaderAsync($"# exit {result.ExitCode} after {watch.Elapsed.TotalSeconds:F1} s");
+        timings?.Add(call.Step, watch.Elapsed);
         if (result.ExitCode == 0) return output.Stdout;
         if (!call.Quiet) log.Error("{Step} failed (exit {Code}); the end of its output:{NewLine}{Tail}", call.Step, result.ExitCode, Environment.NewLine, output.Tail);
         throw new ToolFailedException(call.Step, call.Exe, result.ExitCode, output.Tail, LogPath);
@@ -69,6 +70,16 @@ public sealed class ToolRunner(ILogger log, string logPath)
     private static readonly TimeSpan HeartbeatInterval = TimeSpan.FromSeconds(30);
 
     private static string Shorten(string s) => s.Length <= 160 ? s : s[..157] + "...";
+}
+
+/// <summary>Wall time per tool step, in the order the steps ended (bench build shows where a build's time goes).</summary>
+public sealed class ToolTimings
+{
+    private readonly List<(string Step, TimeSpan Elapsed)> _steps = [];
+
+    public void Add(string step, TimeSpan elapsed) { lock (_steps) _steps.Add((step, elapsed)); }
+
+    public IReadOnlyList<(string Step, TimeSpan Elapsed)> Snapshot() { lock (_steps) return _steps.ToList(); }
 }
 
 /// <summary>One tool invocation: what the log calls it, the program, its argument array, where it runs, its bound.</summary>

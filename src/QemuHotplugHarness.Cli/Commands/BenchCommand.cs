@@ -14,12 +14,27 @@ public sealed class BenchCommand : Command<BenchCommand.Settings>
     public sealed class Settings : CommandSettings
     {
         [CommandArgument(0, "<WHAT>")]
-        [Description("scan (oops scanner throughput) or predict (seed matrix and sweep).")]
+        [Description("scan (oops scanner throughput), predict (seed matrix and sweep) or build (kernel and QEMU builds in a scratch cache).")]
         public string What { get; init; } = "";
 
         [CommandOption("--megabytes <N>")]
         [Description("Size of the generated console log for 'scan' (default 100).")]
         public int Megabytes { get; init; } = 100;
+
+        [CommandOption("--json")] [Description("build: print the figures as JSON on stdout.")]
+        public bool Json { get; init; }
+
+        [CommandOption("--only <KERNEL|QEMU>")] [Description("build: time only the kernel or only QEMU (default both).")]
+        public string? Only { get; init; }
+
+        [CommandOption("--side-by-side")] [Description("build: also time a cold kernel and a cold QEMU built at the same time.")]
+        public bool SideBySide { get; init; }
+
+        [CommandOption("--scratch <DIR>")] [Description("build: the scratch cache (must not exist yet; default a temp folder, deleted afterwards).")]
+        public string? Scratch { get; init; }
+
+        [CommandOption("--keep")] [Description("build: keep the scratch cache (usable as QHH_CACHE).")]
+        public bool Keep { get; init; }
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
@@ -30,7 +45,35 @@ public sealed class BenchCommand : Command<BenchCommand.Settings>
                 throw new BadInputException($"bench scan --megabytes {settings.Megabytes}: at least 1");
             case "scan": BenchScan(settings.Megabytes, cancellationToken); return 0;
             case "predict": BenchPredict(); return 0;
-            default: throw new BadInputException($"bench {settings.What}: unknown benchmark (use scan or predict)");
+            case "build": return BenchBuild(settings, cancellationToken).GetAwaiter().GetResult();
+            default: throw new BadInputException($"bench {settings.What}: unknown benchmark (use scan, predict or build)");
+        }
+    }
+
+    private static async Task<int> BenchBuild(Settings s, CancellationToken ct)
+    {
+        var (kernel, qemu) = s.Only?.ToLowerInvariant() switch
+        {
+            null => (true, true),
+            "kernel" => (true, false),
+            "qemu" => (false, true),
+            _ => throw new BadInputException($"--only {s.Only}: unknown build (use kernel or qemu)"),
+        };
+        var scratch = s.Scratch ?? Path.Combine(Path.GetTempPath(), $"qhh-bench-build-{Environment.ProcessId}");
+        if (Directory.Exists(scratch) || File.Exists(scratch)) throw new BadInputException($"--scratch {scratch}: already exists (the scratch cache starts empty)");
+        var artifacts = HarnessLog.DefaultArtifacts("bench-build-");
+        using var log = (Serilog.Core.Logger)HarnessLog.Create(artifacts);
+        try
+        {
+            var result = await new BuildBench(log, Path.GetFullPath(scratch), Path.GetFullPath(artifacts)).RunAsync(kernel, qemu, s.SideBySide, ct);
+            if (s.Json) Console.WriteLine(HarnessJson.Serialize(result));
+            else foreach (var line in BuildBench.Table(result)) Console.WriteLine(line);
+            return 0;
+        }
+        finally
+        {
+            if (!s.Keep && Directory.Exists(scratch)) Directory.Delete(scratch, recursive: true);
+            else log.Information("bench build: scratch cache kept at {Scratch}", scratch);
         }
     }
 

@@ -82,6 +82,43 @@ public class BuilderUnitTests
     }
 
     [Test]
+    public void The_repo_fragment_keeps_out_what_the_guest_does_not_use()
+    {
+        // "is not set" lines are verified after olddefconfig like the others, so these stay out of every build.
+        var options = KernelConfig.Parse(File.ReadAllText(Path.Combine(RepoRoot, "images", "kernel", "hotplug.config")));
+        foreach (var o in new[] { "CONFIG_VT", "CONFIG_INPUT", "CONFIG_SERIO", "CONFIG_XEN_DOM0", "CONFIG_XEN_NETDEV_FRONTEND", "CONFIG_XEN_BLKDEV_FRONTEND", "CONFIG_KVM_GUEST", "CONFIG_RD_ZSTD", "CONFIG_ETHTOOL_NETLINK" })
+            Assert.That(options.GetValueOrDefault(o), Is.EqualTo("n"), o);
+        Assert.That(options.GetValueOrDefault("CONFIG_KERNEL_LZ4"), Is.EqualTo("y"), "LZ4: cheapest to compress per build and to decompress per boot");
+    }
+
+    [Test]
+    public void Qemu_is_configured_with_only_the_guest_devices_when_the_tree_takes_a_device_list()
+    {
+        var src = Path.Combine(_dir, "qemu");
+        Directory.CreateDirectory(src);
+        Assert.That(QemuBuilder.ConfigureArgs(src), Is.EqualTo(QemuBuilder.ConfigureFlags), "an old tree without configs/devices keeps QEMU's default devices");
+        var devices = Path.Combine(src, "configs", "devices", "x86_64-softmmu");
+        Directory.CreateDirectory(devices);
+        var args = QemuBuilder.ConfigureArgs(src);
+        Assert.That(args, Does.Contain("--without-default-devices").And.Contain("--with-devices-x86_64=qhh"));
+        var mak = File.ReadAllLines(Path.Combine(devices, "qhh.mak"));
+        Assert.That(mak, Is.SupersetOf(new[] { "CONFIG_I440FX=y", "CONFIG_Q35=y", "CONFIG_NVDIMM=y", "CONFIG_E1000_PCI=y", "CONFIG_VIRTIO_SERIAL=y" }));
+    }
+
+    [Test]
+    [Category("HostTools")] // runs sh
+    public async Task Tool_steps_are_timed_when_the_context_asks()
+    {
+        var timings = new ToolTimings();
+        var runner = new ToolRunner(new LoggerConfiguration().CreateLogger(), Path.Combine(_dir, "timed.log"), timings);
+        await runner.RunAsync(new ToolCall("sleep a little", "sh", ["-c", "sleep 0.3"], _dir, TimeSpan.FromMinutes(1)), CancellationToken.None);
+        await _runner.RunAsync(new ToolCall("untimed", "true", [], _dir, TimeSpan.FromMinutes(1)), CancellationToken.None);
+        var steps = timings.Snapshot();
+        Assert.That(steps.Select(s => s.Step), Is.EqualTo(new[] { "sleep a little" }));
+        Assert.That(steps[0].Elapsed, Is.GreaterThanOrEqualTo(TimeSpan.FromSeconds(0.3)));
+    }
+
+    [Test]
     [Category("HostTools")] // runs readelf
     public async Task A_missing_library_is_named()
     {
