@@ -44,6 +44,7 @@ public static class BuildCommand
                 "patched" => [KernelVariant.Patched],
                 _ => throw new BadInputException(InputKind.Variant, s.Variant, "unknown value (use unpatched, patched or both)"),
             };
+            if (s.KernelSrc is not null && WantKernel) KernelTree.Validate(s.KernelSrc);
             var artifacts = s.Artifacts ?? HarnessLog.DefaultArtifacts("build-");
             using var log = (Serilog.Core.Logger)HarnessLog.Create(artifacts);
             var ctx = BuildContext.Create(log, artifacts);
