@@ -8,8 +8,10 @@ namespace QemuHotplugHarness.Build;
 public sealed record KernelBuild(string Name, string BzImage, string? Vmlinux, string? SystemMap, string? ModulesDir, string Release, string Source, string Key);
 
 /// <summary>
-/// Builds the unpatched and patched kernels from Debian's linux-source-6.1 (or the user's kernel tree) on tinyconfig plus
-/// images/kernel/hotplug.config. Both variants share one tree, so the second only rebuilds what the patch touches.
+/// Builds the unpatched and patched kernels on tinyconfig plus images/kernel/hotplug.config: from Debian's
+/// linux-source-6.1 (unpacked once into the cache, built in tree), or from the user's tree (<see cref="KernelTree"/>:
+/// snapshotted, never touched, built out of tree). Both variants share one tree, so the second only rebuilds what the
+/// patch touches.
 /// </summary>
 public sealed class KernelBuilder(BuildContext ctx)
 {
