@@ -55,7 +55,7 @@ public static class HtmlReport
          .Append(".ok{background:#2e7d32}.bad{background:#c62828}pre{background:#f6f6f6;padding:8px;overflow:auto;font-size:12px}")
          .Append(".map{display:flex;gap:1px;margin:2px 0}.map span{width:10px;height:14px;display:inline-block}.legend span{padding:0 6px;margin-right:6px;color:#fff}")
          .Append("</style></head><body>");
-        h.Append("<h1>QemuHotplugHarness</h1><p id=\"change\">").Append(E(change.Subject)).Append(" <small>(").Append(E(change.TreeName)).Append(")</small></p>");
+        h.Append("<h1>QemuHotplugHarness</h1><p id=\"change\">").Append(E(change.Subject)).Append(" <small>(").Append(E(change.TreeText)).Append(")</small></p>");
         h.Append($"<div id=\"verdict\" class=\"verdict {(good ? "ok" : "bad")}\">verdict: {E(s.Verdict.Kebab())}</div>");
         h.Append($"<p>started {s.StartedAt:u}, {s.Seconds:F0} s, accel {E(s.Accel?.Kebab() ?? "unknown")}{(s.Interrupted ? ", <b>interrupted</b>" : "")}</p>");
     }

@@ -8,6 +8,9 @@ public sealed record KernelSources(string? KernelSrc, string? Patch, string? Qem
 {
     public static KernelSources Default { get; } = new(null, null, null, new Dictionary<string, KernelBuild>());
 
+    /// <summary>Build <see cref="KernelSrc"/> as it is, neither applying nor reverting the patch (bisect).</summary>
+    public bool TreeAsIs { get; init; }
+
     /// <summary>Distro kernel packages given as [NAME=]FILE, unpacked (once, cached) before anything is built.</summary>
     public IReadOnlyList<string> KernelDebs { get; init; } = [];
 
@@ -66,7 +69,7 @@ public sealed class InputsResolver(BuildContext ctx, KernelSources sources)
             else if (prebuilt.TryGetValue(s.Kernel.Variant.ToString().ToLowerInvariant(), out var registered))
                 kernel = registered; // a prebuilt image registered as unpatched=PATH: the matrix's cells use the user's builds
             else
-                kernel = await Memo("kernel-" + s.Kernel.Variant, () => new KernelBuilder(ctx).GetAsync(s.Kernel.Variant, sources.KernelSrc, sources.Patch, ct));
+                kernel = await Memo("kernel-" + s.Kernel.Variant, () => new KernelBuilder(ctx) { TreeAsIs = sources.TreeAsIs }.GetAsync(s.Kernel.Variant, sources.KernelSrc, sources.Patch, ct));
             var image = await Memo("image", () => new ImageBuilder(ctx).GetAsync(ct));
             return new GuestInputs(qemu, kernel, image);
         }

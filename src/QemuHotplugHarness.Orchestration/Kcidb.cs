@@ -16,7 +16,7 @@ public static class Kcidb
         foreach (var kernel in s.Cells.GroupBy(c => c.Scenario.Kernel.Image ?? c.Scenario.Kernel.Variant.Kebab()))
         {
             var buildId = $"{checkoutId}-{kernel.Key}";
-            builds.Add(BuildNode(buildId, checkoutId, kernel.Key, kernel.ToList()));
+            builds.Add(BuildNode(buildId, checkoutId, kernel.Key, kernel.ToList(), change));
             foreach (var c in kernel) tests.Add(TestNode(s, c, buildId, evidence.TryGetValue(c, out var e) ? e : new CellEvidence([], [], null)));
         }
         return new JsonObject
@@ -26,21 +26,34 @@ public static class Kcidb
         };
     }
 
-    private static JsonObject Checkout(Summary s, ChangeUnderTest change, string id) => new()
+    private static JsonObject Checkout(Summary s, ChangeUnderTest change, string id)
     {
-        ["id"] = id, ["origin"] = Origin, ["tree_name"] = change.TreeName,
-        ["patchset_files"] = new JsonArray(change.PatchFiles.Select(p => (JsonNode)Resource(p)).ToArray()),
-        ["patchset_hash"] = change.PatchHash, ["start_time"] = s.StartedAt.ToString("o"), ["valid"] = true,
-        ["comment"] = change.Subject,
-    };
+        var checkout = new JsonObject
+        {
+            ["id"] = id, ["origin"] = Origin, ["tree_name"] = change.TreeName,
+            ["patchset_files"] = new JsonArray(change.PatchFiles.Select(p => (JsonNode)Resource(p)).ToArray()),
+            ["patchset_hash"] = change.PatchHash, ["start_time"] = s.StartedAt.ToString("o"), ["valid"] = true,
+            ["comment"] = $"{change.Subject} on {change.TreeText}",
+        };
+        if (change.Tree is not { } tree) return checkout;
+        // KCIDB wants an https:// repository URL and a full commit hash; anything else stays in misc.
+        if (tree.RemoteUrl is { } url && url.StartsWith("https://", StringComparison.Ordinal)) checkout["git_repository_url"] = url;
+        if (tree.Commit is { Length: 40 } commit && commit.All(char.IsAsciiHexDigitLower)) checkout["git_commit_hash"] = commit;
+        checkout["misc"] = new JsonObject
+        {
+            ["tree"] = tree.Describe(), ["tree_kind"] = tree.Kind.Kebab(), ["dirty"] = tree.Dirty,
+            ["path"] = tree.Path, ["remote"] = tree.RemoteUrl, ["package_version"] = tree.Version,
+        };
+        return checkout;
+    }
 
-    private static JsonObject BuildNode(string id, string checkoutId, string kernel, IReadOnlyList<SummaryCell> cells)
+    private static JsonObject BuildNode(string id, string checkoutId, string kernel, IReadOnlyList<SummaryCell> cells, ChangeUnderTest change)
     {
         var release = cells.Select(c => c.Observation.KernelRelease).FirstOrDefault(r => r is not null);
         return new JsonObject
         {
             ["id"] = id, ["checkout_id"] = checkoutId, ["origin"] = Origin, ["architecture"] = "x86_64",
-            ["config_name"] = "tinyconfig+hotplug", ["comment"] = $"{kernel} kernel {release ?? "unknown"}",
+            ["config_name"] = "tinyconfig+hotplug", ["comment"] = $"{kernel} kernel {release ?? "unknown"} from {change.TreeText}; patch under test: {change.Subject}",
             ["status"] = release is not null ? "PASS" : "MISS",
         };
     }

@@ -18,6 +18,13 @@ public static class Matrix
         new("patched-pse-on", b.WithQemu(QemuFlavour.Patched).WithKernel(KernelVariant.Patched).WithPse(true)),
     ];
 
+    /// <summary>
+    /// The bisect cell: the user's tree as it is (built as the "patched" kernel, nothing applied) on patched QEMU with
+    /// PSE off, where a tree without the fix oopses. Clean is good, an oops is bad.
+    /// </summary>
+    public static IReadOnlyList<Cell> Bisect(Scenario b) =>
+        [new("tree-pse-off", b.WithQemu(QemuFlavour.Patched).WithKernel(KernelVariant.Patched).WithPse(false))];
+
     /// <summary>A JSON matrix: [{ "name": "...", "scenario": { ... } }, ...]; missing fields take the seed's values.</summary>
     public static IReadOnlyList<Cell> Load(string path)
     {

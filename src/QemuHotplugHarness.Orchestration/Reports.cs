@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Xml.Linq;
+using QemuHotplugHarness.Build;
 using QemuHotplugHarness.Guest;
 using QemuHotplugHarness.Scenarios;
 using QemuHotplugHarness.Simulator;
@@ -36,6 +37,15 @@ public sealed record SummaryCell(string Name, int Repeat, Scenario Scenario, Pre
 /// <summary>The change a run tests, as reports name it: the patch's subject, the tree it applies to, the patch files and their hash.</summary>
 public sealed record ChangeUnderTest(string Subject, string TreeName, IReadOnlyList<string> PatchFiles, string PatchHash)
 {
+    /// <summary>What the tree is (package and version, git remote/commit/dirty, or a folder), when known.</summary>
+    public TreeIdentity? Tree { get; init; }
+
+    /// <summary>The tree as reports print it: "linux-source-6.1 6.1.158-1 (Debian package)", "linux @ 1a2b3c4d5e6f-dirty (…)".</summary>
+    public string TreeText => Tree?.Describe() ?? TreeName;
+
+    /// <summary>The change named by its patches, on a tree named by what it is.</summary>
+    public static ChangeUnderTest Of(IReadOnlyList<string> patchFiles, TreeIdentity tree) => FromPatches(patchFiles, tree.Name) with { Tree = tree };
+
     /// <summary>Reads the subjects and hashes the patches (the I/O edge; renderers get the result).</summary>
     public static ChangeUnderTest FromPatches(IReadOnlyList<string> patchFiles, string treeName)
     {
@@ -81,7 +91,7 @@ public static class Reports
     public static void WriteReports(RunArtifacts run, Summary summary, ChangeUnderTest change)
     {
         var evidence = summary.Cells.ToDictionary(c => c, c => CellEvidence.Read(run.Cell(c.Folder), c.Observation.Oopses.Count));
-        Junit(summary).Save(run.Junit);
+        Junit(summary with { Change = summary.Change ?? change }).Save(run.Junit);
         File.WriteAllText(run.Html, HtmlReport.Render(summary, change, evidence));
         var kcidb = Kcidb.Build(summary, change, evidence);
         File.WriteAllText(run.Kcidb, kcidb.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
@@ -96,6 +106,11 @@ public static class Reports
     public static XDocument Junit(Summary s)
     {
         var cases = s.Cells.Select(c => JunitCase(s, c)).ToList();
+        var properties = s.Change is { } change
+            ? new XElement("properties",
+                new XElement("property", new XAttribute("name", "patch"), new XAttribute("value", change.Subject)),
+                new XElement("property", new XAttribute("name", "tree"), new XAttribute("value", change.TreeText)))
+            : null;
         var suite = new XElement("testsuite",
             new XAttribute("name", "qemu-hotplug-harness " + s.Kind.Kebab()),
             new XAttribute("tests", cases.Count),
@@ -104,7 +119,7 @@ public static class Reports
             new XAttribute("skipped", 0),
             new XAttribute("time", s.Seconds.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)),
             new XAttribute("timestamp", s.StartedAt.UtcDateTime.ToString("s")),
-            cases);
+            properties, cases);
         return new XDocument(new XElement("testsuites", suite));
     }
 

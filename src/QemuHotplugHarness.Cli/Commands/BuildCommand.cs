@@ -45,6 +45,7 @@ public static class BuildCommand
                 _ => throw new BadInputException(InputKind.Variant, s.Variant, "unknown value (use unpatched, patched or both)"),
             };
             InputChecks.Build(s.KernelSrc, s.Patch, s.QemuSrc);
+            if (s.KernelSrc is not null && WantKernel) KernelTree.Validate(s.KernelSrc);
             var artifacts = HarnessLog.PrepareArtifacts(s.Artifacts ?? HarnessLog.DefaultArtifacts("build-"));
             using var log = (Serilog.Core.Logger)HarnessLog.Create(artifacts);
             var ctx = BuildContext.Create(log, artifacts);

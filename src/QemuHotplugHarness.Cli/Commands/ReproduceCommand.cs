@@ -24,7 +24,7 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
         [CommandOption("--jobs <N>")] [Description("Cells in parallel, bounded by cores and memory (default 1).")]
         public int Jobs { get; init; } = 1;
 
-        [CommandOption("--bisect")] [Description("Exit codes for git bisect run: 0 good, 1 bad, 125 skip.")]
+        [CommandOption("--bisect")] [Description("Exit codes for git bisect run: 0 good, 1 bad, 125 skip. With --kernel-src: test the tree as it is (patch not applied), one cell unless --matrix.")]
         public bool Bisect { get; init; }
     }
 
@@ -34,9 +34,10 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
         if (s.Jobs < 1) throw new BadInputException(InputKind.Jobs, s.Jobs.ToString(CultureInfo.InvariantCulture), "at least 1");
         InputChecks.Guest(s);
         var baseScenario = s.ResolveScenario();
-        var cells = s.MatrixFile is null ? Matrix.Default(baseScenario) : Matrix.Load(s.MatrixFile);
+        var bisectTree = s.Bisect && s.KernelSrc is not null;
+        var cells = s.MatrixFile is not null ? Matrix.Load(s.MatrixFile) : bisectTree ? Matrix.Bisect(baseScenario) : Matrix.Default(baseScenario);
         var work = Reproducer.Plan(Matrix.Shard(cells, s.Repeat, s.Shard));
-        var sources = s.Sources();
+        var sources = s.Sources() with { TreeAsIs = bisectTree };
         foreach (var c in cells) s.ValidatedSources(c.Scenario);
         var artifacts = HarnessLog.PrepareArtifacts(s.Artifacts ?? HarnessLog.DefaultArtifacts(""));
         // A live table of cells on a terminal; plain log lines otherwise (CI logs).
@@ -45,7 +46,23 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
         var ctx = BuildContext.Create(log, artifacts);
         var inputs = new InputsResolver(ctx, sources);
         log.Information("reproduce: {Cells} cell(s) x {Repeat} into {Artifacts}", cells.Count, s.Repeat, artifacts);
-        var reproducer = new Reproducer(ctx, inputs, log) { Jobs = s.Jobs, Change = s.Change(ctx.Repo) };
+        try
+        {
+            return await ReproduceAsync(s, ctx, inputs, log, work, artifacts, await s.ChangeAsync(ctx, bisectTree, ct), live, ct);
+        }
+        catch (HarnessException e) when (s.Bisect && e is not BadInputException)
+        {
+            // A commit that does not build (or a guest that cannot start) is one git bisect run must skip, not call bad.
+            log.Error("bisect: cannot judge this commit: {Error}", e.Message);
+            await Console.Error.WriteLineAsync("qhh: bisect: cannot judge this commit (skip): " + e.Message.Split('\n')[0]);
+            return (int)ExitCode.BisectSkip;
+        }
+    }
+
+    private static async Task<int> ReproduceAsync(Settings s, BuildContext ctx, InputsResolver inputs, Serilog.ILogger log, IReadOnlyList<WorkItem> work,
+        string artifacts, ChangeUnderTest change, bool live, CancellationToken ct)
+    {
+        var reproducer = new Reproducer(ctx, inputs, log) { Jobs = s.Jobs, Change = change };
         Summary summary;
         if (!live)
         {
@@ -79,6 +96,7 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
             Console.WriteLine($"{"cell",-32} {"predicted",-16} {"observed",-16} match");
             foreach (var c in summary.Cells)
                 Console.WriteLine($"{c.Name,-32} {c.Prediction.Outcome.Kebab() + (c.Prediction.OopsIteration is { } p ? "@" + p : ""),-16} {c.Observation.Outcome.Kebab() + (c.Observation.OopsIteration is { } o ? "@" + o : ""),-16} {(c.Match ? "yes" : "NO: " + string.Join("; ", c.Mismatches))}");
+            Console.WriteLine($"change: {change.Subject} on {change.TreeText}");
             Console.WriteLine($"verdict: {summary.Verdict.Kebab()} ({summary.Seconds:F0} s, {summary.Accel?.Kebab() ?? "no guest"}); artifacts: {artifacts}");
         }
         return VerdictExit.Of(summary.Verdict, s.Bisect);

@@ -44,7 +44,20 @@ public class GuestSettings : ScenarioSettings
     [CommandOption("--ssh-port <PORT>")] [Description("Host port for the guest's sshd on 127.0.0.1 (default: a free one).")]
     public int? SshPort { get; init; }
 
-    public KernelSources Sources() => new(KernelSrc, Patch, QemuSrc, KernelSources.ParsePrebuilt(KernelImages, Modules)) { KernelDebs = KernelSources.CheckKernelDebs(KernelDebs) };
+    /// <summary>Where kernels come from; a --kernel-src that is not a kernel tree is bad input before anything starts.</summary>
+    public KernelSources Sources()
+    {
+        if (KernelSrc is not null)
+        {
+            KernelTree.Validate(KernelSrc);
+            var tree = Path.TrimEndingDirectorySeparator(Path.GetFullPath(KernelSrc)) + Path.DirectorySeparatorChar;
+            var artifacts = Path.GetFullPath(Artifacts ?? "artifacts") + Path.DirectorySeparatorChar;
+            if (artifacts.StartsWith(tree, StringComparison.Ordinal))
+                throw new BadInputException(InputKind.Artifacts, Artifacts ?? "artifacts (the default)",
+                    $"inside the kernel tree under test ({KernelSrc}): it would become part of the tree; give --artifacts outside it");
+        }
+        return new(KernelSrc, Patch, QemuSrc, KernelSources.ParsePrebuilt(KernelImages, Modules)) { KernelDebs = KernelSources.CheckKernelDebs(KernelDebs) };
+    }
 
     /// <summary>Checks what can be checked before anything is built: a named kernel must be registered.</summary>
     public KernelSources ValidatedSources(Scenario scenario)
@@ -68,11 +81,23 @@ public class GuestSettings : ScenarioSettings
             ? choice
             : throw new BadInputException(InputKind.Accel, text, "unknown value (use auto, kvm or tcg)");
 
-    /// <summary>What reports name as the change under test: --patch and --kernel-src when given, else the seed patch on linux-source-6.1.</summary>
-    public ChangeUnderTest Change(RepoLayout repo)
+    /// <summary>
+    /// What reports name as the change under test: the patch (--patch, else kernel-patches/) by its subject line, on
+    /// the tree by what it is (Debian package and version, git remote/commit/dirty, or a folder). With
+    /// <paramref name="treeAsIs"/> (bisect) no patch is applied: the tree itself is tested for the fix.
+    /// </summary>
+    public async Task<ChangeUnderTest> ChangeAsync(BuildContext ctx, bool treeAsIs, CancellationToken ct)
     {
-        var tree = KernelSrc is null ? Reproducer.DefaultTree : Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(KernelSrc)));
-        return Patch is null ? ChangeUnderTest.FromPatchFolder(repo.KernelPatches, tree) : ChangeUnderTest.FromPatches([Patch], tree);
+        var runner = ctx.Runner("kernel");
+        var tree = KernelSrc is null
+            ? TreeIdentity.Debian(KernelBuilder.DebianSourcePackage, await DebianPackages.InstalledVersionAsync(runner, KernelBuilder.DebianSourcePackage, ct) ?? "(not installed)")
+            : await new KernelTree(runner, ctx.Cache).IdentifyAsync(KernelSrc, ct);
+        var patches = Patch is null
+            ? Directory.Exists(ctx.Repo.KernelPatches) ? Directory.GetFiles(ctx.Repo.KernelPatches, "*.patch").OrderBy(p => p, StringComparer.Ordinal).ToList() : []
+            : new List<string> { Patch };
+        if (!treeAsIs) return ChangeUnderTest.Of(patches, tree);
+        var looked = ChangeUnderTest.Of(patches, tree);
+        return ChangeUnderTest.Of([], tree) with { Subject = $"the tree as it is, checked for: {looked.Subject}" };
     }
 }
 

@@ -29,7 +29,7 @@ public sealed class SoakCommand : AsyncCommand<SoakCommand.Settings>
         var artifacts = HarnessLog.PrepareArtifacts(s.Artifacts ?? HarnessLog.DefaultArtifacts("soak-"));
         using var log = (Serilog.Core.Logger)HarnessLog.Create(artifacts);
         var ctx = BuildContext.Create(log, artifacts);
-        var reproducer = new Reproducer(ctx, new InputsResolver(ctx, sources), log) { Change = s.Change(ctx.Repo) };
+        var reproducer = new Reproducer(ctx, new InputsResolver(ctx, sources), log) { Change = await s.ChangeAsync(ctx, false, ct) };
         log.Information("soak: {Runs} x the default matrix ({Cells} cells) into {Artifacts}", s.Runs, cells.Count, artifacts);
         var report = await new Soak(reproducer).RunAsync(cells, s.Runs, artifacts, s.Options(), p => log.Information("{Progress}", p), ct);
         if (s.Json) Console.WriteLine(HarnessJson.Serialize(report));

@@ -55,7 +55,7 @@ public sealed class ValidateCommand : AsyncCommand<ValidateCommand.Settings>
         using var log = (Serilog.Core.Logger)HarnessLog.Create(artifacts);
         var ctx = BuildContext.Create(log, artifacts);
         var reproducer = new Reproducer(ctx, new InputsResolver(ctx, s.Sources()), log);
-        var validator = new Validator(reproducer, log) { Jobs = s.Jobs, Change = s.Change(ctx.Repo) };
+        var validator = new Validator(reproducer, log) { Jobs = s.Jobs, Change = await s.ChangeAsync(ctx, false, ct) };
         log.Information("validate: {Count} scenario(s) of the seed-{Seed} draw into {Artifacts}", mine.Count, s.Seed, artifacts);
         var summary = await validator.RunAsync(sample, mine, artifacts, s.Options(), s.Shard, (cell, state) => log.Information("[{Cell}] {State}", cell, state), ct);
         if (s.Json) Console.WriteLine(HarnessJson.Serialize(summary));
