@@ -49,9 +49,15 @@ public sealed class KernelTree(ToolRunner runner, HarnessCache cache)
     /// <summary>Throws (exit 2, one line) unless <paramref name="dir"/> looks like a Linux kernel tree.</summary>
     public static void Validate(string dir)
     {
-        if (!Directory.Exists(dir)) throw new BadInputException(InputKind.KernelSource, dir, "no such directory");
+        if (Problem(dir) is { } problem) throw new BadInputException(InputKind.KernelSource, dir, problem);
+    }
+
+    /// <summary>Why DIR is not a kernel tree the harness can build, or null when it is one.</summary>
+    public static string? Problem(string dir)
+    {
+        if (!Directory.Exists(dir)) return "no such directory";
         var missing = Marks.Where(m => !File.Exists(System.IO.Path.Combine(dir, m))).ToList();
-        if (missing.Count > 0) throw new BadInputException(InputKind.KernelSource, dir, $"not a Linux kernel tree (no {string.Join(", ", missing)})");
+        return missing.Count > 0 ? $"not a Linux kernel tree (no {string.Join(", ", missing)})" : null;
     }
 
     public static bool IsGit(string dir) => Path.Exists(System.IO.Path.Combine(dir, ".git"));

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using QemuHotplugHarness.Scenarios;
+using QemuHotplugHarness.Build;
 
 namespace QemuHotplugHarness.Cli.Commands;
 
@@ -45,9 +46,7 @@ public static class InputChecks
     {
         if (kernelSrc is not null)
         {
-            if (!Directory.Exists(kernelSrc)) problems.Add(new(InputKind.KernelSource, kernelSrc, "no such directory"));
-            else if (!File.Exists(Path.Combine(kernelSrc, "Makefile")) || !File.Exists(Path.Combine(kernelSrc, "Kconfig")))
-                problems.Add(new(InputKind.KernelSource, kernelSrc, "not a kernel tree (no Makefile and Kconfig at its top)"));
+            if (KernelTree.Problem(kernelSrc) is { } problem) problems.Add(new(InputKind.KernelSource, kernelSrc, problem));
         }
         if (patch is not null)
         {

@@ -89,7 +89,7 @@ public class BadInputTableTests
         Case(["run", "--kernel", "nightly"], "--kernel nightly: no such kernel variant or --kernel-image"),
         Case(["run", "--kernel-image", "x=/nonexistent/bzImage", "--kernel", "x"], "--kernel-image x=/nonexistent/bzImage: no such file"),
         Case(["run", "--modules", "/nonexistent/modules"], "--modules /nonexistent/modules: no such directory"),
-        Case(["run", "--kernel-src", "{in}/not-a-tree"], "--kernel-src {in}/not-a-tree: not a kernel tree"),
+        Case(["run", "--kernel-src", "{in}/not-a-tree"], "--kernel-src {in}/not-a-tree: not a Linux kernel tree"),
         Case(["run", "--kernel-src", "/nonexistent/linux"], "--kernel-src /nonexistent/linux: no such directory"),
         Case(["run", "--patch", "{in}/not-a-patch.patch"], "--patch {in}/not-a-patch.patch: not a patch"),
         Case(["run", "--patch", "{in}/binary.patch"], "--patch {in}/binary.patch: not a patch"),
@@ -116,7 +116,7 @@ public class BadInputTableTests
         Case(["reproduce", "--matrix", "{in}/dupes.json"], "--matrix {in}/dupes.json: cell names must be unique"),
         Case(["reproduce", "--matrix", "{in}/bad-cell.json"], "{in}/bad-cell.json cell big: --namespace-size 16G: larger than the NVDIMM"),
         Case(["reproduce", "--ssh-port", "{port}"], "--ssh-port {port}: port is busy on 127.0.0.1"),
-        Case(["reproduce", "--kernel-src", "{in}/not-a-tree"], "--kernel-src {in}/not-a-tree: not a kernel tree"),
+        Case(["reproduce", "--kernel-src", "{in}/not-a-tree"], "--kernel-src {in}/not-a-tree: not a Linux kernel tree"),
         // build
         Case(["build", "kernel", "--variant", "both-ish"], "--variant both-ish: unknown value (use unpatched, patched or both)"),
         Case(["build", "kernel", "--kernel-src", "/nonexistent/linux"], "--kernel-src /nonexistent/linux: no such directory"),
