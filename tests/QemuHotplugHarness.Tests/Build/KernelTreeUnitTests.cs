@@ -174,6 +174,29 @@ public class KernelTreeUnitTests
     }
 
     [Test]
+    [Category("HostTools")] // git, make; the patched QEMU and the image from the cache (built first when missing)
+    public async Task Under_bisect_a_commit_that_does_not_build_is_skip_not_bad()
+    {
+        HostTools.Require("git", "git");
+        HostTools.Require("make", "make");
+        var tree = FakeTree("broken"); // its Makefile is not one: make tinyconfig fails
+        await Git(tree, "init", "-q");
+        await Git(tree, "add", "-A");
+        await Git(tree, "commit", "-q", "-m", "a commit that does not build");
+        try
+        {
+            var (code, stderr) = await Run("reproduce", "--bisect", "--kernel-src", tree, "--artifacts", Path.Combine(_dir, "a"));
+            Assert.That(code, Is.EqualTo(125), stderr);
+            Assert.That(stderr, Does.Contain("qhh: bisect: cannot judge this commit (skip): make tinyconfig: make failed"));
+        }
+        finally
+        {
+            var ws = new KernelTree(_runner, new HarnessCache()).WorkspaceOf(tree);
+            if (Directory.Exists(ws.Root)) Directory.Delete(ws.Root, recursive: true);
+        }
+    }
+
+    [Test]
     public async Task Artifacts_inside_the_kernel_tree_are_refused()
     {
         var tree = FakeTree("linux");
