@@ -88,6 +88,8 @@ public static class HarnessApp
             .WithDescription("Run one scenario on a real QEMU guest and write its observation.");
         config.AddCommand<ReproduceCommand>("reproduce")
             .WithDescription("The unpatched-vs-patched matrix on real guests: verdict, artifacts, reports.");
+        config.AddCommand<ValidateCommand>("validate")
+            .WithDescription("Check the simulator against real guests on a deterministic, stratified sample of the layout space.");
         config.AddCommand<BenchCommand>("bench")
             .WithDescription("Benchmarks: scan (scanner throughput), predict (simulator speed).");
         config.AddCommand<SoakCommand>("soak")

@@ -11,7 +11,7 @@ namespace QemuHotplugHarness.Orchestration;
 public sealed record WorkItem(Cell Cell, int Repeat, string Folder);
 
 /// <summary>Runs the matrix: builds what is missing, then each cell on a real guest, then the verdict and reports.</summary>
-public sealed class Reproducer(BuildContext ctx, InputsResolver inputs, ILogger log)
+public sealed class Reproducer(BuildContext ctx, InputsResolver inputs, ILogger log) : Validation.ICellObserver
 {
     /// <summary>Cells run at once (--jobs), bounded by cores and memory.</summary>
     public int Jobs { get; init; } = 1;
@@ -80,6 +80,9 @@ public sealed class Reproducer(BuildContext ctx, InputsResolver inputs, ILogger 
             mismatches.Count == 0 ? " - match" : " - MISMATCH: " + string.Join("; ", mismatches));
         return new SummaryCell(cell.Name, repeat, cell.Scenario, prediction, observation, mismatches.Count == 0, mismatches, folder);
     }
+
+    /// <summary>Builds (or takes from the cache) what a scenario boots.</summary>
+    public Task PrepareAsync(Scenario scenario, CancellationToken ct) => inputs.ResolveAsync(scenario, ct);
 
     /// <summary>Resolves the cell's inputs and runs it; a build that fails for this cell is its infra-error, not the run's end.</summary>
     public async Task<Observation> ObserveAsync(CellRequest request, RunOptions options, CancellationToken ct)
