@@ -139,7 +139,7 @@ public static class OopsExtractor
         for (var g = 1; g < m.Groups.Count; g++)
         {
             if (!m.Groups[g].Success || m.Groups[g].Length == 0) continue;
-            var frame = m.Groups[g].Value;
+            var frame = RustDemangler.Demangle(m.Groups[g].Value);
             if (!skip.IsMatch(frame)) frames.Add(frame);
         }
     }
