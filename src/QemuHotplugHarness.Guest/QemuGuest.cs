@@ -54,6 +54,7 @@ public sealed class QemuGuest : IAsyncDisposable, IGuestShell, IGuestConsole
             var initrd = Path.Combine(priv.FullName, "initrd");
             config.WriteInitrd(await File.ReadAllTextAsync(key + ".pub", ct), initrd);
             var port = config.SshPort is { } wanted ? RequireFreePort(wanted) : FreePort();
+            if (config.SshPort is null) FreePortChosen?.Invoke(port);
             var args = config.Arguments(initrd, port, Path.Combine(priv.FullName, "qmp.sock"));
             var qemu = new QemuProcess(config.QemuBinary, args, config.ConsoleLog, config.Timeouts.Teardown, log);
             qemu.Start();
@@ -65,6 +66,13 @@ public sealed class QemuGuest : IAsyncDisposable, IGuestShell, IGuestConsole
             throw;
         }
     }
+
+    /// <summary>
+    /// A free port was found for the guest's sshd; QEMU binds it only when it starts, so another process can take it
+    /// in between (then QEMU exits with <see cref="NotReadyReason.HostForwardFailed"/> and the caller tries another).
+    /// Tests use this to take the port in that window.
+    /// </summary>
+    public static event Action<int>? FreePortChosen;
 
     /// <summary>Waits for the console marker, QMP and SSH, in that order (the default readiness).</summary>
     public Task WaitReadyAsync(CancellationToken ct) => WaitReadyAsync(DefaultReadiness(Configuration), ct);
