@@ -58,7 +58,7 @@ public static class HarnessApp
         config.AddCommand<ReproduceCommand>("reproduce")
             .WithDescription("The unpatched-vs-patched matrix on real guests: verdict, artifacts, reports.");
         config.AddCommand<BenchCommand>("bench")
-            .WithDescription("Benchmarks: scan (scanner throughput), predict (simulator speed).");
+            .WithDescription("Benchmarks: scan (scanner throughput), predict (simulator speed), guest (boot, restore, cell, matrix vs a plain baseline), all.");
         config.AddCommand<MergeCommand>("merge")
             .WithDescription("Merge the artifact folders of several shards into one summary.");
     }

@@ -14,12 +14,28 @@ public sealed class BenchCommand : Command<BenchCommand.Settings>
     public sealed class Settings : CommandSettings
     {
         [CommandArgument(0, "<WHAT>")]
-        [Description("scan (oops scanner throughput) or predict (seed matrix and sweep).")]
+        [Description("scan (oops scanner throughput), predict (seed matrix and sweep), guest (boots, restores, cells, matrix, plain baseline) or all.")]
         public string What { get; init; } = "";
 
         [CommandOption("--megabytes <N>")]
         [Description("Size of the generated console log for 'scan' (default 100).")]
         public int Megabytes { get; init; } = 100;
+
+        [CommandOption("--runs <N>")]
+        [Description("Runs of each guest figure for 'guest' (default 5; min/median/max over them).")]
+        public int Runs { get; init; } = 5;
+
+        [CommandOption("--only <PARTS>")]
+        [Description("Comma-separated guest figures: cold, restore, iteration, cell, cold-cell, matrix, baseline (default all).")]
+        public string? Only { get; init; }
+
+        [CommandOption("--accel <MODE>")]
+        [Description("auto, kvm or tcg for 'guest' (default auto).")]
+        public string Accel { get; init; } = "auto";
+
+        [CommandOption("--json")]
+        [Description("'guest': the figures as JSON on stdout.")]
+        public bool Json { get; init; }
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
@@ -28,7 +44,12 @@ public sealed class BenchCommand : Command<BenchCommand.Settings>
         {
             case "scan": BenchScan(settings.Megabytes, cancellationToken); return 0;
             case "predict": BenchPredict(); return 0;
-            default: throw new BadInputException($"bench {settings.What}: unknown benchmark (use scan or predict)");
+            case "guest": return BenchGuest.RunAsync(settings, cancellationToken).GetAwaiter().GetResult();
+            case "all":
+                BenchScan(settings.Megabytes, cancellationToken);
+                BenchPredict();
+                return BenchGuest.RunAsync(settings, cancellationToken).GetAwaiter().GetResult();
+            default: throw new BadInputException($"bench {settings.What}: unknown benchmark (use scan, predict, guest or all)");
         }
     }
 

@@ -41,6 +41,9 @@ public class GuestSettings : ScenarioSettings
     [CommandOption("--ssh-port <PORT>")] [Description("Host port for the guest's sshd on 127.0.0.1 (default: a free one).")]
     public int? SshPort { get; init; }
 
+    [CommandOption("--no-snapshot")] [Description("Boot every guest cold (default: boot each distinct guest once, save it, restore later cells from it).")]
+    public bool NoSnapshot { get; init; }
+
     public KernelSources Sources() => new(KernelSrc, Patch, QemuSrc, KernelSources.ParsePrebuilt(KernelImages, Modules));
 
     /// <summary>Checks what can be checked before anything is built: a named kernel must be registered.</summary>
@@ -57,7 +60,7 @@ public class GuestSettings : ScenarioSettings
     {
         Accel = ParseAccel(Accel),
         Timeouts = new GuestTimeouts { Boot = TimeSpan.FromSeconds(BootTimeout), Command = TimeSpan.FromSeconds(CommandTimeout) },
-        SshPort = SshPort, Progress = progress,
+        SshPort = SshPort, Progress = progress, Snapshots = !NoSnapshot,
     };
 
     private static AccelChoice ParseAccel(string text) =>
