@@ -46,7 +46,7 @@ public class CliExitCodeTests
     [TestCase(new[] { "run", "--accel", "warp" }, "qhh: --accel warp: unknown value (use auto, kvm or tcg)")]
     [TestCase(new[] { "build", "kernel", "--variant", "both-ish" }, "qhh: --variant both-ish: unknown value (use unpatched, patched or both)")]
     [TestCase(new[] { "merge", "/nonexistent/shard1" }, "qhh: merge /nonexistent/shard1: has no summary.json")]
-    [TestCase(new[] { "bench", "nothing" }, "qhh: bench nothing: unknown benchmark (use scan or predict)")]
+    [TestCase(new[] { "bench", "nothing" }, "qhh: bench nothing: unknown benchmark (use scan, predict, guest or all)")]
     public async Task Bad_input_exits_2_with_one_line_naming_it(string[] args, string expected)
     {
         var (code, _, stderr) = await Run(args);

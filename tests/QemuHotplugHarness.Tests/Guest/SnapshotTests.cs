@@ -35,6 +35,7 @@ public class SnapshotTests
         var s = new GuestSnapshot(key, Path.Combine(store.Root, key));
         Directory.CreateDirectory(s.Folder);
         File.WriteAllText(s.State, "state");
+        File.WriteAllText(s.IomemAtBoot, "");
         File.WriteAllText(s.Manifest, "{}");
         return s;
     }
