@@ -92,6 +92,8 @@ public sealed class QemuGuest : IAsyncDisposable, IGuestShell, IGuestConsole
             var args = config.Arguments(new GuestWiring(initrd, port, Path.Combine(priv.FullName, "qmp.sock"), Path.Combine(priv.FullName, "keys.sock"),
                 memory, Incoming: snapshot is not null));
             var qemu = new QemuProcess(config.QemuBinary, args, config.ConsoleLog, config.Timeouts.Teardown, log);
+            if (snapshot is not null && File.Exists(snapshot.Console)) // a restored guest's console.log starts with the boot it continues
+                qemu.Note(await File.ReadAllTextAsync(snapshot.Console, ct) + $"--- QHH: saved as snapshot {snapshot.Key}; restored here ---\n");
             qemu.Start();
             return new QemuGuest(config, priv, port, qemu, snapshot, log);
         }

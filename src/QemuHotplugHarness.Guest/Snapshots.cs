@@ -89,6 +89,7 @@ public sealed class SnapshotStore(string root, ILogger log)
     private async Task<GuestSnapshot?> MakeAsync(string key, GuestConfiguration config, IReadOnlyList<WorkloadStep> prologue, CancellationToken ct)
     {
         var work = Path.Combine(Root, "tmp", $"{key}-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        RemoveAbandoned(Path.Combine(Root, "tmp"));
         Directory.CreateDirectory(work);
         File.SetUnixFileMode(work, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         var made = new GuestSnapshot(key, work);
@@ -124,6 +125,17 @@ public sealed class SnapshotStore(string root, ILogger log)
         finally
         {
             try { if (Directory.Exists(work)) Directory.Delete(work, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    /// <summary>Half-made snapshots of a harness that was killed (their memory files are sparse but large): gone after a day.</summary>
+    private void RemoveAbandoned(string tmp)
+    {
+        if (!Directory.Exists(tmp)) return;
+        foreach (var dir in Directory.EnumerateDirectories(tmp).Where(d => Directory.GetLastWriteTimeUtc(d) < DateTime.UtcNow - TimeSpan.FromDays(1)))
+        {
+            try { Directory.Delete(dir, recursive: true); }
+            catch (IOException e) { log.Debug("snapshot: could not remove {Dir}: {Message}", dir, e.Message); }
         }
     }
 

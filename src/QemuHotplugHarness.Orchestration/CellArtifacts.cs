@@ -7,8 +7,6 @@ namespace QemuHotplugHarness.Orchestration;
 public sealed record CellArtifacts(string Dir)
 {
     public string Console => Path.Combine(Dir, "console.log");
-    /// <summary>A guest restored from a snapshot: the console of the boot that made the snapshot.</summary>
-    public string SnapshotConsole => Path.Combine(Dir, "snapshot-console.log");
     public string Dmesg => Path.Combine(Dir, "dmesg.txt");
     public string NdctlLog => Path.Combine(Dir, "ndctl.log");
     public string QemuCommandLine => Path.Combine(Dir, "qemu-cmdline.txt");

@@ -66,9 +66,7 @@ public sealed class CellRunner(AccelChooser accel, RunOptions options, ILogger l
                 options.Progress?.Invoke("restoring");
                 try
                 {
-                    var guest = await QemuGuest.RestoreAsync(config, snapshot, log, ct);
-                    if (File.Exists(snapshot.Console)) File.Copy(snapshot.Console, plan.Artifacts.SnapshotConsole, overwrite: true);
-                    return guest;
+                    return await QemuGuest.RestoreAsync(config, snapshot, log, ct);
                 }
                 catch (GuestNotReadyException e) when (e.Reason == NotReadyReason.RestoreFailed)
                 {
@@ -148,6 +146,8 @@ public sealed class CellRunner(AccelChooser accel, RunOptions options, ILogger l
             if (dmesg.ExitCode == 0) await File.WriteAllTextAsync(plan.Artifacts.Dmesg, dmesg.Stdout, ct);
         }
         var oopses = await KeepOopsesAsync(guest, plan, kernel, ct);
+        // A lost connection is often QEMU going away: give its exit a moment to be seen, so the error can say how it ended.
+        if (result.Outcome == Outcome.InfraError) await guest.Qemu.WaitForExitAsync(TimeSpan.FromSeconds(1));
         var error = guest.Qemu.HasExited && result.Outcome != Outcome.Oops ? $"{result.Error}; qemu ended: {await QemuEndAsync(guest)}" : result.Error;
         return seen with
         {

@@ -74,7 +74,8 @@ public class GuestFaultTests
         void Progress(string step)
         {
             if (step != "iteration 2" || Interlocked.Exchange(ref killed, 1) == 1) return;
-            lock (pids) foreach (var pid in pids) System.Diagnostics.Process.GetProcessById(pid).Kill(); // SIGKILL, from outside the runner
+            // SIGKILL, from outside the runner, to the QEMU still running (the one that made the guest's snapshot has ended)
+            lock (pids) foreach (var pid in pids.Where(p => Directory.Exists($"/proc/{p}"))) System.Diagnostics.Process.GetProcessById(pid).Kill();
         }
         QemuProcess.AnyStarted += OnStarted;
         Observation o;
