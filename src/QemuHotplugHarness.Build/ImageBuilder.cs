@@ -75,24 +75,19 @@ public sealed class ImageBuilder(BuildContext ctx)
         new(Path.Combine(dir, "initramfs.cpio.gz"), File.ReadAllText(Path.Combine(dir, "host_key.pub")).Trim(), key);
 
     /// <summary>
-    /// Per-run overlay: the run's authorized key, appended to the image as a further (uncompressed) archive, after
-    /// the prebuilt kernel's modules archive when there is one.
+    /// The run's initrd: the image as built, then the prebuilt kernel's modules archive when there is one. It holds
+    /// no key: the run's key reaches the guest through its key port after the boot (or the restore), so a cold boot
+    /// and a restored snapshot take the same path.
     /// </summary>
-    public static void WriteRunInitrd(GuestImage image, string authorizedKey, string outputPath, string? modulesArchive = null)
+    public static void WriteRunInitrd(GuestImage image, string outputPath, string? modulesArchive = null)
     {
         using var file = File.Create(outputPath);
         using (var baseImage = File.OpenRead(image.Initramfs)) baseImage.CopyTo(file);
+        if (modulesArchive is null) return;
         // The kernel looks for the next archive's magic at 4-byte aligned offsets and skips zeros; padding to a
         // whole 512-byte block satisfies that and keeps the overlay easy to find with a hex dump.
         while (file.Length % 512 != 0) file.WriteByte(0);
-        if (modulesArchive is not null)
-        {
-            using (var modules = File.OpenRead(modulesArchive)) modules.CopyTo(file);
-            while (file.Length % 512 != 0) file.WriteByte(0);
-        }
-        using var overlay = new NewcArchive(file);
-        overlay.AddDirectory("etc");
-        overlay.AddDirectory("etc/qhh");
-        overlay.AddFile("etc/qhh/authorized_keys", System.Text.Encoding.ASCII.GetBytes(authorizedKey.Trim() + "\n"), 0b110_000_000);
+        using var modules = File.OpenRead(modulesArchive);
+        modules.CopyTo(file);
     }
 }

@@ -91,7 +91,7 @@ public static class HarnessApp
         config.AddCommand<ValidateCommand>("validate")
             .WithDescription("Check the simulator against real guests on a deterministic, stratified sample of the layout space.");
         config.AddCommand<BenchCommand>("bench")
-            .WithDescription("Benchmarks: scan (scanner throughput), predict (simulator speed).");
+            .WithDescription("Benchmarks: scan (scanner throughput), predict (simulator speed), build (kernel and QEMU builds), guest (boot, restore, cell, matrix vs a plain baseline), all.");
         config.AddCommand<SoakCommand>("soak")
             .WithDescription("N full default matrices back to back: wrong verdicts, orphaned QEMUs, reproduction rates, time, memory.");
         config.AddCommand<MergeCommand>("merge")

@@ -8,11 +8,17 @@ public sealed record BootFacts(string Iomem, ObservedLayout Layout, bool HasPse,
 
 public static class BootFactsReader
 {
+    /// <summary>
+    /// Reads the facts from the guest. A guest restored from a snapshot ran the label prologue before it was saved,
+    /// which changes /proc/iomem: its iomem is the one the snapshot's guest read as it booted.
+    /// </summary>
     public static async Task<BootFacts> ReadAsync(QemuGuest guest, ILogger log, CancellationToken ct)
     {
         var probe = guest.Configuration.Timeouts.Probe;
         var devices = await guest.MemoryDevicesAsync(ct);
-        var iomem = (await guest.RunShellAsync("cat /proc/iomem", probe, ct)).Stdout;
+        var iomem = guest.RestoredFrom is { } snapshot
+            ? await File.ReadAllTextAsync(snapshot.IomemAtBoot, ct)
+            : (await guest.RunShellAsync("cat /proc/iomem", probe, ct)).Stdout;
         var layout = new ObservedLayout(
             Iomem.Find(iomem, "System RAM", above4G: true),
             Iomem.Find(iomem, "Persistent Memory", above4G: true),

@@ -2,8 +2,18 @@ using QemuHotplugHarness.Scenarios;
 
 namespace QemuHotplugHarness.Guest;
 
-/// <summary>Writes the run's initrd: the image plus the run's authorized key (the only way in).</summary>
-public delegate void RunInitrdWriter(string authorizedKey, string outputPath);
+/// <summary>Writes the run's initrd (the image; no key: the run's key reaches the guest through its key port).</summary>
+public delegate void RunInitrdWriter(string outputPath);
+
+/// <summary>Guest RAM and NVDIMM in files: shared while a snapshot is made, private (copy-on-write) when restored.</summary>
+public sealed record GuestMemoryFiles(string Ram, string Nvdimm, bool Shared);
+
+/// <summary>What one started QEMU is wired to: its run initrd, SSH port, QMP and key sockets, memory files, and whether it loads a saved state.</summary>
+public sealed record GuestWiring(string Initrd, int SshPort, string QmpSocket, string KeySocket, GuestMemoryFiles? Memory = null, bool Incoming = false)
+{
+    /// <summary>Placeholders for everything that differs between runs: the arguments of a guest, as a snapshot's key sees them.</summary>
+    public static GuestWiring Placeholders { get; } = new("{initrd}", 0, "{qmp}", "{keys}", new GuestMemoryFiles("{ram}", "{nvdimm}", Shared: false));
+}
 
 /// <summary>
 /// Everything one guest is started from; immutable. Made with <see cref="GuestBuilder"/> (Testcontainers-style:
@@ -32,24 +42,30 @@ public sealed record GuestConfiguration
     public GuestTimeouts Timeouts { get; init; } = new();
     /// <summary>The console line the guest's init prints when sshd is started.</summary>
     public string ReadyMarker { get; init; } = "QHH-READY";
+    /// <summary>Guest memory in these files (a snapshot being made); null = anonymous memory.</summary>
+    public GuestMemoryFiles? MemoryFiles { get; init; }
+    /// <summary>The cache keys of the QEMU, kernel and image builds: part of every snapshot's key.</summary>
+    public string InputsKey { get; init; } = "";
 
-    /// <summary>The QEMU arguments of this guest, given the run's initrd, SSH port and QMP socket.</summary>
-    public IReadOnlyList<string> Arguments(string initrd, int sshPort, string qmpSocket)
+    /// <summary>The QEMU arguments of this guest, given what this QEMU is wired to.</summary>
+    public IReadOnlyList<string> Arguments(GuestWiring w)
     {
         var s = Scenario;
-        return new QemuArguments()
+        var args = new QemuArguments()
             .Firmware(FirmwareDirs)
-            .Machine(s.Machine.Type, nvdimm: true)
+            .Machine(s.Machine.Type, nvdimm: true, w.Memory)
             .Accel(Accel)
             .Memory(s.Machine)
+            .RamFile(w.Memory, s.Machine.Ram)
             .Smp(s.Machine.Smp)
             .Cpu(Accel, s.Cpu.Pse)
-            .Nvdimm(s.Nvdimm)
-            .Kernel(KernelImage, initrd, KernelAppend)
-            .UserNetWithSsh(sshPort)
-            .Qmp(qmpSocket)
+            .Nvdimm(s.Nvdimm, w.Memory)
+            .Kernel(KernelImage, w.Initrd, KernelAppend)
+            .UserNetWithSsh(w.SshPort)
+            .Qmp(w.QmpSocket)
             .HeadlessSerialConsole()
-            .Build();
+            .KeyPort(w.KeySocket);
+        return (w.Incoming ? args.Incoming() : args).Build();
     }
 }
 
@@ -69,6 +85,7 @@ public sealed record GuestBuilder(GuestConfiguration Configuration)
     public GuestBuilder WithSshPort(int? port) => new(Configuration with { SshPort = port });
     public GuestBuilder WithTimeouts(GuestTimeouts timeouts) => new(Configuration with { Timeouts = timeouts });
     public GuestBuilder WithKernelAppend(string append) => new(Configuration with { KernelAppend = append });
+    public GuestBuilder WithInputsKey(string key) => new(Configuration with { InputsKey = key });
 
     public GuestConfiguration Build() => Configuration;
 }

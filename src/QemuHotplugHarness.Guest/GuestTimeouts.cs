@@ -9,6 +9,10 @@ public sealed record GuestTimeouts
     public TimeSpan Qmp { get; init; } = TimeSpan.FromSeconds(15);
     /// <summary>Marker to an SSH session (connect retries included).</summary>
     public TimeSpan Ssh { get; init; } = TimeSpan.FromSeconds(60);
+    /// <summary>Delivering the run's key on the key port until the guest answers.</summary>
+    public TimeSpan Key { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>Saving a guest's state to a snapshot, or loading it into a new QEMU.</summary>
+    public TimeSpan Snapshot { get; init; } = TimeSpan.FromSeconds(60);
     /// <summary>One workload command (ndctl); past it the command counts as hung.</summary>
     public TimeSpan Command { get; init; } = TimeSpan.FromSeconds(60);
     /// <summary>A short read in the guest (cat /proc/iomem, dmesg, the head of /proc/kcore).</summary>

@@ -39,8 +39,10 @@ public sealed record Observation
     public string? AccelReason { get; init; }
     /// <summary>QEMU start to SSH-ready, seconds.</summary>
     public double? BootSeconds { get; init; }
-    /// <summary>QEMU start to the init's ready marker on the console, seconds.</summary>
+    /// <summary>QEMU start to the init's ready marker on the console, seconds (a cold boot only).</summary>
     public double? MarkerSeconds { get; init; }
+    /// <summary>The snapshot the guest was restored from (its cache key); null for a cold boot.</summary>
+    public string? Snapshot { get; init; }
     public string? Rejection { get; init; }
     public string? Error { get; init; }
     public ObservedLayout? Layout { get; init; }

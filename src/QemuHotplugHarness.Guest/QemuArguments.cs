@@ -18,8 +18,12 @@ public sealed class QemuArguments
         return this;
     }
 
-    public QemuArguments Machine(MachineType type, bool nvdimm) =>
-        Add("-machine", type.ToString().ToLowerInvariant() + (nvdimm ? ",nvdimm=on" : ""));
+    public QemuArguments Machine(MachineType type, bool nvdimm, GuestMemoryFiles? files = null) =>
+        Add("-machine", type.ToString().ToLowerInvariant() + (nvdimm ? ",nvdimm=on" : "") + (files is null ? "" : ",memory-backend=ram0"));
+
+    /// <summary>Guest RAM in a file (a snapshot's): <c>share=on</c> while a snapshot is made, <c>share=off</c> (private copy-on-write) when restored.</summary>
+    public QemuArguments RamFile(GuestMemoryFiles? files, ByteSize ram) =>
+        files is null ? this : Add("-object", $"memory-backend-file,id=ram0,size={Mib(ram)}M,mem-path={Escape(files.Ram)},share={OnOff(files.Shared)}");
 
     public QemuArguments Accel(Accel accel) => Add("-accel", accel == AccelMode.Kvm ? "kvm" : "tcg");
 
@@ -37,9 +41,16 @@ public sealed class QemuArguments
         return Add("-cpu", pse ? model : model + ",pse=off");
     }
 
-    public QemuArguments Nvdimm(NvdimmSpec nv)
+    /// <summary>
+    /// The NVDIMM on anonymous memory, or in a file. QEMU aligns the NVDIMM's size below its label area down to the
+    /// backend's alignment (2 MiB for anonymous memory, the page size for a file): <c>align=2M</c> keeps a file-backed
+    /// NVDIMM the same size, so a snapshot's guest is the machine a cold boot makes.
+    /// </summary>
+    public QemuArguments Nvdimm(NvdimmSpec nv, GuestMemoryFiles? files = null)
     {
-        Add("-object", $"memory-backend-ram,id=mem0,size={Mib(nv.Size)}M");
+        Add("-object", files is null
+            ? $"memory-backend-ram,id=mem0,size={Mib(nv.Size)}M"
+            : $"memory-backend-file,id=mem0,size={Mib(nv.Size)}M,mem-path={Escape(files.Nvdimm)},share={OnOff(files.Shared)},align=2M");
         var addr = nv.Address is { } a ? ",addr=" + Hex.Format(a) : "";
         return Add("-device", $"nvdimm,id=nv0,memdev=mem0{addr},label-size={nv.LabelSize.Bytes / ByteSize.KiB}k");
     }
@@ -50,13 +61,23 @@ public sealed class QemuArguments
     /// <summary>User networking with the guest's sshd forwarded to 127.0.0.1 only, and an e1000 NIC.</summary>
     public QemuArguments UserNetWithSsh(int hostPort) =>
         Add("-netdev", $"user,id=n0,hostfwd=tcp:127.0.0.1:{hostPort.ToString(CultureInfo.InvariantCulture)}-:22")
-            .Add("-device", "e1000,netdev=n0,romfile=");
+            .Add("-device", "e1000,netdev=n0,romfile=,autonegotiation=off"); // carrier up at once, not after the driver's 2 s watchdog
 
     public QemuArguments Qmp(string unixSocket) => Add("-qmp", $"unix:{unixSocket},server=on,wait=off");
 
     /// <summary>No display, no default devices, no reboot on panic, the serial console on stdio.</summary>
     public QemuArguments HeadlessSerialConsole() =>
         Add("-display", "none").Add("-nodefaults").Add("-no-reboot").Add("-serial", "stdio").Add("-monitor", "none");
+
+    /// <summary>
+    /// A second serial port (the guest's ttyS1) on a unix socket: the channel the run's key reaches the guest by.
+    /// Comes after <see cref="HeadlessSerialConsole"/>, whose console is ttyS0.
+    /// </summary>
+    public QemuArguments KeyPort(string unixSocket) =>
+        Add("-chardev", $"socket,id=keys,path={Escape(unixSocket)},server=on,wait=off").Add("-serial", "chardev:keys");
+
+    /// <summary>Waits for a saved state (QMP migrate-incoming) instead of booting.</summary>
+    public QemuArguments Incoming() => Add("-incoming", "defer");
 
     public IReadOnlyList<string> Build() => _args.ToList();
 
@@ -69,6 +90,11 @@ public sealed class QemuArguments
         _args.AddRange(parts);
         return this;
     }
+
+    private static string OnOff(bool on) => on ? "on" : "off";
+
+    /// <summary>A path inside a QEMU option list: a comma is doubled.</summary>
+    private static string Escape(string path) => path.Replace(",", ",,");
 
     private static string Mib(ByteSize size) => (size.Bytes / ByteSize.MiB).ToString(CultureInfo.InvariantCulture);
 

@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using System.Text.Json.Nodes;
 using CliWrap;
 using CliWrap.Buffered;
 using QemuHotplugHarness.Oops;
@@ -11,25 +11,35 @@ using Serilog;
 namespace QemuHotplugHarness.Guest;
 
 /// <summary>
-/// One running guest and the one owner of everything it needs: the private 0700 folder (run key, QMP socket,
-/// run initrd), the QEMU process, the QMP and SSH sessions. Disposing it tears all of them down.
+/// One running guest and the one owner of everything it needs: the private 0700 folder (run key, QMP and key-port
+/// sockets, run initrd), the QEMU process, the QMP, key-port and SSH sessions. Disposing it tears all of them down.
+/// A guest is booted cold (<see cref="StartAsync"/>) or restored from a snapshot (<see cref="RestoreAsync"/>); either
+/// way the run's key reaches it only through its key port, after the boot or the restore.
 /// </summary>
 public sealed class QemuGuest : IAsyncDisposable, IGuestShell, IGuestConsole
 {
+    private static readonly JsonObject IgnoreShared = new()
+    {
+        ["capabilities"] = new JsonArray(new JsonObject { ["capability"] = "x-ignore-shared", ["state"] = true }),
+    };
     private readonly DirectoryInfo _private;
     private readonly ILogger _log;
     private QmpClient? _qmp;
+    private KeyPort? _keys;
     private SshSession? _ssh;
 
-    private QemuGuest(GuestConfiguration config, DirectoryInfo privateDir, int sshPort, QemuProcess qemu, ILogger log)
+    private QemuGuest(GuestConfiguration config, DirectoryInfo privateDir, int sshPort, QemuProcess qemu, GuestSnapshot? restoredFrom, ILogger log)
     {
         Configuration = config;
         _private = privateDir;
         SshPort = sshPort;
         Qemu = qemu;
+        RestoredFrom = restoredFrom;
         _log = log;
     }
 
+    /// <summary>The snapshot this guest was restored from; null for a cold boot.</summary>
+    public GuestSnapshot? RestoredFrom { get; }
     public GuestConfiguration Configuration { get; }
     public int SshPort { get; }
     public QemuProcess Qemu { get; }
@@ -41,9 +51,33 @@ public sealed class QemuGuest : IAsyncDisposable, IGuestShell, IGuestConsole
     public IReadOnlyList<OopsReport> Oopses => Qemu.Oopses;
     private string KeyPath => Path.Combine(_private.FullName, "id_ed25519");
     private string QmpSocket => Path.Combine(_private.FullName, "qmp.sock");
+    private string KeySocket => Path.Combine(_private.FullName, "keys.sock");
+    private string MigrationSocket => Path.Combine(_private.FullName, "migration.sock");
 
-    /// <summary>Makes the private folder and the run's key, writes the run initrd, starts QEMU.</summary>
-    public static async Task<QemuGuest> StartAsync(GuestConfiguration config, ILogger log, CancellationToken ct)
+    /// <summary>Makes the private folder and the run's key, writes the run initrd, starts QEMU (a cold boot).</summary>
+    public static Task<QemuGuest> StartAsync(GuestConfiguration config, ILogger log, CancellationToken ct) => LaunchAsync(config, null, log, ct);
+
+    /// <summary>
+    /// Starts QEMU on the snapshot's memory files (private copy-on-write mappings: the snapshot is never written)
+    /// and loads its saved state; the guest runs on from where it was saved, with a new SSH forward and no key
+    /// until <see cref="WaitReadyAsync(CancellationToken)"/> delivers this run's.
+    /// </summary>
+    public static async Task<QemuGuest> RestoreAsync(GuestConfiguration config, GuestSnapshot snapshot, ILogger log, CancellationToken ct)
+    {
+        var guest = await LaunchAsync(config, snapshot, log, ct);
+        try
+        {
+            await guest.LoadStateAsync(snapshot, ct);
+            return guest;
+        }
+        catch
+        {
+            await guest.DisposeAsync();
+            throw;
+        }
+    }
+
+    private static async Task<QemuGuest> LaunchAsync(GuestConfiguration config, GuestSnapshot? snapshot, ILogger log, CancellationToken ct)
     {
         var priv = Directory.CreateTempSubdirectory("qhh-guest-"); // short: unix socket paths are limited
         File.SetUnixFileMode(priv.FullName, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
@@ -52,13 +86,17 @@ public sealed class QemuGuest : IAsyncDisposable, IGuestShell, IGuestConsole
             var key = Path.Combine(priv.FullName, "id_ed25519");
             await MakeKeyAsync(key, config.Timeouts.Keygen, ct);
             var initrd = Path.Combine(priv.FullName, "initrd");
-            config.WriteInitrd(await File.ReadAllTextAsync(key + ".pub", ct), initrd);
+            config.WriteInitrd(initrd);
             var port = config.SshPort is { } wanted ? RequireFreePort(wanted) : FreePort();
             if (config.SshPort is null) FreePortChosen?.Invoke(port);
-            var args = config.Arguments(initrd, port, Path.Combine(priv.FullName, "qmp.sock"));
+            var memory = snapshot is null ? config.MemoryFiles : new GuestMemoryFiles(snapshot.Ram, snapshot.Nvdimm, Shared: false);
+            var args = config.Arguments(new GuestWiring(initrd, port, Path.Combine(priv.FullName, "qmp.sock"), Path.Combine(priv.FullName, "keys.sock"),
+                memory, Incoming: snapshot is not null));
             var qemu = new QemuProcess(config.QemuBinary, args, config.ConsoleLog, config.Timeouts.Teardown, log);
+            if (snapshot is not null && File.Exists(snapshot.Console)) // a restored guest's console.log starts with the boot it continues
+                qemu.Note(await File.ReadAllTextAsync(snapshot.Console, ct) + $"--- QHH: saved as snapshot {snapshot.Key}; restored here ---\n");
             qemu.Start();
-            return new QemuGuest(config, priv, port, qemu, log);
+            return new QemuGuest(config, priv, port, qemu, snapshot, log);
         }
         catch
         {
@@ -74,19 +112,131 @@ public sealed class QemuGuest : IAsyncDisposable, IGuestShell, IGuestConsole
     /// </summary>
     public static event Action<int>? FreePortChosen;
 
-    /// <summary>Waits for the console marker, QMP and SSH, in that order (the default readiness).</summary>
-    public Task WaitReadyAsync(CancellationToken ct) => WaitReadyAsync(DefaultReadiness(Configuration), ct);
+    /// <summary>Waits for the console marker, QMP, the key and SSH, in that order (the default readiness); a restored guest for the key and SSH.</summary>
+    public Task WaitReadyAsync(CancellationToken ct) =>
+        WaitReadyAsync(RestoredFrom is null ? DefaultReadiness(Configuration) : RestoredReadiness(Configuration), ct);
 
     public async Task WaitReadyAsync(IReadOnlyList<IWaitStrategy> strategies, CancellationToken ct)
     {
         foreach (var strategy in strategies) await strategy.UntilReadyAsync(this, ct);
         ReadyTime = Qemu.Clock.Elapsed;
-        _log.Information("guest ready in {Seconds:F1} s (marker at {Marker:F1} s, {Accel}); ssh on 127.0.0.1:{Port}",
-            ReadyTime.Value.TotalSeconds, MarkerTime?.TotalSeconds, Configuration.Accel.Kebab(), SshPort);
+        _log.Information("guest ready in {Seconds:F2} s ({How}, {Accel}); ssh on 127.0.0.1:{Port}", ReadyTime.Value.TotalSeconds,
+            RestoredFrom is { } s ? "restored from snapshot " + s.Key : $"cold boot, marker at {MarkerTime?.TotalSeconds:F2} s", Configuration.Accel.Kebab(), SshPort);
     }
 
     public static IReadOnlyList<IWaitStrategy> DefaultReadiness(GuestConfiguration c) =>
-        [new ConsoleMarkerWait(c.ReadyMarker, c.Timeouts.Boot), new QmpWait(c.Timeouts.Qmp), new SshWait(c.Timeouts.Ssh)];
+        [new ConsoleMarkerWait(c.ReadyMarker, c.Timeouts.Boot), new QmpWait(c.Timeouts.Qmp), new KeyDeliveryWait(c.Timeouts.Key), new SshWait(c.Timeouts.Ssh)];
+
+    /// <summary>A restored guest printed its marker before it was saved, and its QMP is connected by the restore.</summary>
+    public static IReadOnlyList<IWaitStrategy> RestoredReadiness(GuestConfiguration c) =>
+        [new KeyDeliveryWait(c.Timeouts.Key), new SshWait(c.Timeouts.Ssh)];
+
+    /// <summary>Sends the run's public key on the key port until the guest says it took it.</summary>
+    internal async Task DeliverKeyAsync(TimeSpan timeout, CancellationToken ct)
+    {
+        var deadline = Deadline.In(timeout);
+        try
+        {
+            _keys ??= await KeyPort.ConnectAsync(KeySocket, deadline, ct);
+            await _keys.DeliverAsync(await File.ReadAllTextAsync(KeyPath + ".pub", ct), deadline, ct);
+        }
+        catch (Exception e) when (e is InfrastructureException or TimeoutException or IOException or SocketException)
+        {
+            if (Qemu.HasExited) throw await ExitedAsync();
+            throw new GuestNotReadyException(NotReadyReason.KeyNotDelivered, $"the guest did not take the run's key on its key port within {timeout.TotalSeconds:F0} s: {e.Message}");
+        }
+    }
+
+    /// <summary>
+    /// Saves this guest (started with shared <see cref="GuestConfiguration.MemoryFiles"/>) as a snapshot: closes SSH,
+    /// empties its authorized keys (no key is ever saved), stops it and writes its device state to
+    /// <paramref name="stateFile"/>; RAM and NVDIMM stay in their files (x-ignore-shared). The guest stays stopped:
+    /// dispose it next (its memory files are the snapshot's).
+    /// </summary>
+    public async Task SaveAsync(string stateFile, CancellationToken ct)
+    {
+        var qmp = _qmp ?? throw new InvalidOperationException("QMP is not connected: wait for the guest first");
+        if (Configuration.MemoryFiles is not { Shared: true }) throw new InvalidOperationException("only a guest on shared memory files can be saved");
+        var deadline = Deadline.In(Configuration.Timeouts.Snapshot);
+        using var bound = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        bound.CancelAfter(Configuration.Timeouts.Snapshot);
+        _ssh?.Dispose();
+        _ssh = null;
+        _keys ??= await KeyPort.ConnectAsync(KeySocket, deadline, bound.Token);
+        await _keys.ClearAsync(deadline, bound.Token);
+        await qmp.ExecuteAsync("stop", null, bound.Token);
+        await qmp.ExecuteAsync("migrate-set-capabilities", IgnoreShared.DeepClone().AsObject(), bound.Token);
+        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(new UnixDomainSocketEndPoint(MigrationSocket));
+        listener.Listen(1);
+        await qmp.ExecuteAsync("migrate", new JsonObject { ["uri"] = "unix:" + MigrationSocket }, bound.Token);
+        using (var stream = await listener.AcceptAsync(bound.Token))
+        await using (var file = File.Create(stateFile))
+            await new NetworkStream(stream, ownsSocket: false).CopyToAsync(file, bound.Token);
+        await WaitForMigrationAsync(qmp, "completed", deadline, bound.Token);
+    }
+
+    /// <summary>migrate-incoming on a unix socket in the private folder, the state file streamed in; QEMU then runs the guest on.</summary>
+    private async Task LoadStateAsync(GuestSnapshot snapshot, CancellationToken ct)
+    {
+        var deadline = Deadline.In(Configuration.Timeouts.Snapshot);
+        using var bound = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        bound.CancelAfter(Configuration.Timeouts.Snapshot);
+        try
+        {
+            await ConnectQmpAsync(Configuration.Timeouts.Qmp, bound.Token);
+            var qmp = _qmp!;
+            await qmp.ExecuteAsync("migrate-set-capabilities", IgnoreShared.DeepClone().AsObject(), bound.Token);
+            await qmp.ExecuteAsync("migrate-incoming", new JsonObject { ["uri"] = "unix:" + MigrationSocket }, bound.Token);
+            using (var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
+            {
+                await socket.ConnectAsync(new UnixDomainSocketEndPoint(MigrationSocket), bound.Token);
+                await using (var file = File.OpenRead(snapshot.State))
+                await using (var stream = new NetworkStream(socket, ownsSocket: false))
+                    await file.CopyToAsync(stream, bound.Token);
+                socket.Shutdown(SocketShutdown.Send);
+            }
+            await WaitForRunningAsync(qmp, deadline, bound.Token);
+        }
+        catch (Exception e) when (e is InfrastructureException or IOException or SocketException or GuestNotReadyException
+                                      or OperationCanceledException && !ct.IsCancellationRequested)
+        {
+            if (Qemu.HasExited) await Qemu.WaitForExitAsync(Configuration.Timeouts.Teardown);
+            var why = Qemu.HasExited ? Qemu.LastError() : e.Message;
+            throw new GuestNotReadyException(NotReadyReason.RestoreFailed, $"snapshot {snapshot.Key} could not be restored: {why}");
+        }
+    }
+
+    private async Task WaitForMigrationAsync(QmpClient qmp, string wanted, Deadline deadline, CancellationToken ct)
+    {
+        while (true)
+        {
+            var info = await qmp.ExecuteAsync("query-migrate", null, ct);
+            var status = info?["status"]?.GetValue<string>();
+            if (status == wanted) return;
+            if (status is "failed" or "cancelled")
+                throw new InfrastructureException($"migration {status}: {info?["error-desc"]?.GetValue<string>() ?? "no reason given"}");
+            if (deadline.Expired || Qemu.HasExited) throw new InfrastructureException($"migration did not reach '{wanted}' (last status '{status}')");
+            await Task.Delay(20, ct);
+        }
+    }
+
+    /// <summary>"inmigrate" while the state loads, then "paused" (the guest was stopped when saved): cont runs it on.</summary>
+    private async Task WaitForRunningAsync(QmpClient qmp, Deadline deadline, CancellationToken ct)
+    {
+        while (true)
+        {
+            var status = (await qmp.ExecuteAsync("query-status", null, ct))?["status"]?.GetValue<string>();
+            if (status == "running") return;
+            if (status == "paused")
+            {
+                await qmp.ExecuteAsync("cont", null, ct);
+                continue;
+            }
+            if (deadline.Expired || Qemu.HasExited) throw new InfrastructureException($"the restored guest did not run (status '{status}')");
+            await Task.Delay(20, ct);
+        }
+    }
 
     internal async Task ConnectQmpAsync(TimeSpan timeout, CancellationToken ct)
     {
@@ -138,6 +288,7 @@ public sealed class QemuGuest : IAsyncDisposable, IGuestShell, IGuestConsole
     public async ValueTask DisposeAsync()
     {
         _ssh?.Dispose();
+        if (_keys is not null) await _keys.DisposeAsync();
         if (_qmp is not null) await QuitAsync(_qmp);
         await Qemu.DisposeAsync();
         try { _private.Delete(recursive: true); } catch (IOException) { }

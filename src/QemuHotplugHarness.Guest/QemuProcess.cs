@@ -156,6 +156,12 @@ public sealed class QemuProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Writes <paramref name="text"/> to console.log as it is, before QEMU's own lines (not scanned: it is not this QEMU's).</summary>
+    public void Note(string text)
+    {
+        lock (_gate) _console.Write(System.Text.Encoding.UTF8.GetBytes(text));
+    }
+
     /// <summary>When the console first showed <paramref name="marker"/> since QEMU started (watched from the first call on); null if not yet.</summary>
     public TimeSpan? MarkerTime(string marker)
     {

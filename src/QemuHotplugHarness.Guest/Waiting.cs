@@ -40,6 +40,10 @@ public enum NotReadyReason
     GuestInitFailed,
     QmpUnavailable,
     SshUnavailable,
+    /// <summary>The guest did not take the run's key on its key port.</summary>
+    KeyNotDelivered,
+    /// <summary>A saved state could not be loaded into the new QEMU.</summary>
+    RestoreFailed,
     HostKeyMismatch,
 }
 
@@ -83,6 +87,12 @@ public sealed record ConsoleMarkerWait(string Marker, TimeSpan Timeout) : IWaitS
 public sealed record QmpWait(TimeSpan Timeout) : IWaitStrategy
 {
     public Task UntilReadyAsync(QemuGuest guest, CancellationToken ct) => guest.ConnectQmpAsync(Timeout, ct);
+}
+
+/// <summary>Ready when the guest has taken the run's key on its key port (the only way a key gets in).</summary>
+public sealed record KeyDeliveryWait(TimeSpan Timeout) : IWaitStrategy
+{
+    public Task UntilReadyAsync(QemuGuest guest, CancellationToken ct) => guest.DeliverKeyAsync(Timeout, ct);
 }
 
 /// <summary>Ready when an SSH session with the run's key and the pinned host key is open.</summary>

@@ -14,7 +14,7 @@ public sealed record CellPlan(Scenario Scenario, Prediction Prediction, GuestInp
 /// Runs one cell on a real guest and writes its observation: boots it, reads its boot facts, judges the
 /// preconditions, runs the workload, keeps dmesg and the oopses. Every way it can end leaves observation.json.
 /// </summary>
-public sealed class CellRunner(AccelChooser accel, RunOptions options, ILogger log)
+public sealed class CellRunner(AccelChooser accel, RunOptions options, ILogger log, SnapshotStore? snapshots = null)
 {
     public async Task<Observation> RunAsync(CellPlan plan, CancellationToken ct)
     {
@@ -60,10 +60,9 @@ public sealed class CellRunner(AccelChooser accel, RunOptions options, ILogger l
 
     private async Task<Observation> BootAndObserveAsync(CellPlan plan, Accel accelerator, Observation start, CancellationToken ct)
     {
-        options.Progress?.Invoke("booting");
-        await using var guest = await QemuGuest.StartAsync(Configure(plan, accelerator), log, ct);
+        await using var guest = await StartGuestAsync(plan, Configure(plan, accelerator), ct);
         await ArtifactFiles.WriteAsync(plan.Artifacts.QemuCommandLine, guest.CommandLine + "\n", ct);
-        var observation = await ObserveGuestAsync(guest, plan, start, ct);
+        var observation = await ObserveGuestAsync(guest, plan, start with { Snapshot = guest.RestoredFrom?.Key }, ct);
         if (guest.Qemu.ConsoleUnsaved is { } unsaved) throw new InfrastructureException(unsaved);
         return observation;
     }
@@ -74,16 +73,41 @@ public sealed class CellRunner(AccelChooser accel, RunOptions options, ILogger l
             or Renci.SshNet.Common.SshException or System.Net.Sockets.SocketException
         || e is OperationCanceledException && !ct.IsCancellationRequested;
 
-    private GuestConfiguration Configure(CellPlan plan, Accel accelerator)
+    /// <summary>The workload steps a snapshot runs before it is saved (label initialisation), so restored cells skip them.</summary>
+    public static IReadOnlyList<WorkloadStep> Prologue(Scenario s) => s.Workload.Steps().Where(step => !step.IsReconfigure).ToList();
+
+    /// <summary>Restored from this guest's snapshot (made first if missing) unless snapshots are off; cold when there is none.</summary>
+    private async Task<QemuGuest> StartGuestAsync(CellPlan plan, GuestConfiguration config, CancellationToken ct)
     {
-        var (qemu, kernel, image) = plan.Inputs;
-        var builder = GuestBuilder.For(plan.Scenario, qemu.Binary, kernel.BzImage, image.HostPublicKey, (key, path) => ImageBuilder.WriteRunInitrd(image, key, path, kernel.Modules?.Archive))
-            .WithFirmware(qemu.FirmwareDirs).WithAccel(accelerator).WithConsoleLog(plan.Artifacts.Console)
-            .WithSshPort(options.SshPort).WithTimeouts(options.Timeouts);
-        // A distro kernel checks that the IO-APIC timer ticks during early boot; under TCG it can tick too late and
-        // the check panics ("IO-APIC + timer doesn't work!"). virtme-ng boots every kernel with the same option.
-        if (kernel.IsPrebuilt) builder = builder.WithKernelAppend(builder.Configuration.KernelAppend + " no_timer_check");
-        return builder.Build();
+        if (snapshots is not null && options.Snapshots)
+        {
+            options.Progress?.Invoke("snapshot");
+            if (await snapshots.GetOrMakeAsync(config, Prologue(plan.Scenario), ct) is { } snapshot)
+            {
+                options.Progress?.Invoke("restoring");
+                try
+                {
+                    return await QemuGuest.RestoreAsync(config, snapshot, log, ct);
+                }
+                catch (GuestNotReadyException e) when (e.Reason == NotReadyReason.RestoreFailed)
+                {
+                    log.Warning("{Message}: booting cold", e.Message);
+                }
+            }
+        }
+        options.Progress?.Invoke("booting");
+        return await QemuGuest.StartAsync(config, log, ct);
+    }
+
+    private GuestConfiguration Configure(CellPlan plan, Accel accelerator) => Configure(plan.Inputs, plan.Scenario, accelerator, plan.Artifacts.Console, options);
+
+    /// <summary>The guest a cell boots: its builds, scenario and accelerator, the console where asked, the run's timeouts and port.</summary>
+    public static GuestConfiguration Configure(GuestInputs inputs, Scenario scenario, Accel accelerator, string consoleLog, RunOptions options)
+    {
+        var (qemu, kernel, image) = inputs;
+        return GuestBuilder.For(scenario, qemu.Binary, kernel.BzImage, image.HostPublicKey, path => ImageBuilder.WriteRunInitrd(image, path, kernel.Modules?.Archive))
+            .WithInputsKey($"qemu {qemu.Key}; kernel {kernel.Key}; image {image.Key}").WithFirmware(qemu.FirmwareDirs)
+            .WithAccel(accelerator).WithConsoleLog(consoleLog).WithSshPort(options.SshPort).WithTimeouts(options.Timeouts).Build();
     }
 
     private async Task<Observation> ObserveGuestAsync(QemuGuest guest, CellPlan plan, Observation start, CancellationToken ct)
@@ -128,14 +152,25 @@ public sealed class CellRunner(AccelChooser accel, RunOptions options, ILogger l
     private async Task<Observation> RunWorkloadAsync(QemuGuest guest, CellPlan plan, Observation seen, KernelFacts? kernel, CancellationToken ct)
     {
         WorkloadResult result;
+        var steps = plan.Scenario.Workload.Steps();
         await using (var recorder = new ArtifactRecorder(plan.Artifacts))
-            result = await new WorkloadRunner(guest, guest, recorder, guest.Configuration.Timeouts).RunAsync(plan.Scenario.Workload.Steps(), options.Progress, ct);
+        {
+            if (guest.RestoredFrom is { } snapshot)
+            {
+                steps = steps.Where(s => s.IsReconfigure).ToList();
+                await recorder.NoteAsync($"# the prologue ran before snapshot {snapshot.Key} was saved:\n" +
+                    (File.Exists(snapshot.PrologueLog) ? await File.ReadAllTextAsync(snapshot.PrologueLog, ct) : "# (none)\n"), ct);
+            }
+            result = await new WorkloadRunner(guest, guest, recorder, guest.Configuration.Timeouts).RunAsync(steps, options.Progress, ct);
+        }
         if (!guest.Qemu.HasExited)
         {
             var dmesg = await guest.RunShellAsync("dmesg", guest.Configuration.Timeouts.Probe, ct);
             if (dmesg.ExitCode == 0) await ArtifactFiles.WriteAsync(plan.Artifacts.Dmesg, dmesg.Stdout, ct);
         }
         var oopses = await KeepOopsesAsync(guest, plan, kernel, ct);
+        // A lost connection is often QEMU going away: give its exit a moment to be seen, so the error can say how it ended.
+        if (result.Outcome == Outcome.InfraError) await guest.Qemu.WaitForExitAsync(TimeSpan.FromSeconds(1));
         var error = guest.Qemu.HasExited && result.Outcome != Outcome.Oops ? $"{result.Error}; qemu ended: {await QemuEndAsync(guest)}" : result.Error;
         return seen with
         {
@@ -209,6 +244,8 @@ public sealed class ArtifactRecorder(CellArtifacts files) : IWorkloadRecorder, I
     }
 
     public Task IomemAsync(int iteration, string iomem, CancellationToken ct) => ArtifactFiles.WriteAsync(files.IomemAfter(iteration), iomem, ct);
+
+    public Task NoteAsync(string text, CancellationToken ct) => _ndctl.WriteLineAsync(text.AsMemory(), ct);
 
     public async ValueTask DisposeAsync()
     {

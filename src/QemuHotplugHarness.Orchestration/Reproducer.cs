@@ -84,13 +84,16 @@ public sealed class Reproducer(BuildContext ctx, InputsResolver inputs, ILogger 
     /// <summary>Builds (or takes from the cache) what a scenario boots.</summary>
     public Task PrepareAsync(Scenario scenario, CancellationToken ct) => inputs.ResolveAsync(scenario, ct);
 
+    /// <summary>Snapshots of booted guests live in the cache beside the builds they are keyed on.</summary>
+    public static SnapshotStore Snapshots(BuildContext ctx, ILogger log) => new(Path.Combine(ctx.Cache.Root, "snapshot"), log);
+
     /// <summary>Resolves the cell's inputs and runs it; a build that fails for this cell is its infra-error, not the run's end.</summary>
     public async Task<Observation> ObserveAsync(CellRequest request, RunOptions options, CancellationToken ct)
     {
         try
         {
             var guestInputs = await inputs.ResolveAsync(request.Scenario, ct);
-            var runner = new CellRunner(new AccelChooser(ctx.Cache, log), options, log);
+            var runner = new CellRunner(new AccelChooser(ctx.Cache, log), options, log, Snapshots(ctx, log));
             return await runner.RunAsync(new CellPlan(request.Scenario, request.Prediction, guestInputs, request.Artifacts), ct);
         }
         catch (Exception e) when (CellRunner.IsInfrastructure(e, ct))

@@ -13,6 +13,8 @@ public sealed record RunOptions
     public GuestTimeouts Timeouts { get; init; } = new();
     /// <summary>A fixed host port for the guest's sshd; null = a free one per guest.</summary>
     public int? SshPort { get; init; }
+    /// <summary>Start guests from snapshots (made by one cold boot per distinct guest); false = every guest boots cold (--no-snapshot).</summary>
+    public bool Snapshots { get; init; } = true;
     /// <summary>Called with progress words ("booting", "iteration 2") for live views.</summary>
     public Action<string>? Progress { get; init; }
 }

@@ -14,17 +14,18 @@ public sealed class BenchCommand : Command<BenchCommand.Settings>
     public sealed class Settings : CommandSettings
     {
         [CommandArgument(0, "<WHAT>")]
-        [Description("scan (oops scanner throughput), predict (seed matrix and sweep) or build (kernel and QEMU builds in a scratch cache).")]
+        [Description("scan (oops scanner throughput), predict (seed matrix and sweep), build (kernel and QEMU builds in a scratch cache), guest (boots, restores, cells, matrix, plain baseline) or all (scan, predict, guest).")]
         public string What { get; init; } = "";
 
         [CommandOption("--megabytes <N>")]
         [Description("Size of the generated console log for 'scan' (default 100).")]
         public int Megabytes { get; init; } = 100;
 
-        [CommandOption("--json")] [Description("build: print the figures as JSON on stdout.")]
+        [CommandOption("--json")] [Description("build, guest: print the figures as JSON on stdout.")]
         public bool Json { get; init; }
 
-        [CommandOption("--only <KERNEL|QEMU>")] [Description("build: time only the kernel or only QEMU (default both).")]
+        [CommandOption("--only <WHAT>")]
+        [Description("build: kernel or qemu (default both). guest: comma-separated figures: cold, restore, iteration, cell, cold-cell, matrix, baseline (default all).")]
         public string? Only { get; init; }
 
         [CommandOption("--side-by-side")] [Description("build: also time a cold kernel and a cold QEMU built at the same time.")]
@@ -35,6 +36,14 @@ public sealed class BenchCommand : Command<BenchCommand.Settings>
 
         [CommandOption("--keep")] [Description("build: keep the scratch cache (usable as QHH_CACHE).")]
         public bool Keep { get; init; }
+
+        [CommandOption("--runs <N>")]
+        [Description("Runs of each guest figure for 'guest' (default 5; min/median/max over them).")]
+        public int Runs { get; init; } = 5;
+
+        [CommandOption("--accel <MODE>")]
+        [Description("auto, kvm or tcg for 'guest' (default auto).")]
+        public string Accel { get; init; } = "auto";
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
@@ -46,7 +55,12 @@ public sealed class BenchCommand : Command<BenchCommand.Settings>
             case "scan": BenchScan(settings.Megabytes, cancellationToken); return 0;
             case "predict": BenchPredict(); return 0;
             case "build": return BenchBuild(settings, cancellationToken).GetAwaiter().GetResult();
-            default: throw new BadInputException($"bench {settings.What}: unknown benchmark (use scan, predict or build)");
+            case "guest": return BenchGuest.RunAsync(settings, cancellationToken).GetAwaiter().GetResult();
+            case "all":
+                BenchScan(settings.Megabytes, cancellationToken);
+                BenchPredict();
+                return BenchGuest.RunAsync(settings, cancellationToken).GetAwaiter().GetResult();
+            default: throw new BadInputException($"bench {settings.What}: unknown benchmark (use scan, predict, build, guest or all)");
         }
     }
 

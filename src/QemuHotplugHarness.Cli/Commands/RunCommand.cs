@@ -44,6 +44,9 @@ public class GuestSettings : ScenarioSettings
     [CommandOption("--ssh-port <PORT>")] [Description("Host port for the guest's sshd on 127.0.0.1 (default: a free one).")]
     public int? SshPort { get; init; }
 
+    [CommandOption("--no-snapshot")] [Description("Boot every guest cold (default: boot each distinct guest once, save it, restore later cells from it).")]
+    public bool NoSnapshot { get; init; }
+
     /// <summary>Where kernels come from; a --kernel-src that is not a kernel tree is bad input before anything starts.</summary>
     public KernelSources Sources()
     {
@@ -73,7 +76,7 @@ public class GuestSettings : ScenarioSettings
     {
         Accel = ParseAccel(Accel),
         Timeouts = new GuestTimeouts { Boot = TimeSpan.FromSeconds(BootTimeout), Command = TimeSpan.FromSeconds(CommandTimeout) },
-        SshPort = SshPort, Progress = progress,
+        SshPort = SshPort, Progress = progress, Snapshots = !NoSnapshot,
     };
 
     private static AccelChoice ParseAccel(string text) =>

@@ -51,7 +51,7 @@ public class CliExitCodeTests
     [TestCase(new[] { "validate", "--shard", "0/2" }, "qhh: --shard 0/2: use k/n with 1 <= k <= n")]
     [TestCase(new[] { "validate", "--kernel", "nightly" }, "qhh: --kernel nightly: not a kernel variant (validate models unpatched and patched")]
     [TestCase(new[] { "validate", "--artifacts", "/proc/qhh-artifacts" }, "qhh: --artifacts /proc/qhh-artifacts: cannot write there: ")]
-    [TestCase(new[] { "bench", "nothing" }, "qhh: bench nothing: unknown benchmark (use scan, predict or build)")]
+    [TestCase(new[] { "bench", "nothing" }, "qhh: bench nothing: unknown benchmark (use scan, predict, build, guest or all)")]
     public async Task Bad_input_exits_2_with_one_line_naming_it(string[] args, string expected)
     {
         var (code, _, stderr) = await Run(args);

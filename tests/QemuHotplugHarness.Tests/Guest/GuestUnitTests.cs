@@ -13,9 +13,9 @@ public class GuestUnitTests
     [Test]
     public void Qemu_command_line_is_the_seed_recipe_with_forwards_on_loopback()
     {
-        var config = GuestBuilder.For(Scenario.Seed, "/x/qemu", "/k/bzImage", "ssh-ed25519 AAAA", (_, _) => { })
+        var config = GuestBuilder.For(Scenario.Seed, "/x/qemu", "/k/bzImage", "ssh-ed25519 AAAA", _ => { })
             .WithFirmware(["/usr/share/qemu"]).WithAccel(Accel.Tcg).Build();
-        var line = string.Join(' ', config.Arguments("/r/initrd", 10022, "/p/qmp.sock"));
+        var line = string.Join(' ', config.Arguments(new GuestWiring("/r/initrd", 10022, "/p/qmp.sock", "/p/keys.sock")));
         Assert.That(line, Does.Contain("-L /usr/share/qemu"));
         Assert.That(line, Does.Contain("-machine pc,nvdimm=on"));
         Assert.That(line, Does.Contain("-m 4160M,maxmem=20480M,slots=1"));
@@ -24,15 +24,15 @@ public class GuestUnitTests
         Assert.That(line, Does.Contain("hostfwd=tcp:127.0.0.1:10022-:22"));
         Assert.That(line, Does.Contain("-qmp unix:/p/qmp.sock,server=on,wait=off"));
         var kvm = config with { Scenario = Scenario.Seed.WithPse(true).WithNvdimmAddress(null), Accel = Accel.Kvm };
-        Assert.That(string.Join(' ', kvm.Arguments("i", 1, "q")), Does.Contain("-cpu host ").And.Not.Contain("pse=off").And.Not.Contain("addr="));
+        Assert.That(string.Join(' ', kvm.Arguments(new GuestWiring("i", 1, "q", "k"))), Does.Contain("-cpu host ").And.Not.Contain("pse=off").And.Not.Contain("addr="));
     }
 
     [Test]
     public void The_seed_guest_starts_with_exactly_these_qemu_arguments()
     {
-        var config = GuestBuilder.For(Scenario.Seed, "/x/qemu", "/k/bzImage", "ssh-ed25519 AAAA", (_, _) => { })
+        var config = GuestBuilder.For(Scenario.Seed, "/x/qemu", "/k/bzImage", "ssh-ed25519 AAAA", _ => { })
             .WithFirmware(["/usr/share/qemu"]).WithAccel(Accel.Tcg).Build();
-        Assert.That(config.Arguments("/r/initrd", 10022, "/p/qmp.sock"), Is.EqualTo(new[]
+        Assert.That(config.Arguments(new GuestWiring("/r/initrd", 10022, "/p/qmp.sock", "/p/keys.sock")), Is.EqualTo(new[]
         {
             "-L", "/usr/share/qemu",
             "-machine", "pc,nvdimm=on",
@@ -44,9 +44,10 @@ public class GuestUnitTests
             "-device", "nvdimm,id=nv0,memdev=mem0,addr=0x144000000,label-size=128k",
             "-kernel", "/k/bzImage", "-initrd", "/r/initrd", "-append", "console=ttyS0 nokaslr panic=-1 random.trust_cpu=on no_timer_check",
             "-netdev", "user,id=n0,hostfwd=tcp:127.0.0.1:10022-:22",
-            "-device", "e1000,netdev=n0,romfile=",
+            "-device", "e1000,netdev=n0,romfile=,autonegotiation=off",
             "-qmp", "unix:/p/qmp.sock,server=on,wait=off",
             "-display", "none", "-nodefaults", "-no-reboot", "-serial", "stdio", "-monitor", "none",
+            "-chardev", "socket,id=keys,path=/p/keys.sock,server=on,wait=off", "-serial", "chardev:keys",
         }));
     }
 

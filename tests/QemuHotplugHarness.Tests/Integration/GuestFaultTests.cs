@@ -52,7 +52,7 @@ public class GuestFaultTests
         // A syntactically valid ed25519 key that is not the image's.
         const string otherKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl other";
         var console = Path.Combine(_dir, "hostkey-console.log");
-        var config = GuestBuilder.For(seed, inputs.Qemu.Binary, inputs.Kernel.BzImage, otherKey, (key, path) => ImageBuilder.WriteRunInitrd(inputs.Image, key, path))
+        var config = GuestBuilder.For(seed, inputs.Qemu.Binary, inputs.Kernel.BzImage, otherKey, path => ImageBuilder.WriteRunInitrd(inputs.Image, path))
             .WithFirmware(inputs.Qemu.FirmwareDirs).WithConsoleLog(console).Build();
         await using var guest = await QemuGuest.StartAsync(config, _log, cts.Token);
         var e = (await Assert.ThrowsAsync<GuestNotReadyException>(() => guest.WaitReadyAsync(cts.Token)))!;
@@ -74,7 +74,8 @@ public class GuestFaultTests
         void Progress(string step)
         {
             if (step != "iteration 2" || Interlocked.Exchange(ref killed, 1) == 1) return;
-            lock (pids) foreach (var pid in pids) System.Diagnostics.Process.GetProcessById(pid).Kill(); // SIGKILL, from outside the runner
+            // SIGKILL, from outside the runner, to the QEMU still running (the one that made the guest's snapshot has ended)
+            lock (pids) foreach (var pid in pids.Where(p => Directory.Exists($"/proc/{p}"))) System.Diagnostics.Process.GetProcessById(pid).Kill();
         }
         QemuProcess.AnyStarted += OnStarted;
         Observation o;
@@ -105,7 +106,7 @@ public class GuestFaultTests
     {
         var seed = Scenario.Seed.WithKernel(KernelVariant.Patched).WithPse(true);
         var inputs = await _inputs.ResolveAsync(seed, ct);
-        return GuestBuilder.For(seed, inputs.Qemu.Binary, inputs.Kernel.BzImage, inputs.Image.HostPublicKey, (key, path) => ImageBuilder.WriteRunInitrd(inputs.Image, key, path))
+        return GuestBuilder.For(seed, inputs.Qemu.Binary, inputs.Kernel.BzImage, inputs.Image.HostPublicKey, path => ImageBuilder.WriteRunInitrd(inputs.Image, path))
             .WithFirmware(inputs.Qemu.FirmwareDirs).WithConsoleLog(Path.Combine(_dir, name + "-console.log"));
     }
 
@@ -116,9 +117,9 @@ public class GuestFaultTests
         var builder = await SeedGuestAsync("no-sshd", cts.Token);
         var image = builder.Configuration.WriteInitrd;
         // The run's initrd, then one more archive whose host key is garbage: dropbear refuses to start, init goes on.
-        var config = (builder with { Configuration = builder.Configuration with { WriteInitrd = (key, path) =>
+        var config = (builder with { Configuration = builder.Configuration with { WriteInitrd = path =>
         {
-            image(key, path);
+            image(path);
             using var file = new FileStream(path, FileMode.Append);
             while (file.Length % 512 != 0) file.WriteByte(0);
             using var overlay = new NewcArchive(file);

@@ -115,6 +115,18 @@ public class RealGuestTests
     }
 
     [Test]
+    public void Booted_cells_ran_from_snapshots_and_each_kernel_from_its_own()
+    {
+        var booted = _summary.Cells.Where(c => c.Observation.Outcome != Outcome.Rejected).ToList();
+        Assert.That(booted.Select(c => c.Observation.Snapshot), Is.All.Not.Null, "the default run restores guests from snapshots");
+        Assert.That(booted.Select(c => c.Observation.Snapshot).Distinct().Count(), Is.EqualTo(booted.Count), "each distinct guest has its own snapshot");
+        Assert.That(Cell("unpatched-pse-off").Observation.Snapshot, Is.Not.EqualTo(Cell("patched-pse-off").Observation.Snapshot),
+            "the patched kernel's cell is never restored from the unpatched kernel's snapshot");
+        Assert.That(File.ReadAllText(Path.Combine(_artifacts, Cell("patched-pse-on").Folder, "ndctl.log")), Does.Contain("### init-labels"),
+            "the label prologue the snapshot ran is recorded with the cell");
+    }
+
+    [Test]
     public void Kcidb_json_is_valid_against_the_kcidb_v5_3_schema() =>
         Assert.That(KcidbSchema.Errors(Path.Combine(_artifacts, "kcidb.json")), Is.Empty);
 

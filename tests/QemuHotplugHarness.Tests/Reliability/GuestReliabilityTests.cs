@@ -65,7 +65,7 @@ public partial class GuestReliabilityTests
     private async Task<(GuestConfiguration Config, GuestInputs Inputs)> SeedGuestAsync(Scenario scenario, string name, GuestTimeouts timeouts, CancellationToken ct, string? append = null)
     {
         var inputs = await _inputs.ResolveAsync(scenario, ct);
-        var builder = GuestBuilder.For(scenario, inputs.Qemu.Binary, inputs.Kernel.BzImage, inputs.Image.HostPublicKey, (key, path) => ImageBuilder.WriteRunInitrd(inputs.Image, key, path))
+        var builder = GuestBuilder.For(scenario, inputs.Qemu.Binary, inputs.Kernel.BzImage, inputs.Image.HostPublicKey, path => ImageBuilder.WriteRunInitrd(inputs.Image, path))
             .WithFirmware(inputs.Qemu.FirmwareDirs).WithConsoleLog(Path.Combine(_dir, name + "-console.log")).WithTimeouts(timeouts);
         if (append is not null) builder = builder.WithKernelAppend(builder.Configuration.KernelAppend + " " + append);
         return (builder.Build(), inputs);
