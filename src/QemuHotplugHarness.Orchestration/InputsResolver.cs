@@ -32,7 +32,6 @@ public sealed record KernelSources(string? KernelSrc, string? Patch, string? Qem
             : throw new BadInputException(InputKind.KernelImage, spec, "use NAME=PATH")).ToList();
         if (modules is not null && parsed.Count == 0)
             throw new BadInputException(InputKind.Modules, modules, "no --kernel-image to load these modules into");
-        cache ??= new HarnessCache();
         var result = new Dictionary<string, KernelBuild>();
         var ofRelease = parsed.Where(p => modules is not null && IsOfRelease(p.Path, modules)).Select(p => p.Name).ToHashSet();
         foreach (var (name, path) in parsed)
