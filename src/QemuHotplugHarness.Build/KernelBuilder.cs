@@ -140,7 +140,7 @@ public sealed class KernelBuilder(BuildContext ctx)
     }
 
     /// <summary>A prebuilt kernel image registered under NAME (with an optional modules tree): checked and registered, not built.</summary>
-    public static KernelBuild Prebuilt(string name, string image, string? modules, HarnessCache cache) =>
+    public static KernelBuild Prebuilt(string name, string image, string? modules, HarnessCache? cache = null) =>
         PrebuiltKernels.Register(new PrebuiltKernel(name, image, new PrebuiltInput(InputKind.KernelImage, $"{name}={image}"), modules,
             modules is null ? null : new PrebuiltInput(InputKind.Modules, modules), null, null, "user " + image), cache);
 

@@ -35,11 +35,10 @@ public sealed record KernelSources(string? KernelSrc, string? Patch, string? Qem
             : throw new BadInputException(InputKind.KernelImage, spec, "use NAME=PATH")).ToList();
         if (modules is not null && parsed.Count == 0)
             throw new BadInputException(InputKind.Modules, modules, "no --kernel-image to load these modules into");
-        if (parsed.Count > 0) cache ??= new HarnessCache(); // opened only when there is something to register
         var result = new Dictionary<string, KernelBuild>();
         var ofRelease = parsed.Where(p => modules is not null && IsOfRelease(p.Path, modules)).Select(p => p.Name).ToHashSet();
         foreach (var (name, path) in parsed)
-            result[name] = KernelBuilder.Prebuilt(name, path, ofRelease.Count == 0 || ofRelease.Contains(name) ? modules : null, cache!);
+            result[name] = KernelBuilder.Prebuilt(name, path, ofRelease.Count == 0 || ofRelease.Contains(name) ? modules : null, cache);
         return result;
     }
 

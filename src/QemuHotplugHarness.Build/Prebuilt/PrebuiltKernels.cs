@@ -22,7 +22,8 @@ public sealed record PrebuiltKernel(string Name, string Image, PrebuiltInput Inp
 /// </summary>
 public static class PrebuiltKernels
 {
-    public static KernelBuild Register(PrebuiltKernel k, HarnessCache cache)
+    /// <summary>Checks and registers <paramref name="k"/>; the cache (default $QHH_CACHE) is opened only to store packed modules.</summary>
+    public static KernelBuild Register(PrebuiltKernel k, HarnessCache? cache = null)
     {
         if (!File.Exists(k.Image)) throw k.Input.Bad("no such file");
         var image = BzImage.TryRead(k.Image, out var notImage) ?? throw k.Input.Bad(notImage);
@@ -50,7 +51,7 @@ public static class PrebuiltKernels
         return File.Exists(path) ? path : null;
     }
 
-    private static GuestModules PackModules(PrebuiltKernel k, string release, IReadOnlyDictionary<string, string>? options, HarnessCache cache)
+    private static GuestModules PackModules(PrebuiltKernel k, string release, IReadOnlyDictionary<string, string>? options, HarnessCache? cache)
     {
         var input = k.ModulesInput ?? k.Input;
         if (!Directory.Exists(k.ModulesDir)) throw input.Bad("no such directory");
@@ -67,7 +68,7 @@ public static class PrebuiltKernels
                     throw input.Bad($"modules are for {info.Release ?? "an unknown release"} ({name}'s vermagic), but {k.Input.Value} is {release}");
             }
             var archive = GuestModules.Pack(objects);
-            return new GuestModules(release, order.Select(m => m.Name).ToList(), Store(cache, archive, release, order));
+            return new GuestModules(release, order.Select(m => m.Name).ToList(), Store(cache ?? new HarnessCache(), archive, release, order));
         }
         catch (ModuleTreeException e)
         {
