@@ -56,7 +56,7 @@ public sealed class BuildBench(ILogger log, string scratch, string logDir)
     }
 
     private BuildContext Context(string name) =>
-        new(new HarnessCache(Path.Combine(scratch, name)), RepoLayout.Discover(), log, Path.Combine(logDir, name)) { Timings = new ToolTimings() };
+        new(new HarnessCache(Path.Combine(scratch, name)) { Log = log }, RepoLayout.Discover(), log, Path.Combine(logDir, name)) { Timings = new ToolTimings() };
 
     private async Task<BuildBenchStep> MeasureAsync(string name, BuildContext ctx, Func<Task<string>> build)
     {
