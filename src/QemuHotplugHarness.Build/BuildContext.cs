@@ -32,7 +32,7 @@ public sealed record BuildContext(HarnessCache Cache, RepoLayout Repo, ILogger L
     public ToolRunner Runner(string name) => new(Log, Path.Combine(LogDir, name + ".log"));
 
     public static BuildContext Create(ILogger log, string? logDir = null) =>
-        new(new HarnessCache(), RepoLayout.Discover(), log, logDir ?? Path.Combine(new HarnessCache().Root, "logs"));
+        new(new HarnessCache { Log = log }, RepoLayout.Discover(), log, logDir ?? Path.Combine(new HarnessCache().Root, "logs"));
 }
 
 /// <summary>Manifests are small JSON files that mark a cache entry finished and say what went in.</summary>

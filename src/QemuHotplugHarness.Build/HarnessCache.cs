@@ -39,11 +39,86 @@ public sealed class HarnessCache
 
     public string EntryPath(string kind, string key) => Path.Combine(Root, kind, key);
 
-    /// <summary>The finished entry, or null. An entry is finished when its manifest exists.</summary>
+    /// <summary>Where "cache entry damaged, rebuilding" is said (the build's log).</summary>
+    public Serilog.ILogger? Log { get; init; }
+
+    /// <summary>Written into every entry at commit: each file's size, and the SHA-256 of those up to <see cref="HashedUpTo"/>.</summary>
+    public const string IntegrityFile = "integrity.json";
+
+    /// <summary>Files up to this size are hashed when an entry is used (bzImage, initramfs, System.map); larger ones have their size checked.</summary>
+    public const long HashedUpTo = 16L << 20;
+
+    private sealed record FileRecord(long Size, string? Sha256);
+
+    /// <summary>
+    /// The finished entry, or null. An entry is finished when its manifest exists; one whose files differ from what was
+    /// recorded at commit (a truncated bzImage, a lost manifest) is damaged: it is said in the log and moved out of the
+    /// way, and null tells the builder to build it again. Entries committed before integrity records existed are trusted.
+    /// </summary>
     public string? TryGet(string kind, string key)
     {
         var dir = EntryPath(kind, key);
-        return File.Exists(Path.Combine(dir, "manifest.json")) ? dir : null;
+        if (!Directory.Exists(dir)) return null;
+        if (Damage(dir) is not { } damage) return dir;
+        Log?.Warning("cache: {Kind} entry {Key} is damaged ({Damage}): rebuilding it", kind, key, damage);
+        Discard(dir);
+        return null;
+    }
+
+    /// <summary>What is wrong with an entry's files, or null when they are as committed.</summary>
+    public static string? Damage(string dir)
+    {
+        if (!File.Exists(Path.Combine(dir, "manifest.json"))) return "no manifest.json";
+        var integrity = Path.Combine(dir, IntegrityFile);
+        if (!File.Exists(integrity)) return null;
+        Dictionary<string, FileRecord>? files;
+        try { files = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, FileRecord>>(File.ReadAllText(integrity)); }
+        catch (System.Text.Json.JsonException) { return $"{IntegrityFile} is unreadable"; }
+        if (files is null) return $"{IntegrityFile} is empty";
+        foreach (var (name, record) in files.OrderBy(f => f.Key, StringComparer.Ordinal))
+        {
+            var path = Path.Combine(dir, name);
+            if (!File.Exists(path)) return $"{name} is missing";
+            var size = new FileInfo(path).Length;
+            if (size != record.Size) return $"{name} is {size} bytes, {record.Size} when committed";
+            if (record.Sha256 is { } hash && Sha256(path) != hash) return $"{name} does not have the SHA-256 it had when committed";
+        }
+        return null;
+    }
+
+    private static string Sha256(string path)
+    {
+        using var file = File.OpenRead(path);
+        return Convert.ToHexStringLower(SHA256.HashData(file));
+    }
+
+    /// <summary>Records every file's size (and hash, when small) in the entry being committed.</summary>
+    private static void WriteIntegrity(string builtDir)
+    {
+        var files = Directory.GetFiles(builtDir, "*", SearchOption.AllDirectories)
+            .Where(f => !new FileInfo(f).Attributes.HasFlag(FileAttributes.ReparsePoint))
+            .ToDictionary(f => Path.GetRelativePath(builtDir, f), f =>
+            {
+                var size = new FileInfo(f).Length;
+                return new FileRecord(size, size <= HashedUpTo ? Sha256(f) : null);
+            });
+        File.WriteAllText(Path.Combine(builtDir, IntegrityFile), System.Text.Json.JsonSerializer.Serialize(files));
+    }
+
+    /// <summary>Moves a damaged entry aside (one atomic rename, so nobody sees it half deleted) and deletes it.</summary>
+    private void Discard(string dir)
+    {
+        var aside = Path.Combine(Root, "tmp", $"damaged-{Path.GetFileName(dir)}-{Guid.NewGuid():N}");
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(aside)!);
+            Directory.Move(dir, aside);
+            Directory.Delete(aside, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Another process moved it first, or is rebuilding it: the commit that follows sorts it out.
+        }
     }
 
     /// <summary>A fresh private temp folder inside the cache (same file system, so the final rename is atomic).</summary>
@@ -59,6 +134,8 @@ public sealed class HarnessCache
     {
         var final = EntryPath(kind, key);
         Directory.CreateDirectory(Path.GetDirectoryName(final)!);
+        WriteIntegrity(builtDir);
+        if (Directory.Exists(final)) _ = TryGet(kind, key); // a damaged entry in the way is moved aside (and said)
         try
         {
             Directory.Move(builtDir, final);

@@ -43,6 +43,8 @@ public static class CliInputs
         [InputKind.Jobs] = "--jobs",
         [InputKind.Variant] = "--variant",
         [InputKind.ShardFolder] = "merge", // the DIR arguments of qhh merge DIR...
+        [InputKind.Sample] = "--sample",
+        [InputKind.Seed] = "--seed",
     };
 
     public static string Flag(InputKind input) => Names[input];

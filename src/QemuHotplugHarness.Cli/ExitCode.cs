@@ -8,7 +8,8 @@ namespace QemuHotplugHarness.Cli;
 /// <item>2 bad input or usage: one line per problem on stderr, each <c>qhh: --flag VALUE: reason</c>.</item>
 /// <item>3 could not judge: infrastructure (a build, QEMU, SSH, a missing tool), verdict infra-error, a run whose
 /// preconditions failed, or an internal error.</item>
-/// <item>130 interrupted (Ctrl-C).</item>
+/// <item>130 interrupted (Ctrl-C, SIGINT); 143 terminated (SIGTERM). Guests are torn down and the partial summary
+/// written (<c>interrupted: true</c>) either way.</item>
 /// </list>
 /// With <c>--bisect</c> (reproduce, merge) the verdict maps to what <c>git bisect run</c> wants: 0 good, 1 bad, 125 skip.
 /// </summary>
@@ -21,4 +22,6 @@ public enum ExitCode
     /// <summary>--bisect: the commit cannot be judged (git bisect run skips it).</summary>
     BisectSkip = 125,
     Interrupted = 130,
+    /// <summary>SIGTERM: handled like Ctrl-C, exit 128 + 15 as shells report a process ended by it.</summary>
+    Terminated = 143,
 }

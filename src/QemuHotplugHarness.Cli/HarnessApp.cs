@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using QemuHotplugHarness.Cli.Commands;
 using QemuHotplugHarness.Scenarios;
 using Spectre.Console;
@@ -12,12 +13,20 @@ public static class HarnessApp
     {
         args = args.Select(a => a == "-" ? ScanCommand.StdinArgument : a).ToArray();
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var terminated = false;
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {
             e.Cancel = true; // let the commands tear their guests down
             cts.Cancel();
         };
         Console.CancelKeyPress += onCancel;
+        // SIGTERM (systemd, CI runners, kill) is a cancellation too: guests are torn down, partial results written, exit 143.
+        using var onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
+        {
+            c.Cancel = true;
+            terminated = true;
+            cts.Cancel();
+        });
         try
         {
             var app = new CommandApp();
@@ -26,15 +35,37 @@ public static class HarnessApp
         }
         catch (Exception e)
         {
-            var (code, lines) = Failure(e);
+            var (code, lines) = Failure(Unconvertible(e, args) ?? e);
             foreach (var line in lines) await Console.Error.WriteLineAsync("qhh: " + line);
-            return (int)code;
+            return code == ExitCode.Interrupted && terminated ? (int)ExitCode.Terminated : (int)code;
         }
         finally
         {
             Console.CancelKeyPress -= onCancel;
         }
     }
+
+    /// <summary>
+    /// The parser's "Failed to convert 'abc' to Int32" names neither the flag nor what it wants: the flag is the
+    /// argument before the value (or <c>--flag=abc</c>).
+    /// </summary>
+    private static BadInputException? Unconvertible(Exception e, string[] args)
+    {
+        if (e is not CommandAppException) return null;
+        var match = System.Text.RegularExpressions.Regex.Match(e.Message, "^Failed to convert '(?<value>.*)' to ");
+        if (!match.Success) return null;
+        var value = match.Groups["value"].Value;
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (args[i] == value && i > 0 && args[i - 1].StartsWith("--", StringComparison.Ordinal)) return NotANumber(args[i - 1], value);
+            if (args[i].StartsWith("--", StringComparison.Ordinal) && args[i].EndsWith("=" + value, StringComparison.Ordinal))
+                return NotANumber(args[i][..args[i].IndexOf('=')], value);
+        }
+        return null;
+    }
+
+    private static BadInputException NotANumber(string flag, string value) =>
+        new($"{flag} {(value.Length == 0 || value.Any(char.IsWhiteSpace) ? $"'{value}'" : value)}: not a whole number");
 
     public static void Configure(IConfigurator config)
     {
@@ -57,8 +88,12 @@ public static class HarnessApp
             .WithDescription("Run one scenario on a real QEMU guest and write its observation.");
         config.AddCommand<ReproduceCommand>("reproduce")
             .WithDescription("The unpatched-vs-patched matrix on real guests: verdict, artifacts, reports.");
+        config.AddCommand<ValidateCommand>("validate")
+            .WithDescription("Check the simulator against real guests on a deterministic, stratified sample of the layout space.");
         config.AddCommand<BenchCommand>("bench")
             .WithDescription("Benchmarks: scan (scanner throughput), predict (simulator speed), guest (boot, restore, cell, matrix vs a plain baseline), all.");
+        config.AddCommand<SoakCommand>("soak")
+            .WithDescription("N full default matrices back to back: wrong verdicts, orphaned QEMUs, reproduction rates, time, memory.");
         config.AddCommand<MergeCommand>("merge")
             .WithDescription("Merge the artifact folders of several shards into one summary.");
     }

@@ -48,6 +48,33 @@ public static class HarnessLog
         }
     }
 
-    public static string DefaultArtifacts(string prefix) =>
-        Path.Combine("artifacts", $"{prefix}{DateTime.UtcNow:yyyyMMdd-HHmmss}");
+    /// <summary>
+    /// artifacts/&lt;prefix&gt;&lt;timestamp&gt;, claimed for this process: two runs started in the same second get separate
+    /// folders (the second gets -&lt;pid&gt;). The claim is a <c>.qhh-owner</c> file made with CreateNew, which only one
+    /// process can make.
+    /// </summary>
+    public static string DefaultArtifacts(string prefix)
+    {
+        var dir = Path.Combine("artifacts", $"{prefix}{DateTime.UtcNow:yyyyMMdd-HHmmss}");
+        return Claim(dir) ? dir : $"{dir}-{Environment.ProcessId}";
+    }
+
+    private static bool Claim(string dir)
+    {
+        try
+        {
+            Directory.CreateDirectory(dir);
+            using var owner = new FileStream(Path.Combine(dir, ".qhh-owner"), FileMode.CreateNew, FileAccess.Write);
+            owner.Write(System.Text.Encoding.ASCII.GetBytes(Environment.ProcessId + "\n"));
+            return true;
+        }
+        catch (IOException)
+        {
+            return false; // taken by another run (or not writable: PrepareArtifacts says so for the other name)
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
 }

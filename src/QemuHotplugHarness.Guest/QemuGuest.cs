@@ -88,6 +88,7 @@ public sealed class QemuGuest : IAsyncDisposable, IGuestShell, IGuestConsole
             var initrd = Path.Combine(priv.FullName, "initrd");
             config.WriteInitrd(initrd);
             var port = config.SshPort is { } wanted ? RequireFreePort(wanted) : FreePort();
+            if (config.SshPort is null) FreePortChosen?.Invoke(port);
             var memory = snapshot is null ? config.MemoryFiles : new GuestMemoryFiles(snapshot.Ram, snapshot.Nvdimm, Shared: false);
             var args = config.Arguments(new GuestWiring(initrd, port, Path.Combine(priv.FullName, "qmp.sock"), Path.Combine(priv.FullName, "keys.sock"),
                 memory, Incoming: snapshot is not null));
@@ -103,6 +104,13 @@ public sealed class QemuGuest : IAsyncDisposable, IGuestShell, IGuestConsole
             throw;
         }
     }
+
+    /// <summary>
+    /// A free port was found for the guest's sshd; QEMU binds it only when it starts, so another process can take it
+    /// in between (then QEMU exits with <see cref="NotReadyReason.HostForwardFailed"/> and the caller tries another).
+    /// Tests use this to take the port in that window.
+    /// </summary>
+    public static event Action<int>? FreePortChosen;
 
     /// <summary>Waits for the console marker, QMP, the key and SSH, in that order (the default readiness); a restored guest for the key and SSH.</summary>
     public Task WaitReadyAsync(CancellationToken ct) =>

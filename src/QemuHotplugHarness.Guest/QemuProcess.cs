@@ -15,7 +15,10 @@ public sealed class QemuProcess : IAsyncDisposable
 {
     private readonly CancellationTokenSource _graceful = new();
     private readonly CancellationTokenSource _forceful = new();
-    private readonly StreamWriter _console;
+    private readonly FileStream _console;
+    private readonly string _consolePath;
+    private string? _consoleUnsaved;
+    private long _consoleLost;
     private readonly StringBuilder _stderr = new();
     private readonly Dictionary<string, TimeSpan> _markers = new(StringComparer.Ordinal);
     private readonly List<string> _watched = [];
@@ -32,7 +35,8 @@ public sealed class QemuProcess : IAsyncDisposable
         Arguments = args;
         _log = log;
         _teardownStep = teardownStep;
-        _console = new StreamWriter(new FileStream(consoleLog, FileMode.Create, FileAccess.Write, FileShare.Read)) { AutoFlush = true };
+        _consolePath = consoleLog;
+        _console = new FileStream(consoleLog, FileMode.Create, FileAccess.Write, FileShare.Read, bufferSize: 1);
     }
 
     public string Binary { get; }
@@ -58,6 +62,15 @@ public sealed class QemuProcess : IAsyncDisposable
     /// <summary>True while an oops report is arriving on the console.</summary>
     public bool OopsInProgress { get { lock (_gate) return _detector.InReport; } }
 
+    /// <summary>Why console.log stopped being saved (a full disk, say), or null while every byte is saved.</summary>
+    public string? ConsoleUnsaved { get { lock (_gate) return _consoleUnsaved is null ? null : $"{_consoleUnsaved} ({_consoleLost} bytes not saved)"; } }
+
+    /// <summary>
+    /// The longest line the detector and the marker watch see: a guest that prints without newlines (a log storm)
+    /// cannot make the harness hold an unbounded line. console.log still gets every byte.
+    /// </summary>
+    public const int MaxLineBytes = 64 * 1024;
+
     /// <summary>Every QEMU the harness starts, by pid: lets tests prove none outlives its run.</summary>
     public static event Action<int>? AnyStarted;
 
@@ -67,7 +80,7 @@ public sealed class QemuProcess : IAsyncDisposable
         var (exe, args) = LifetimeBound.Wrap(Binary, Arguments); // no QEMU outlives a harness killed with SIGKILL
         var cmd = Cli.Wrap(exe).WithArguments(args).WithValidation(CommandResultValidation.None)
             .WithStandardInputPipe(PipeSource.Null)
-            .WithStandardOutputPipe(PipeTarget.ToDelegate(OnConsole))
+            .WithStandardOutputPipe(PipeTarget.Create(ReadConsoleAsync))
             .WithStandardErrorPipe(PipeTarget.ToDelegate(l => { lock (_gate) _stderr.AppendLine(l); }));
         var task = LifetimeBound.Start(() => cmd.ExecuteAsync(_forceful.Token, _graceful.Token));
         ProcessId = task.ProcessId;
@@ -76,11 +89,62 @@ public sealed class QemuProcess : IAsyncDisposable
         _log.Debug("qemu: started pid {Pid}", ProcessId);
     }
 
+    /// <summary>The serial console as it arrives: every byte to console.log, lines (each at most <see cref="MaxLineBytes"/>) to the watchers.</summary>
+    private async Task ReadConsoleAsync(Stream stream, CancellationToken ct)
+    {
+        var buffer = new byte[16 * 1024];
+        var line = new MemoryStream();
+        int n;
+        while ((n = await stream.ReadAsync(buffer, ct)) > 0)
+        {
+            Save(buffer.AsSpan(0, n));
+            var start = 0;
+            for (var i = 0; i < n; i++)
+            {
+                if (buffer[i] != (byte)'\n' && line.Length + (i - start) < MaxLineBytes) continue;
+                line.Write(buffer, start, i - start);
+                start = buffer[i] == (byte)'\n' ? i + 1 : i;
+                OnConsole(Decode(line));
+            }
+            line.Write(buffer, start, n - start);
+        }
+        if (line.Length > 0) OnConsole(Decode(line));
+    }
+
+    private static string Decode(MemoryStream line)
+    {
+        var text = Encoding.UTF8.GetString(line.GetBuffer(), 0, (int)line.Length).TrimEnd('\r');
+        line.SetLength(0);
+        return text;
+    }
+
+    /// <summary>Appends to console.log; a write that fails (disk full) is said once and the console is still watched.</summary>
+    private void Save(ReadOnlySpan<byte> bytes)
+    {
+        lock (_gate)
+        {
+            if (_consoleUnsaved is not null)
+            {
+                _consoleLost += bytes.Length;
+                return;
+            }
+            try
+            {
+                _console.Write(bytes);
+            }
+            catch (IOException e)
+            {
+                _consoleUnsaved = $"could not save {_consolePath}: {e.Message}";
+                _consoleLost += bytes.Length;
+                _log.Error("{Unsaved}; the console is still watched for the ready marker and oopses", _consoleUnsaved);
+            }
+        }
+    }
+
     private void OnConsole(string line)
     {
         lock (_gate)
         {
-            _console.WriteLine(line);
             foreach (var marker in _watched)
                 if (!_markers.ContainsKey(marker) && line.Contains(marker, StringComparison.Ordinal)) _markers[marker] = Clock.Elapsed;
             if (_detector.Feed(line) is { } report) _oopses.Add(report);
@@ -90,7 +154,7 @@ public sealed class QemuProcess : IAsyncDisposable
     /// <summary>Writes <paramref name="text"/> to console.log as it is, before QEMU's own lines (not scanned: it is not this QEMU's).</summary>
     public void Note(string text)
     {
-        lock (_gate) _console.Write(text);
+        lock (_gate) _console.Write(Encoding.UTF8.GetBytes(text));
     }
 
     /// <summary>When the console first showed <paramref name="marker"/> since QEMU started (watched from the first call on); null if not yet.</summary>
@@ -135,7 +199,8 @@ public sealed class QemuProcess : IAsyncDisposable
         }
         try { if (_task is not null) await _task; } catch (OperationCanceledException) { }
         FlushDetector();
-        await _console.DisposeAsync();
+        try { await _console.DisposeAsync(); } catch (IOException) { } // already said by Save
+        if (ConsoleUnsaved is { } unsaved) _log.Error("console: {Unsaved}", unsaved);
         _graceful.Dispose();
         _forceful.Dispose();
         _log.Debug("qemu: pid {Pid} gone", ProcessId);

@@ -18,8 +18,9 @@ public sealed record OopsReport
     /// <summary>1-based line numbers of the report in the scanned file (inclusive).</summary>
     public int StartLine { get; init; }
     public int EndLine { get; init; }
-    /// <summary>The log ended (or was cut) before the report did: no call trace and no end marker.</summary>
+    /// <summary>The report cannot be trusted: its stack trace is missing or empty, its header was lost, or other output got into it.</summary>
     public bool Corrupted { get; init; }
+    public string? CorruptedReason { get; init; }
     /// <summary>The report's kernel lines, prefixes stripped.</summary>
     public required string Text { get; init; }
 }

@@ -19,11 +19,11 @@ public sealed class CellRunner(AccelChooser accel, RunOptions options, ILogger l
     public async Task<Observation> RunAsync(CellPlan plan, CancellationToken ct)
     {
         var files = plan.Artifacts.Create();
-        await File.WriteAllTextAsync(files.Prediction, HarnessJson.Serialize(plan.Prediction), ct);
+        await ArtifactFiles.WriteAsync(files.Prediction, HarnessJson.Serialize(plan.Prediction), ct);
         var started = System.Diagnostics.Stopwatch.StartNew();
         var observation = await ObserveAsync(plan, ct);
         observation = observation with { Seconds = Math.Round(started.Elapsed.TotalSeconds, 2), KernelRelease = plan.Inputs.Kernel.Release };
-        await File.WriteAllTextAsync(files.Observation, HarnessJson.Serialize(observation), CancellationToken.None);
+        await ArtifactFiles.WriteAsync(files.Observation, HarnessJson.Serialize(observation), CancellationToken.None);
         return observation;
     }
 
@@ -35,15 +35,36 @@ public sealed class CellRunner(AccelChooser accel, RunOptions options, ILogger l
             var decision = await accel.ChooseAsync(options.Accel, plan.Inputs, ct);
             log.Information("accel: {Accel} ({Reason})", decision.Accel.Kebab(), decision.Reason);
             start = start with { Accel = decision.Accel, AccelReason = decision.Reason };
-            await using var guest = await StartGuestAsync(plan, Configure(plan, decision.Accel), ct);
-            await File.WriteAllTextAsync(plan.Artifacts.QemuCommandLine, guest.CommandLine + "\n", ct);
-            return await ObserveGuestAsync(guest, plan, start with { Snapshot = guest.RestoredFrom?.Key }, ct);
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    return await BootAndObserveAsync(plan, decision.Accel, start, ct);
+                }
+                catch (GuestNotReadyException e) when (e.Reason == NotReadyReason.HostForwardFailed && options.SshPort is null && attempt < PortAttempts)
+                {
+                    // The free port was taken between the probe and QEMU's bind: QEMU exited, nothing reached any guest.
+                    log.Warning("{Message}; trying another port (attempt {Next} of {Max})", e.Message, attempt + 1, PortAttempts);
+                }
+            }
         }
         catch (Exception e) when (IsInfrastructure(e, ct))
         {
             log.Error("infrastructure error: {Message}", e.Message);
             return start with { Outcome = Outcome.InfraError, Error = e.Message };
         }
+    }
+
+    /// <summary>Boots with a free port at most this often when the port is taken between the probe and QEMU's bind.</summary>
+    public const int PortAttempts = 3;
+
+    private async Task<Observation> BootAndObserveAsync(CellPlan plan, Accel accelerator, Observation start, CancellationToken ct)
+    {
+        await using var guest = await StartGuestAsync(plan, Configure(plan, accelerator), ct);
+        await ArtifactFiles.WriteAsync(plan.Artifacts.QemuCommandLine, guest.CommandLine + "\n", ct);
+        var observation = await ObserveGuestAsync(guest, plan, start with { Snapshot = guest.RestoredFrom?.Key }, ct);
+        if (guest.Qemu.ConsoleUnsaved is { } unsaved) throw new InfrastructureException(unsaved);
+        return observation;
     }
 
     /// <summary>Faults of the harness's world (not the kernel's): the cell is infra-error, the rest of the matrix goes on.</summary>
@@ -100,7 +121,7 @@ public sealed class CellRunner(AccelChooser accel, RunOptions options, ILogger l
             return await NotReadyAsync(guest, plan, start, e, ct);
         }
         var facts = await BootFactsReader.ReadAsync(guest, log, ct);
-        await File.WriteAllTextAsync(plan.Artifacts.IomemAtBoot, facts.Iomem, ct);
+        await ArtifactFiles.WriteAsync(plan.Artifacts.IomemAtBoot, facts.Iomem, ct);
         var seen = start with
         {
             BootSeconds = Seconds(guest.ReadyTime), MarkerSeconds = Seconds(guest.MarkerTime), Layout = facts.Layout,
@@ -143,7 +164,7 @@ public sealed class CellRunner(AccelChooser accel, RunOptions options, ILogger l
         if (!guest.Qemu.HasExited)
         {
             var dmesg = await guest.RunShellAsync("dmesg", guest.Configuration.Timeouts.Probe, ct);
-            if (dmesg.ExitCode == 0) await File.WriteAllTextAsync(plan.Artifacts.Dmesg, dmesg.Stdout, ct);
+            if (dmesg.ExitCode == 0) await ArtifactFiles.WriteAsync(plan.Artifacts.Dmesg, dmesg.Stdout, ct);
         }
         var oopses = await KeepOopsesAsync(guest, plan, kernel, ct);
         // A lost connection is often QEMU going away: give its exit a moment to be seen, so the error can say how it ended.
@@ -171,7 +192,7 @@ public sealed class CellRunner(AccelChooser accel, RunOptions options, ILogger l
         foreach (var g in groups)
         {
             var symbolized = await Symbolizer.SymbolizeAsync(g.First.Text, plan.Inputs.Kernel.Vmlinux, plan.Inputs.Kernel.SystemMap, ct);
-            await File.WriteAllTextAsync(plan.Artifacts.Oops(++n), g.Title + "\n\n" + g.First.Text + (symbolized is null ? "" : "\n" + symbolized), ct);
+            await ArtifactFiles.WriteAsync(plan.Artifacts.Oops(++n), g.Title + "\n\n" + g.First.Text + (symbolized is null ? "" : "\n" + symbolized), ct);
         }
         return groups.Select(g => Observed(g, kernel)).ToList();
     }
@@ -186,20 +207,46 @@ public sealed class CellRunner(AccelChooser accel, RunOptions options, ILogger l
     private static double? Seconds(TimeSpan? t) => t is { } v ? Math.Round(v.TotalSeconds, 2) : null;
 }
 
+/// <summary>Writes an artifact; a full disk or a folder that stopped taking writes is an infrastructure error naming the file.</summary>
+public static class ArtifactFiles
+{
+    public static async Task WriteAsync(string path, string text, CancellationToken ct)
+    {
+        try
+        {
+            await File.WriteAllTextAsync(path, text, ct);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new InfrastructureException($"could not save {path}: {e.Message}", e);
+        }
+    }
+}
+
 /// <summary>The workload's record in the cell's folder: ndctl.log (every command, exit, time, output) and iomem-N.txt.</summary>
 public sealed class ArtifactRecorder(CellArtifacts files) : IWorkloadRecorder, IAsyncDisposable
 {
     private readonly StreamWriter _ndctl = new(files.NdctlLog) { AutoFlush = true };
 
-    public Task StepAsync(WorkloadStep step, GuestCommandResult r, CancellationToken ct)
+    public async Task StepAsync(WorkloadStep step, GuestCommandResult r, CancellationToken ct)
     {
         var exit = r.ExitCode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? (r.TimedOut ? "timeout" : "none");
-        return _ndctl.WriteLineAsync($"### {step.Name}: {r.Command}\n# exit {exit} after {r.Seconds:F2} s\n{r.Stdout}{r.Stderr}".AsMemory(), ct);
+        try
+        {
+            await _ndctl.WriteLineAsync($"### {step.Name}: {r.Command}\n# exit {exit} after {r.Seconds:F2} s\n{r.Stdout}{r.Stderr}".AsMemory(), ct);
+        }
+        catch (IOException e)
+        {
+            throw new InfrastructureException($"could not save {files.NdctlLog}: {e.Message}", e);
+        }
     }
 
-    public Task IomemAsync(int iteration, string iomem, CancellationToken ct) => File.WriteAllTextAsync(files.IomemAfter(iteration), iomem, ct);
+    public Task IomemAsync(int iteration, string iomem, CancellationToken ct) => ArtifactFiles.WriteAsync(files.IomemAfter(iteration), iomem, ct);
 
     public Task NoteAsync(string text, CancellationToken ct) => _ndctl.WriteLineAsync(text.AsMemory(), ct);
 
-    public ValueTask DisposeAsync() => _ndctl.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        try { await _ndctl.DisposeAsync(); } catch (IOException) { } // a failed write already said so
+    }
 }

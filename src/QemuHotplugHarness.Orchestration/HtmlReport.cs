@@ -36,7 +36,8 @@ public static class HtmlReport
     {
         var h = new StringBuilder();
         Head(h, s, change);
-        Matrix(h, s);
+        if (s.Kind == RunKind.Validate) AgreementTable(h, s);
+        else Matrix(h, s);
         Legend(h);
         foreach (var c in s.Cells) CellSection(h, c, evidence.TryGetValue(c, out var e) ? e : new CellEvidence([], [], null));
         h.Append("</body></html>");
@@ -47,7 +48,7 @@ public static class HtmlReport
 
     private static void Head(StringBuilder h, Summary s, ChangeUnderTest change)
     {
-        var good = s.Verdict is Verdict.PatchFixes or Verdict.Partial;
+        var good = s.Verdict is Verdict.PatchFixes or Verdict.Partial or Verdict.ModelAgrees;
         h.Append("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>QemuHotplugHarness: ").Append(E(s.Verdict.Kebab())).Append("</title><style>")
          .Append("body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}")
          .Append(".verdict{font-size:2em;font-weight:bold;padding:.3em .6em;display:inline-block;border-radius:6px;color:#fff}")
@@ -69,6 +70,28 @@ public static class HtmlReport
             h.Append($"<tr><td><a href=\"{E(c.Folder)}/\">{E(c.Name)}</a></td><td>{E(c.Scenario.Qemu.Kebab())}</td><td>{E(c.Scenario.Kernel.Image ?? c.Scenario.Kernel.Variant.Kebab())}</td>")
              .Append($"<td>{(c.Scenario.Cpu.Pse ? "on" : "off")}</td><td>{E(Outcome(c.Prediction.Outcome, c.Prediction.OopsIteration))}</td>")
              .Append($"<td>{E(Outcome(c.Observation.Outcome, c.Observation.OopsIteration))}</td><td>{(c.Match ? "yes" : "<b>no</b>: " + E(string.Join("; ", c.Mismatches)))}</td><td>{c.Observation.BootSeconds}</td></tr>");
+        }
+        h.Append("</table>");
+    }
+
+    /// <summary>validate: the agreement figure, then one row per drawn scenario with its layout, prediction, observation and the fields that disagree.</summary>
+    private static void AgreementTable(StringBuilder h, Summary s)
+    {
+        var judged = s.Cells.Count(c => c.Observation.Outcome != Scenarios.Outcome.InfraError);
+        var agree = s.Cells.Count(c => c.Observation.Outcome != Scenarios.Outcome.InfraError && c.Match);
+        var draw = s.Validation is { } v ? $" (seed {v.Seed}, sample {v.Sample}; classes drawn: {string.Join(", ", v.ClassesDrawn)})" : "";
+        h.Append($"<h2>Agreement</h2><p id=\"agreement\"><b>{agree}/{judged}</b> scenarios agree with the simulator{E(draw)}</p>");
+        h.Append("<table><tr><th>scenario</th><th>machine</th><th>QEMU</th><th>RAM</th><th>NVDIMM</th><th>namespace</th><th>iterations</th><th>kernel</th><th>PSE</th><th>predicted</th><th>observed</th><th>agrees</th></tr>");
+        foreach (var c in s.Cells)
+        {
+            var sc = c.Scenario;
+            var nvdimm = sc.Nvdimm.Address is { } a ? Hex.Format(a) : "auto";
+            var agrees = c.Observation.Outcome == Scenarios.Outcome.InfraError ? "not judged: " + E(c.Observation.Error)
+                : c.Match ? "yes" : "<b>no</b>: " + E(string.Join("; ", c.Mismatches));
+            h.Append($"<tr><td><a href=\"{E(c.Folder)}/\">{E(c.Name)}</a></td><td>{E(sc.Machine.Type.Kebab())}</td><td>{E(sc.Qemu.Kebab())}</td><td>{E(sc.Machine.Ram.ToString())}</td>")
+             .Append($"<td>{E(nvdimm)}</td><td>{E(sc.Workload.NamespaceSize.ToString())} {E(sc.Workload.Mode.Kebab())}</td><td>{sc.Workload.Iterations}</td>")
+             .Append($"<td>{E(sc.Kernel.Image ?? sc.Kernel.Variant.Kebab())}</td><td>{(sc.Cpu.Pse ? "on" : "off")}</td><td>{E(Outcome(c.Prediction.Outcome, c.Prediction.OopsIteration))}</td>")
+             .Append($"<td>{E(Outcome(c.Observation.Outcome, c.Observation.OopsIteration))}</td><td>{agrees}</td></tr>");
         }
         h.Append("</table>");
     }

@@ -50,7 +50,7 @@ public static class Kcidb
         var test = new JsonObject
         {
             ["id"] = $"{buildId}-{Slug(c.Name)}-{c.Repeat}", ["build_id"] = buildId, ["origin"] = Origin,
-            ["path"] = "mm.sparse_hotplug." + Slug(c.Name), ["status"] = Status(c),
+            ["path"] = "mm.sparse_hotplug." + Slug(c.Name), ["status"] = Status(s, c),
             ["start_time"] = s.StartedAt.ToString("o"), ["duration"] = c.Observation.Seconds,
             ["comment"] = $"predicted {c.Prediction.Outcome.Kebab()}, observed {c.Observation.Outcome.Kebab()}" + (c.Match ? "" : "; " + string.Join("; ", c.Mismatches)),
             ["output_files"] = new JsonArray(evidence.OutputFiles.Select(f => (JsonNode)Resource(f)).ToArray()),
@@ -62,6 +62,12 @@ public static class Kcidb
     }
 
     /// <summary>FAIL: the kernel crashed; PASS: it behaved as predicted without crashing; ERROR: the run could not say.</summary>
+    public static string Status(Summary s, SummaryCell c) => s.Kind == RunKind.Validate ? ValidationStatus(c) : Status(c);
+
+    /// <summary>validate tests the model, not the kernel: PASS when the guest did what the simulator predicted.</summary>
+    private static string ValidationStatus(SummaryCell c) =>
+        c.Observation.Outcome == Outcome.InfraError ? "ERROR" : c.Match ? "PASS" : "FAIL";
+
     public static string Status(SummaryCell c) => c.Observation.Outcome switch
     {
         Outcome.Oops => "FAIL",

@@ -19,9 +19,15 @@ public static class Merge
         var dupes = cells.GroupBy(c => (c.Name, c.Repeat)).Where(g => g.Count() > 1).Select(g => g.Key.Name).ToList();
         if (dupes.Count > 0) throw new BadInputException($"cell {dupes[0]} appears in more than one shard folder");
         var interrupted = summaries.Any(s => s.Interrupted);
+        var kind = summaries[0].Kind;
+        if (summaries.Any(s => s.Kind != kind)) throw new BadInputException("the folders hold both reproduce and validate runs; merge one kind at a time");
+        var validation = summaries[0].Validation;
+        if (summaries.Any(s => s.Validation?.Seed != validation?.Seed || s.Validation?.Sample != validation?.Sample))
+            throw new BadInputException("the validate shards drew different samples (--seed or --sample differ); merge shards of one draw");
         var merged = new Summary
         {
-            Verdict = interrupted ? Verdict.InfraError : Verdicts.Decide(cells.Select(c => c.Result).ToList()),
+            Verdict = interrupted ? Verdict.InfraError : Verdicts.Decide(kind, cells.Select(c => c.Result).ToList(), shard: false),
+            Kind = kind, Validation = validation,
             Cells = cells, Interrupted = interrupted,
             StartedAt = summaries.Min(s => s.StartedAt), Seconds = summaries.Max(s => s.Seconds),
             Accel = summaries.Select(s => s.Accel).FirstOrDefault(a => a is not null),

@@ -19,6 +19,10 @@ public sealed record Summary
     public string? Shard { get; init; }
     /// <summary>The change under test, so merge and later readers name it as the run did.</summary>
     public ChangeUnderTest? Change { get; init; }
+    /// <summary>reproduce or validate (summaries written before validate existed are reproductions).</summary>
+    public RunKind Kind { get; init; } = RunKind.Reproduce;
+    /// <summary>validate: the draw (seed, sample size, outcome classes).</summary>
+    public Validation.ValidationInfo? Validation { get; init; }
 }
 
 /// <summary>One cell of summary.json.</summary>
@@ -93,7 +97,7 @@ public static class Reports
     {
         var cases = s.Cells.Select(c => JunitCase(s, c)).ToList();
         var suite = new XElement("testsuite",
-            new XAttribute("name", "qemu-hotplug-harness reproduce"),
+            new XAttribute("name", "qemu-hotplug-harness " + s.Kind.Kebab()),
             new XAttribute("tests", cases.Count),
             new XAttribute("failures", cases.Count(c => c.Element("failure") is not null)),
             new XAttribute("errors", cases.Count(c => c.Element("error") is not null)),
@@ -110,7 +114,8 @@ public static class Reports
             new XAttribute("classname", "qemu-hotplug-harness." + s.Verdict.Kebab()),
             new XAttribute("name", c.Repeat > 1 ? $"{c.Name}#{c.Repeat}" : c.Name),
             new XAttribute("time", c.Observation.Seconds.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)));
-        if (c.Result.Unjudged)
+        // validate: only an infrastructure error leaves a scenario unjudged; a guest unlike the model's layout disagrees.
+        if (s.Kind == RunKind.Validate ? c.Observation.Outcome == Outcome.InfraError : c.Result.Unjudged)
             tc.Add(new XElement("error", new XAttribute("message", c.Observation.Error ?? c.Observation.Outcome.Kebab()), c.Observation.Error ?? ""));
         else if (!c.Match)
         {

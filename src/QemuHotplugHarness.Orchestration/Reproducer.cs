@@ -11,7 +11,7 @@ namespace QemuHotplugHarness.Orchestration;
 public sealed record WorkItem(Cell Cell, int Repeat, string Folder);
 
 /// <summary>Runs the matrix: builds what is missing, then each cell on a real guest, then the verdict and reports.</summary>
-public sealed class Reproducer(BuildContext ctx, InputsResolver inputs, ILogger log)
+public sealed class Reproducer(BuildContext ctx, InputsResolver inputs, ILogger log) : Validation.ICellObserver
 {
     /// <summary>Cells run at once (--jobs), bounded by cores and memory.</summary>
     public int Jobs { get; init; } = 1;
@@ -84,6 +84,9 @@ public sealed class Reproducer(BuildContext ctx, InputsResolver inputs, ILogger 
     /// <summary>Snapshots of booted guests live in the cache beside the builds they are keyed on.</summary>
     public static SnapshotStore Snapshots(BuildContext ctx, ILogger log) => new(Path.Combine(ctx.Cache.Root, "snapshot"), log);
 
+    /// <summary>Builds (or takes from the cache) what a scenario boots.</summary>
+    public Task PrepareAsync(Scenario scenario, CancellationToken ct) => inputs.ResolveAsync(scenario, ct);
+
     /// <summary>Resolves the cell's inputs and runs it; a build that fails for this cell is its infra-error, not the run's end.</summary>
     public async Task<Observation> ObserveAsync(CellRequest request, RunOptions options, CancellationToken ct)
     {
@@ -97,8 +100,15 @@ public sealed class Reproducer(BuildContext ctx, InputsResolver inputs, ILogger 
         {
             log.Error("{Cell}: infrastructure error: {Message}", request.Scenario.Name, e.Message);
             var observation = new Observation { Outcome = Outcome.InfraError, Error = e.Message };
-            request.Artifacts.Create();
-            await File.WriteAllTextAsync(request.Artifacts.Observation, HarnessJson.Serialize(observation), CancellationToken.None);
+            try
+            {
+                request.Artifacts.Create();
+                await ArtifactFiles.WriteAsync(request.Artifacts.Observation, HarnessJson.Serialize(observation), CancellationToken.None);
+            }
+            catch (Exception unsaved) when (unsaved is InfrastructureException or IOException or UnauthorizedAccessException)
+            {
+                log.Error("{Cell}: {Unsaved}", request.Scenario.Name, unsaved.Message);
+            }
             return observation;
         }
     }

@@ -15,6 +15,12 @@ public sealed class RunState(RunArtifacts run, string? shard, ChangeUnderTest ch
 
     public bool Interrupted { get; set; }
 
+    /// <summary>What the run is; decides its verdict.</summary>
+    public RunKind Kind { get; init; } = RunKind.Reproduce;
+
+    /// <summary>validate: the draw, written into summary.json.</summary>
+    public Validation.ValidationInfo? Validation { get; init; }
+
     public void Add(SummaryCell cell)
     {
         lock (_gate)
@@ -30,8 +36,15 @@ public sealed class RunState(RunArtifacts run, string? shard, ChangeUnderTest ch
         lock (_gate)
         {
             var summary = Summary();
-            Reports.WriteSummary(run, summary);
-            if (final) Reports.WriteReports(run, summary, change);
+            try
+            {
+                Reports.WriteSummary(run, summary);
+                if (final) Reports.WriteReports(run, summary, change);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new Scenarios.InfrastructureException($"could not save the run's summary or reports in {run.Dir}: {e.Message}", e);
+            }
             return summary;
         }
     }
@@ -40,12 +53,13 @@ public sealed class RunState(RunArtifacts run, string? shard, ChangeUnderTest ch
     {
         var cells = _cells.ToList();
         var results = cells.Select(c => c.Result).ToList();
-        var verdict = Interrupted ? Verdict.InfraError : shard is null ? Verdicts.Decide(results) : Verdicts.DecideShard(results);
+        var verdict = Interrupted ? Verdict.InfraError : Verdicts.Decide(Kind, results, shard is not null);
         return new Summary
         {
             Verdict = verdict, Cells = cells, Interrupted = Interrupted, StartedAt = _started,
             Seconds = Math.Round(_watch.Elapsed.TotalSeconds, 1), Shard = shard, Change = change,
             Accel = cells.Select(c => c.Observation.Accel).FirstOrDefault(a => a is not null),
+            Kind = Kind, Validation = Validation,
         };
     }
 

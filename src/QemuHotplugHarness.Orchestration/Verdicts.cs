@@ -19,7 +19,14 @@ public enum Verdict
     Partial,
     /// <summary>The run could not judge: an infrastructure fault, a guest that was not what the scenario asked, an interrupt.</summary>
     InfraError,
+    /// <summary>validate: every drawn scenario behaved on a real guest as the simulator predicted.</summary>
+    ModelAgrees,
+    /// <summary>validate: some scenario did not (its fields say where the model and the kernel part).</summary>
+    ModelDisagrees,
 }
+
+/// <summary>What a run was: the unpatched-vs-patched reproduction, or a validation of the simulator against real guests.</summary>
+public enum RunKind { Reproduce, Validate }
 
 public sealed record CellResult(string Name, int Repeat, Scenario Scenario, Prediction Prediction, Observation Observation, IReadOnlyList<string> Mismatches)
 {
@@ -39,6 +46,21 @@ public static class Verdicts
     {
         var verdict = Decide(cells);
         return verdict == Verdict.PatchFixes ? Verdict.Partial : verdict;
+    }
+
+    /// <summary>The verdict of a run of either kind; a shard of a reproduction never claims patch-fixes.</summary>
+    public static Verdict Decide(RunKind kind, IReadOnlyList<CellResult> cells, bool shard) =>
+        kind == RunKind.Validate ? DecideValidation(cells) : shard ? DecideShard(cells) : Decide(cells);
+
+    /// <summary>
+    /// validate: a disagreement is a finding about the model and wins over an infrastructure error elsewhere (which
+    /// only leaves scenarios unjudged); no disagreement and an infrastructure error cannot say the model agrees.
+    /// </summary>
+    public static Verdict DecideValidation(IReadOnlyList<CellResult> cells)
+    {
+        if (cells.Any(c => c.Observation.Outcome != Outcome.InfraError && !c.Match)) return Verdict.ModelDisagrees;
+        if (cells.Count == 0 || cells.Any(c => c.Observation.Outcome == Outcome.InfraError)) return Verdict.InfraError;
+        return Verdict.ModelAgrees;
     }
 
     public static Verdict Decide(IReadOnlyList<CellResult> cells)

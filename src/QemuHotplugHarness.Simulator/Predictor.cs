@@ -40,6 +40,16 @@ public static class Predictor
             return prediction with { Outcome = Outcome.Rejected, Rejection = qemu.Rejection, Explanation = explanation };
         }
         var region = qemu.Nvdimm!.Value;
+        if (ConflictingRamBuffer(qemu) is { } buffer)
+        {
+            var nfit = $"nfit: failed to insert pmem resource to iomem: -16 (the RAM buffer {buffer} after the end of RAM overlaps the start of the NVDIMM {region} without lying inside it): no Persistent Memory, no region for ndctl";
+            explanation.Add(nfit);
+            return prediction with
+            {
+                Outcome = Outcome.WorkloadFailed, WorkloadError = nfit, Explanation = explanation, Layout = Layout(qemu, shared, pmemInserted: false),
+                Iterations = [new IterationPrediction { Index = 1, Outcome = Outcome.WorkloadFailed, Events = [nfit] }],
+            };
+        }
         explanation.Add($"NVDIMM region {region} ({region.Length / MiB} MiB after {scenario.Nvdimm.LabelSize} of labels, aligned down to 2 MiB)");
         explanation.Add(shared is null
             ? "The NVDIMM shares no 128 MiB section with boot RAM: every section it uses is not early, so its memmap is populated and depopulated consistently."
@@ -57,15 +67,16 @@ public static class Predictor
     }
 
     /// <summary>The /proc/iomem view and the device-memory window QEMU gives the guest.</summary>
-    private static PredictedLayout Layout(QemuLayout qemu, string? shared)
+    private static PredictedLayout Layout(QemuLayout qemu, string? shared, bool pmemInserted = true)
     {
         var iomem = new List<string>();
         if (!qemu.RamAbove4G.IsEmpty) iomem.Add($"{qemu.RamAbove4G.ToIomem()} : System RAM");
-        if (qemu.Nvdimm is { } nv) iomem.Add($"{nv.ToIomem()} : Persistent Memory");
+        var pmem = pmemInserted ? qemu.Nvdimm : null;
+        if (pmem is { } nv) iomem.Add($"{nv.ToIomem()} : Persistent Memory");
         return new PredictedLayout
         {
             SystemRamAbove4G = qemu.RamAbove4G.IsEmpty ? null : qemu.RamAbove4G,
-            PersistentMemory = qemu.Nvdimm,
+            PersistentMemory = pmem,
             DeviceMemoryBase = qemu.DeviceMemoryBase,
             DeviceMemorySize = qemu.DeviceMemorySize == 0 ? null : qemu.DeviceMemorySize,
             Iomem = iomem,
@@ -94,12 +105,29 @@ public static class Predictor
         $"QEMU ({scenario.Qemu.ToString().ToLowerInvariant()}): RAM below 4G {qemu.RamBelow4G}, above 4G {(qemu.RamAbove4G.IsEmpty ? "none" : qemu.RamAbove4G.ToString())}; device memory at {Hex(qemu.DeviceMemoryBase)}" +
         (scenario.Qemu == QemuFlavour.Stock ? " (rounded up to 1 GiB)" : " (not rounded: patched QEMU)");
 
+    /// <summary>e820__reserve_resources_late: the "RAM buffer" from the end of RAM up to the next 64 MiB (empty when RAM ends on one).</summary>
+    public static AddressRange RamBuffer(QemuLayout qemu)
+    {
+        var ramEnd = qemu.RamAbove4G.IsEmpty ? qemu.RamBelow4G.End : qemu.RamAbove4G.End;
+        return new AddressRange(ramEnd, AlignUp(ramEnd, RamBufferAlignment));
+    }
+
+    /// <summary>
+    /// acpi_nfit_insert_resource → insert_resource: a RAM buffer that overlaps the NVDIMM without lying inside it
+    /// conflicts (the NVDIMM starts inside the buffer), so nfit's probe fails with -EBUSY and the guest has no
+    /// Persistent Memory at all. A buffer inside the NVDIMM becomes its child instead (see <see cref="WorkloadError"/>).
+    /// </summary>
+    private static AddressRange? ConflictingRamBuffer(QemuLayout qemu)
+    {
+        var buffer = RamBuffer(qemu);
+        return qemu.Nvdimm is { } nv && !buffer.IsEmpty && buffer.Overlaps(nv) && !nv.Contains(buffer) ? buffer : null;
+    }
+
     /// <summary>Why ndctl fails before any reconfiguration: the RAM buffer claims the region, or the namespace does not fit.</summary>
     private static string? WorkloadError(Scenario scenario, QemuLayout qemu, AddressRange region)
     {
-        // e820: the RAM buffer after the end of RAM makes the pmem resource unclaimable.
-        var ramEnd = qemu.RamAbove4G.IsEmpty ? qemu.RamBelow4G.End : qemu.RamAbove4G.End;
-        var ramBuffer = new AddressRange(ramEnd, AlignUp(ramEnd, RamBufferAlignment));
+        // e820: the RAM buffer after the end of RAM, a child of the pmem resource, makes the namespace's range unclaimable.
+        var ramBuffer = RamBuffer(qemu);
         if (!ramBuffer.IsEmpty && ramBuffer.Overlaps(region))
             return $"nd_pmem namespace0.0: could not reserve region (the RAM buffer {ramBuffer} after the end of RAM overlaps the NVDIMM)";
         var size = scenario.Workload.NamespaceSize;

@@ -13,24 +13,30 @@ public sealed record SweepResult(Scenario Scenario, Outcome Unpatched, Outcome P
 /// <summary>Enumerates layouts around a base scenario to show which ones reproduce the bug.</summary>
 public static class Sweep
 {
+    /// <summary>Guest RAM sizes: 3.5 to 8 GiB every 64 MiB, and three that end RAM off a 64 MiB boundary.</summary>
+    public static IReadOnlyList<ulong> RamSizes { get; } = Enumerable.Range(0, (int)((8192 - 3584) / 64) + 1)
+        .Select(i => (3584 + 64 * (ulong)i) * MiB).Concat([4112 * MiB, 4128 * MiB, 4144 * MiB]).ToList();
+
+    public static IReadOnlyList<ulong> NamespaceSizes { get; } = [16 * MiB, 32 * MiB, 64 * MiB, 128 * MiB];
+
+    /// <summary>auto (null: QEMU places it), then explicit addresses from the end of RAM to 192 MiB past it, every 16 MiB (2 MiB aligned).</summary>
+    public static IEnumerable<ulong?> NvdimmAddresses(MachineType machine, ulong ram)
+    {
+        var (_, above) = QemuModel.SplitRam(machine, ram);
+        var ramEnd = 4 * GiB + above;
+        yield return null;
+        for (var addr = AlignUp(ramEnd, 2 * MiB); addr <= ramEnd + 192 * MiB; addr += 16 * MiB) yield return addr;
+    }
+
     public static IEnumerable<Scenario> Layouts(Scenario baseScenario)
     {
-        var ramSizes = new List<ulong>();
-        for (var ram = 3584 * MiB; ram <= 8192 * MiB; ram += 64 * MiB) ramSizes.Add(ram);
-        foreach (var extra in new[] { 4112 * MiB, 4128 * MiB, 4144 * MiB }) ramSizes.Add(extra);
-        ulong[] namespaceSizes = [16 * MiB, 32 * MiB, 64 * MiB, 128 * MiB];
-        foreach (var ram in ramSizes)
+        foreach (var ram in RamSizes)
         foreach (var qemu in new[] { QemuFlavour.Patched, QemuFlavour.Stock })
         foreach (var pse in new[] { false, true })
-        foreach (var ns in namespaceSizes)
+        foreach (var ns in NamespaceSizes)
         {
             var s = baseScenario.WithRam(new ByteSize(ram)).WithQemu(qemu).WithPse(pse).WithNamespaceSize(new ByteSize(ns));
-            var (_, above) = QemuModel.SplitRam(s.Machine.Type, ram);
-            var ramEnd = 4 * GiB + above;
-            yield return s.WithNvdimmAddress(null);
-            // Explicit addresses from the end of RAM to 192 MiB past it, every 16 MiB (2 MiB aligned).
-            for (var addr = AlignUp(ramEnd, 2 * MiB); addr <= ramEnd + 192 * MiB; addr += 16 * MiB)
-                yield return s.WithNvdimmAddress(addr);
+            foreach (var addr in NvdimmAddresses(s.Machine.Type, ram)) yield return s.WithNvdimmAddress(addr);
         }
     }
 

@@ -42,6 +42,8 @@ public sealed class BenchCommand : Command<BenchCommand.Settings>
     {
         switch (settings.What)
         {
+            case "scan" when settings.Megabytes < 1:
+                throw new BadInputException($"bench scan --megabytes {settings.Megabytes}: at least 1");
             case "scan": BenchScan(settings.Megabytes, cancellationToken); return 0;
             case "predict": BenchPredict(); return 0;
             case "guest": return BenchGuest.RunAsync(settings, cancellationToken).GetAwaiter().GetResult();

@@ -44,7 +44,8 @@ public static class BuildCommand
                 "patched" => [KernelVariant.Patched],
                 _ => throw new BadInputException(InputKind.Variant, s.Variant, "unknown value (use unpatched, patched or both)"),
             };
-            var artifacts = s.Artifacts ?? HarnessLog.DefaultArtifacts("build-");
+            InputChecks.Build(s.KernelSrc, s.Patch, s.QemuSrc);
+            var artifacts = HarnessLog.PrepareArtifacts(s.Artifacts ?? HarnessLog.DefaultArtifacts("build-"));
             using var log = (Serilog.Core.Logger)HarnessLog.Create(artifacts);
             var ctx = BuildContext.Create(log, artifacts);
             var built = new Dictionary<string, object>();

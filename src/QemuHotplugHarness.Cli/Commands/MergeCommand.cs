@@ -21,7 +21,8 @@ public sealed class MergeCommand : Command<MergeCommand.Settings>
 
     public override int Execute(CommandContext context, Settings s, CancellationToken ct)
     {
-        var output = s.Out ?? HarnessLog.DefaultArtifacts("merged-");
+        foreach (var dir in s.Dirs) Merge.Load(dir); // a folder that is not a shard is refused before the output folder is made
+        var output = HarnessLog.PrepareArtifacts(s.Out ?? HarnessLog.DefaultArtifacts("merged-"));
         var summary = Merge.Run(s.Dirs, output);
         Console.WriteLine($"merged {s.Dirs.Length} shard(s), {summary.Cells.Count} cell(s): verdict {summary.Verdict.Kebab()}; {output}");
         return VerdictExit.Of(summary.Verdict, s.Bisect);

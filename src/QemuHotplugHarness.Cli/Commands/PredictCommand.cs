@@ -25,7 +25,22 @@ public sealed class PredictCommand : Command<PredictCommand.Settings>
         // predict knows no --kernel-image: a name that is not a variant would silently be modelled as the unpatched one.
         if (scenario.Kernel.Image is { } name)
             throw new BadInputException(InputKind.Kernel, name, "not a kernel variant (predict models unpatched and patched; prebuilt images are registered with run/reproduce --kernel-image)");
+        if (ModelLimits.NotModelled(scenario) is { Count: > 0 } reasons) return NotModelled(scenario, reasons, settings.Json);
         return settings.Sweep ? RunSweep(scenario, settings) : PredictOne(scenario, settings.Json);
+    }
+
+    /// <summary>Outside the model: say what is not modelled instead of guessing (exit 0: predict answered the question).</summary>
+    private static int NotModelled(Scenario scenario, IReadOnlyList<string> reasons, bool json)
+    {
+        if (json)
+        {
+            Console.WriteLine(HarnessJson.Serialize(new { modelled = false, notModelled = reasons }));
+            return 0;
+        }
+        Console.WriteLine($"Scenario {scenario.Name}: {scenario.Describe()}");
+        foreach (var r in reasons) Console.WriteLine("Not modelled: " + r);
+        Console.WriteLine("Predicted outcome: none (outside the model; validate never draws such a scenario)");
+        return 0;
     }
 
     private static int PredictOne(Scenario scenario, bool json)

@@ -32,6 +32,7 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
     {
         if (s.Repeat is < 1 or > 1000) throw new BadInputException(InputKind.Repeat, s.Repeat.ToString(CultureInfo.InvariantCulture), "must be between 1 and 1000");
         if (s.Jobs < 1) throw new BadInputException(InputKind.Jobs, s.Jobs.ToString(CultureInfo.InvariantCulture), "at least 1");
+        InputChecks.Guest(s);
         var baseScenario = s.ResolveScenario();
         var cells = s.MatrixFile is null ? Matrix.Default(baseScenario) : Matrix.Load(s.MatrixFile);
         var work = Reproducer.Plan(Matrix.Shard(cells, s.Repeat, s.Shard));

@@ -80,6 +80,7 @@ public sealed class RunCommand : AsyncCommand<GuestSettings>
 {
     public override async Task<int> ExecuteAsync(CommandContext context, GuestSettings settings, CancellationToken ct)
     {
+        InputChecks.Guest(settings);
         var scenario = settings.ResolveScenario();
         var sources = settings.ValidatedSources(scenario);
         var options = settings.Options();

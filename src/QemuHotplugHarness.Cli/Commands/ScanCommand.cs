@@ -35,6 +35,7 @@ public sealed class ScanCommand : Command<ScanCommand.Settings>
         foreach (var file in settings.Files)
         {
             var stdin = file is "-" or StdinArgument;
+            if (!stdin && Directory.Exists(file)) throw new BadInputException($"{file}: a folder, not a log file (name the console.log or dmesg files in it)");
             if (!stdin && !File.Exists(file)) throw new BadInputException($"{file}: no such file");
             using var reader = stdin ? Console.In : new StreamReader(file);
             var reports = OopsScanner.Scan(reader).ToList();

@@ -11,7 +11,7 @@ public static class VerdictExit
 {
     public static int Of(Verdict verdict, bool bisect) => verdict switch
     {
-        Verdict.PatchFixes => (int)ExitCode.Success,
+        Verdict.PatchFixes or Verdict.ModelAgrees => (int)ExitCode.Success,
         // A shard whose cells all match: success for the shard's CI job; git bisect cannot decide on a part.
         Verdict.Partial => (int)(bisect ? ExitCode.BisectSkip : ExitCode.Success),
         Verdict.InfraError => (int)(bisect ? ExitCode.BisectSkip : ExitCode.Infrastructure),

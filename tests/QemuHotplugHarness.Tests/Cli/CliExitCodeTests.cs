@@ -46,6 +46,11 @@ public class CliExitCodeTests
     [TestCase(new[] { "run", "--accel", "warp" }, "qhh: --accel warp: unknown value (use auto, kvm or tcg)")]
     [TestCase(new[] { "build", "kernel", "--variant", "both-ish" }, "qhh: --variant both-ish: unknown value (use unpatched, patched or both)")]
     [TestCase(new[] { "merge", "/nonexistent/shard1" }, "qhh: merge /nonexistent/shard1: has no summary.json")]
+    [TestCase(new[] { "validate", "--sample", "0" }, "qhh: --sample 0: must be between 1 and 1000")]
+    [TestCase(new[] { "validate", "--jobs", "0" }, "qhh: --jobs 0: at least 1")]
+    [TestCase(new[] { "validate", "--shard", "0/2" }, "qhh: --shard 0/2: use k/n with 1 <= k <= n")]
+    [TestCase(new[] { "validate", "--kernel", "nightly" }, "qhh: --kernel nightly: not a kernel variant (validate models unpatched and patched")]
+    [TestCase(new[] { "validate", "--artifacts", "/proc/qhh-artifacts" }, "qhh: --artifacts /proc/qhh-artifacts: cannot write there: ")]
     [TestCase(new[] { "bench", "nothing" }, "qhh: bench nothing: unknown benchmark (use scan, predict, guest or all)")]
     public async Task Bad_input_exits_2_with_one_line_naming_it(string[] args, string expected)
     {
@@ -161,6 +166,48 @@ public class CliExitCodeTests
         finally
         {
             Console.SetIn(oldIn);
+        }
+    }
+
+    [Test]
+    public async Task Validate_prints_the_same_draw_for_a_seed_and_boots_nothing_with_draw_only()
+    {
+        var (code, first, stderr) = await Run("validate", "--draw-only", "--sample", "6", "--seed", "3");
+        var (_, second, _) = await Run("validate", "--draw-only", "--sample", "6", "--seed", "3");
+        Assert.That(code, Is.EqualTo(0), stderr);
+        Assert.That(first, Is.EqualTo(second));
+        Assert.That(first, Does.StartWith("draw: seed 3, sample 6 of "));
+        Assert.That(first, Does.Contain("outcome classes drawn: oops@2, clean, workload-failed, rejected"));
+        Assert.That(Lines(first).Count(l => l.StartsWith("   0", StringComparison.Ordinal)), Is.EqualTo(6));
+    }
+
+    [Test]
+    public async Task Validate_draw_only_json_gives_each_scenario_its_run_command()
+    {
+        var (code, stdout, stderr) = await Run("validate", "--draw-only", "--json", "--sample", "2", "--machine", "q35");
+        Assert.That(code, Is.EqualTo(0), stderr);
+        using var doc = System.Text.Json.JsonDocument.Parse(stdout);
+        var runs = doc.RootElement.GetProperty("scenarios").EnumerateArray().Select(e => e.GetProperty("run").GetString()).ToList();
+        Assert.That(runs, Has.Count.EqualTo(2));
+        Assert.That(runs, Is.All.StartWith("qhh run --machine q35 --qemu "));
+    }
+
+    [Test]
+    public async Task Predict_says_what_is_not_modelled_instead_of_guessing()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"qhh-nolabels-{Guid.NewGuid():N}.json");
+        await File.WriteAllTextAsync(file, """{ "workload": { "initLabels": false } }""");
+        try
+        {
+            var (code, stdout, stderr) = await Run("predict", "--scenario", file);
+            Assert.That(code, Is.EqualTo(0), stderr);
+            Assert.That(stdout, Does.Contain("Not modelled: a workload without init-labels"));
+            Assert.That(stdout, Does.Contain("Predicted outcome: none (outside the model"));
+            Assert.That(stdout, Does.Not.Contain("Iteration 1"));
+        }
+        finally
+        {
+            File.Delete(file);
         }
     }
 }

@@ -21,12 +21,14 @@ public class VerdictExitTests
     [TestCase(Verdict.Partial, true, 125)]
     [TestCase(Verdict.InfraError, false, 3)]
     [TestCase(Verdict.InfraError, true, 125)]
+    [TestCase(Verdict.ModelAgrees, false, 0)]
+    [TestCase(Verdict.ModelDisagrees, false, 1)]
     public void A_verdict_exits_with(Verdict verdict, bool bisect, int code) =>
         Assert.That(VerdictExit.Of(verdict, bisect), Is.EqualTo(code));
 
     [Test]
     public void Every_verdict_has_a_test_case() =>
-        Assert.That(Enum.GetValues<Verdict>(), Is.EquivalentTo(new[] { Verdict.PatchFixes, Verdict.PatchDoesNotFix, Verdict.NotReproduced, Verdict.Mismatch, Verdict.Partial, Verdict.InfraError }));
+        Assert.That(Enum.GetValues<Verdict>(), Is.EquivalentTo(new[] { Verdict.PatchFixes, Verdict.PatchDoesNotFix, Verdict.NotReproduced, Verdict.Mismatch, Verdict.Partial, Verdict.InfraError, Verdict.ModelAgrees, Verdict.ModelDisagrees }));
 
     private static CellResult Cell(Observation o)
     {
