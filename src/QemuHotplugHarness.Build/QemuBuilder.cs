@@ -44,6 +44,13 @@ public sealed class QemuBuilder(BuildContext ctx)
         return new QemuBuild(QemuFlavour.Stock, "/usr/bin/qemu-system-x86_64", FirmwareDirs, $"debian qemu-system-x86 {version}", "debian-" + version);
     }
 
+    private QemuBuild? Cached(string key, string sourceId)
+    {
+        if (ctx.Cache.TryGet("qemu", key) is not { } hit) return null;
+        ctx.Log.Information("build qemu: cached {Key} ({Source})", key, sourceId);
+        return new QemuBuild(QemuFlavour.Patched, Path.Combine(hit, "qemu-system-x86_64"), FirmwareDirs, sourceId, key);
+    }
+
     private async Task<QemuBuild> PatchedAsync(string? userSource, CancellationToken ct)
     {
         var runner = ctx.Runner("qemu");
@@ -56,11 +63,10 @@ public sealed class QemuBuilder(BuildContext ctx)
         else
             throw new BadInputException(InputKind.QemuSource, userSource, "no such directory or tarball");
         var key = HarnessCache.Key(new[] { "qemu", sourceId, string.Join(' ', ConfigureFlags), string.Join(' ', Devices) }.Concat(patches.Select(p => Path.GetFileName(p) + File.ReadAllText(p))));
-        if (ctx.Cache.TryGet("qemu", key) is { } hit)
-        {
-            ctx.Log.Information("build qemu: cached {Key} ({Source})", key, sourceId);
-            return new QemuBuild(QemuFlavour.Patched, Path.Combine(hit, "qemu-system-x86_64"), FirmwareDirs, sourceId, key);
-        }
+        if (Cached(key, sourceId) is { } cached) return cached;
+        // Two runs wanting the same QEMU build it once: the second waits, then takes the first one's entry.
+        using var buildLock = await ctx.Cache.LockAsync("qemu-" + key, TimeSpan.FromMinutes(60), ct);
+        if (Cached(key, sourceId) is { } built) return built;
 
         var watch = Stopwatch.StartNew();
         ctx.Log.Information("build qemu: building {Source} with {Count} patch(es) into {Key}", sourceId, patches.Count, key);
