@@ -144,8 +144,13 @@ public class KernelTreeTests
             var root = new DirectoryInfo(history.Dir);
             foreach (var e in root.EnumerateFileSystemInfos("*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 })
                          .OrderBy(e => e.FullName, StringComparer.Ordinal))
-                files.Append(e.FullName[(root.FullName.Length + 1)..]).Append(' ')
-                    .Append(e is FileInfo f ? f.Length : -1).Append(' ').Append(e.LastWriteTimeUtc.Ticks).Append('\n');
+            {
+                var path = e.FullName[(root.FullName.Length + 1)..];
+                // git freshens (touches) objects it finds in an alternate store: object files keep name and size, not mtime.
+                var objectFile = path.StartsWith(".git/objects/", StringComparison.Ordinal) && path.Count(c => c == '/') == 3;
+                files.Append(path).Append(' ').Append(e is FileInfo f ? f.Length : -1).Append(' ')
+                    .Append(objectFile ? "" : e.LastWriteTimeUtc.Ticks.ToString(System.Globalization.CultureInfo.InvariantCulture)).Append('\n');
+            }
             var status = await history.Git(ct, "--no-optional-locks", "status", "--porcelain");
             return new TreeState(files.ToString(), status, await File.ReadAllTextAsync(Path.Combine(history.Dir, "mm/sparse.c"), ct));
         }
