@@ -131,7 +131,7 @@ public partial class GuestReliabilityTests
         UnixFileMode? dirMode = null, keyMode = null;
         string[] offered = [];
         var (code, stdout, stderr) = await RunQhhAsync(work,
-            ["run", "--kernel-image", $"evil={kernel}", "--kernel", "evil", "--pse", "on", "--iterations", "40", "--accel", "tcg", "--artifacts", artifacts],
+            ["run", "--kernel-image", $"evil={kernel}", "--kernel", "evil", "--pse", "on", "--iterations", "40", "--accel", "tcg", "--no-snapshot", "--artifacts", artifacts],
             TimeSpan.FromMinutes(10), async p =>
             {
                 var qemu = await Procs.DescendantAsync(p.Id, "qemu-system", TimeSpan.FromMinutes(2));

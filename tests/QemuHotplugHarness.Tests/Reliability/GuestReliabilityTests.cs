@@ -157,7 +157,7 @@ public partial class GuestReliabilityTests
         try
         {
             o = await new Reproducer(_ctx, _inputs, _log).ObserveAsync(new CellRequest(scenario, Predictor.Predict(scenario), files),
-                new RunOptions { Accel = AccelChoice.Tcg }, cts.Token);
+                new RunOptions { Accel = AccelChoice.Tcg, Snapshots = false }, cts.Token); // the cold boot's probe-then-bind window
         }
         finally
         {
