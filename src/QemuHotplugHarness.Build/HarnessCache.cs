@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using QemuHotplugHarness.Scenarios;
 
 namespace QemuHotplugHarness.Build;
 
@@ -22,18 +23,7 @@ public sealed class HarnessCache
     public string Root { get; }
 
     /// <summary>A stable short key over every input (strings, file contents).</summary>
-    public static string Key(IEnumerable<string> parts)
-    {
-        using var sha = SHA256.Create();
-        foreach (var p in parts)
-        {
-            var bytes = Encoding.UTF8.GetBytes(p);
-            sha.TransformBlock(BitConverter.GetBytes(bytes.Length), 0, 4, null, 0);
-            sha.TransformBlock(bytes, 0, bytes.Length, null, 0);
-        }
-        sha.TransformFinalBlock([], 0, 0);
-        return Convert.ToHexStringLower(sha.Hash!)[..16];
-    }
+    public static string Key(IEnumerable<string> parts) => ContentKey.Of(parts);
 
     public static string FileKey(string path) => Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(path)))[..16];
 

@@ -46,15 +46,7 @@ public sealed class SnapshotStore(string root, ILogger log)
             Format, config.InputsKey, FileHash(config.KernelImage), $"{qemu.FullName}:{qemu.Length}:{qemu.LastWriteTimeUtc.Ticks}",
             config.ReadyMarker, .. config.Arguments(GuestWiring.Placeholders), .. prologue.Select(p => string.Join('\u0001', p.Arguments)),
         ];
-        using var sha = SHA256.Create();
-        foreach (var p in parts)
-        {
-            var bytes = Encoding.UTF8.GetBytes(p);
-            sha.TransformBlock(BitConverter.GetBytes(bytes.Length), 0, 4, null, 0);
-            sha.TransformBlock(bytes, 0, bytes.Length, null, 0);
-        }
-        sha.TransformFinalBlock([], 0, 0);
-        return Convert.ToHexStringLower(sha.Hash!)[..16];
+        return ContentKey.Of(parts);
     }
 
     private static string FileHash(string path) => File.Exists(path) ? Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(path))) : "missing:" + path;
