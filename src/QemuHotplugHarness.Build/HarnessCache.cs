@@ -13,12 +13,15 @@ public sealed class HarnessCache
 {
     public HarnessCache(string? root = null)
     {
-        var env = Environment.GetEnvironmentVariable("QHH_CACHE");
-        Root = root ?? (string.IsNullOrEmpty(env)
-            ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "qemu-hotplug-harness")
-            : env);
+        Root = root ?? DefaultRoot();
         Directory.CreateDirectory(Root);
     }
+
+    /// <summary>$QHH_CACHE, else ~/.cache/qemu-hotplug-harness (not created: a reader that only looks makes nothing).</summary>
+    public static string DefaultRoot() =>
+        Environment.GetEnvironmentVariable("QHH_CACHE") is { Length: > 0 } env
+            ? env
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "qemu-hotplug-harness");
 
     public string Root { get; }
 

@@ -8,10 +8,11 @@ namespace QemuHotplugHarness.Build;
 public sealed partial record KernelBuild(string Name, string BzImage, string? Vmlinux, string? SystemMap, string? ModulesDir, string Release, string Source, string Key);
 
 /// <summary>
-/// Builds the unpatched and patched kernels on tinyconfig plus images/kernel/hotplug.config: from Debian's
-/// linux-source-6.1 (unpacked once into the cache, built in tree), or from the user's tree (<see cref="KernelTree"/>:
-/// snapshotted, never touched, built out of tree). Both variants share one tree, so the second only rebuilds what the
-/// patch touches.
+/// Builds the unpatched and patched kernels on tinyconfig plus images/kernel/hotplug.config, from Debian's
+/// linux-source-6.1 (unpacked once into the cache) or from the user's tree: either is snapshotted, never written,
+/// and built out of tree in source and build folders shared by every tree of the same kernel version and config
+/// (<see cref="KernelTree"/>), so the second variant, a user's edit, or the next commit of a bisect only rebuilds
+/// what differs.
 /// </summary>
 public sealed class KernelBuilder(BuildContext ctx)
 {
@@ -37,67 +38,81 @@ public sealed class KernelBuilder(BuildContext ctx)
         var sourceId = $"debian {DebianSourcePackage} " + await DebianPackages.RequireInstalledAsync(runner, DebianSourcePackage, ct);
         if (!File.Exists(DebianTarball)) throw new InfrastructureException($"{DebianTarball} is missing (reinstall {DebianSourcePackage})");
 
+        // The key is what the kernel is built from (the package's version, the fragment, the variant, the patch).
         var treeKey = HarnessCache.Key(["kernel-tree", sourceId, File.ReadAllText(fragment)]);
         var key = HarnessCache.Key(["kernel", treeKey, variant.ToString(), File.ReadAllText(patch)]);
         var name = variant.ToString().ToLowerInvariant();
         if (ctx.Cache.TryGet("kernel", key) is { } hit) return Load(name, hit, key, sourceId);
 
-        using var treeLock = await ctx.Cache.LockAsync("kernel-tree-" + treeKey, TimeSpan.FromMinutes(90), ct);
-        if (ctx.Cache.TryGet("kernel", key) is { } hit2) return Load(name, hit2, key, sourceId);
-
-        var watch = Stopwatch.StartNew();
-        var tree = await PrepareTreeAsync(runner, treeKey, sourceId, fragment, ct);
-        var hasFix = await MatchVariantAsync(runner, tree, patch, variant, ct);
-        var (release, buildId) = await MakeAsync(runner, name, tree, [], ct);
-        var output = ctx.Cache.NewTempDir("kernel-" + name);
-        CopyOutputs(tree, output);
-        Manifest.Write(output, new { kind = "kernel", key, variant = name, release, buildId, source = sourceId, patch = Path.GetFileName(patch), treeHadFix = hasFix, builtAt = DateTimeOffset.UtcNow, seconds = watch.Elapsed.TotalSeconds });
-        var final = ctx.Cache.Commit("kernel", key, output);
-        ctx.Log.Information("build kernel {Variant}: done in {Seconds:F0} s ({Release})", name, watch.Elapsed.TotalSeconds, release);
-        return Load(name, final, key, sourceId);
+        var source = await UnpackDebianSourceAsync(runner, sourceId, ct);
+        return await BuildTreeAsync(new TreeBuild(variant, source, patch, key, sourceId, TreeAsIs: false), ct);
     }
 
     /// <summary>
     /// A kernel from the user's tree: snapshot it (never touching it), key by commit + full content + fragment +
-    /// patch + variant, check the snapshot out into the cache's source folder and build out of tree into the build
-    /// folder the tree keeps between runs, so a one-line change rebuilds one object and relinks.
+    /// patch + variant, and build it in the shared source and build folders (<see cref="BuildTreeAsync"/>).
     /// </summary>
     private async Task<KernelBuild> GetFromTreeAsync(KernelVariant variant, string userSource, string patch, CancellationToken ct)
     {
-        var runner = ctx.Runner("kernel");
-        var trees = new KernelTree(runner, ctx.Cache);
-        var ws = trees.WorkspaceOf(userSource);
         var fragmentText = File.ReadAllText(ctx.Repo.KernelConfigFragment);
-        var name = variant.ToString().ToLowerInvariant();
-        // One build at a time per user tree: the snapshot index, the source folder and the build folder are shared.
-        using var treeLock = await ctx.Cache.LockAsync("kernel-src-" + Path.GetFileName(ws.Root), TimeSpan.FromMinutes(90), ct);
-        var snapshot = await trees.SnapshotAsync(userSource, ws, ct);
+        var trees = new KernelTree(ctx.Runner("kernel"), ctx.Cache);
+        var ws = trees.WorkspaceOf(userSource, fragmentText);
+        KernelTree.Snapshot snapshot;
+        using (await ctx.Cache.LockAsync("kernel-src-" + Path.GetFileName(ws.Root), TimeSpan.FromMinutes(30), ct))
+            snapshot = await trees.SnapshotAsync(userSource, ws, ct);
         var patching = TreeAsIs ? "as-is" : variant + "\n" + File.ReadAllText(patch);
         var key = HarnessCache.Key(["kernel-src", snapshot.Commit ?? "no commit", snapshot.ContentTree, fragmentText, patching]);
         var sourceId = snapshot.Identity.Describe();
         if (ctx.Cache.TryGet("kernel", key) is { } hit)
         {
-            ctx.Log.Information("kernel {Variant}: {Tree} already built ({Key})", name, sourceId, key);
-            return Load(name, hit, key, sourceId);
+            ctx.Log.Information("kernel {Variant}: {Tree} already built ({Key})", variant.ToString().ToLowerInvariant(), sourceId, key);
+            return Load(variant.ToString().ToLowerInvariant(), hit, key, sourceId);
         }
+        return await BuildTreeAsync(new TreeBuild(variant, userSource, patch, key, sourceId, TreeAsIs) { Snapshot = snapshot }, ct);
+    }
+
+    /// <summary>One kernel to build: from which tree, with which patch handling, under which cache key.</summary>
+    private sealed record TreeBuild(KernelVariant Variant, string Tree, string Patch, string Key, string SourceId, bool TreeAsIs)
+    {
+        /// <summary>The tree's snapshot when the caller already took it (it keyed the kernel by it).</summary>
+        public KernelTree.Snapshot? Snapshot { get; init; }
+
+        public string Name => Variant.ToString().ToLowerInvariant();
+    }
+
+    /// <summary>
+    /// Checks the tree's snapshot out into the source folder its kernel version and config share (only files whose
+    /// content differs are written), makes the variant (patch applied or reverted there, unless the tree is tested
+    /// as it is) and builds out of tree into the build folder kept between runs, so a one-line change rebuilds one
+    /// object and relinks, and switching trees rebuilds only what differs between them.
+    /// </summary>
+    private async Task<KernelBuild> BuildTreeAsync(TreeBuild job, CancellationToken ct)
+    {
+        var runner = ctx.Runner("kernel");
+        var trees = new KernelTree(runner, ctx.Cache);
+        var ws = trees.WorkspaceOf(job.Tree, File.ReadAllText(ctx.Repo.KernelConfigFragment));
+        // One build at a time per tree (its snapshot) and per shared build folder; always in this order.
+        using var treeLock = await ctx.Cache.LockAsync("kernel-src-" + Path.GetFileName(ws.Root), TimeSpan.FromMinutes(90), ct);
+        using var buildLock = await ctx.Cache.LockAsync("kernel-build-" + Path.GetFileName(ws.BuildRoot), TimeSpan.FromMinutes(90), ct);
+        if (ctx.Cache.TryGet("kernel", job.Key) is { } hit) return Load(job.Name, hit, job.Key, job.SourceId);
 
         var watch = Stopwatch.StartNew();
+        var snapshot = job.Snapshot ?? await trees.SnapshotAsync(job.Tree, ws, ct);
         await trees.CheckoutAsync(ws, snapshot, ct);
-        var build = Path.Combine(ws.Root, "build");
-        await ConfigureOutOfTreeAsync(runner, ws, build, ct);
-        bool? hasFix = TreeAsIs ? null : await MatchVariantAsync(runner, ws.Source, patch, variant, ct);
-        var (release, buildId) = await MakeAsync(runner, name, ws.Source, ["O=" + build], ct);
-        var output = ctx.Cache.NewTempDir("kernel-" + name);
-        CopyOutputs(build, output);
+        await ConfigureOutOfTreeAsync(runner, ws, ct);
+        bool? hasFix = job.TreeAsIs ? null : await MatchVariantAsync(runner, ws.Source, job.Patch, job.Variant, ct);
+        var (release, buildId) = await MakeAsync(runner, job.Name, ws.Source, ["O=" + ws.Build], ct);
+        var output = ctx.Cache.NewTempDir("kernel-" + job.Name);
+        CopyOutputs(ws.Build, output);
         Manifest.Write(output, new
         {
-            kind = "kernel", key, variant = name, release, buildId, source = sourceId, commit = snapshot.Commit, contentTree = snapshot.ContentTree,
-            dirty = snapshot.Identity.Dirty, patch = TreeAsIs ? null : Path.GetFileName(patch), treeAsIs = TreeAsIs, treeHadFix = hasFix,
+            kind = "kernel", key = job.Key, variant = job.Name, release, buildId, source = job.SourceId, commit = snapshot.Commit, contentTree = snapshot.ContentTree,
+            dirty = snapshot.Identity.Dirty, patch = job.TreeAsIs ? null : Path.GetFileName(job.Patch), treeAsIs = job.TreeAsIs, treeHadFix = hasFix,
             builtAt = DateTimeOffset.UtcNow, seconds = watch.Elapsed.TotalSeconds,
         });
-        var final = ctx.Cache.Commit("kernel", key, output);
-        ctx.Log.Information("build kernel {Variant}: {Tree} done in {Seconds:F0} s ({Release}, build id {BuildId})", name, sourceId, watch.Elapsed.TotalSeconds, release, buildId);
-        return Load(name, final, key, sourceId);
+        var final = ctx.Cache.Commit("kernel", job.Key, output);
+        ctx.Log.Information("build kernel {Variant}: {Tree} done in {Seconds:F0} s ({Release}, build id {BuildId})", job.Name, job.SourceId, watch.Elapsed.TotalSeconds, release, buildId);
+        return Load(job.Name, final, job.Key, job.SourceId);
     }
 
     private string PatchUnderTest(string? patchFile)
@@ -150,29 +165,102 @@ public sealed class KernelBuilder(BuildContext ctx)
         return new KernelBuild(name, Path.Combine(dir, "bzImage"), Path.Combine(dir, "vmlinux"), Path.Combine(dir, "System.map"), null, release, source, key);
     }
 
-    private async Task<string> PrepareTreeAsync(ToolRunner runner, string treeKey, string sourceId, string fragment, CancellationToken ct)
+    /// <summary>
+    /// Debian's linux-source-6.1 unpacked once into the cache and never written again: it is a tree like the user's,
+    /// snapshotted and checked out into the shared source folder (so the variants' patches never touch it, and what
+    /// checks whether a patch applies can read it).
+    /// </summary>
+    private async Task<string> UnpackDebianSourceAsync(ToolRunner runner, string sourceId, CancellationToken ct)
     {
-        var root = ctx.Cache.EntryPath("kernel-tree", treeKey);
-        var tree = Path.Combine(root, "linux");
-        var stamp = Path.Combine(root, "configured");
-        if (File.Exists(stamp)) return tree;
-
-        QemuBuilder.TryDelete(root);
-        Directory.CreateDirectory(root);
-        await runner.RunAsync(new ToolCall("unpack linux-source-6.1", "tar", ["-xaf", DebianTarball, "-C", root], root, TimeSpan.FromMinutes(15)), ct);
-        Directory.Move(Path.Combine(root, "linux-source-6.1"), tree);
-        await ConfigureAsync(runner, tree, [], Path.Combine(tree, ".config"), fragment, ct);
-        await File.WriteAllTextAsync(stamp, sourceId, ct);
+        // Not a committed entry: integrity records of 75k source files would cost more than they guard.
+        var final = DebianSourceEntry(ctx.Cache.Root, sourceId);
+        var tree = Path.Combine(final, DebianSourcePackage);
+        if (File.Exists(Path.Combine(final, "manifest.json"))) return tree;
+        using var unpackLock = await ctx.Cache.LockAsync("kernel-source-" + Path.GetFileName(final), TimeSpan.FromMinutes(30), ct);
+        if (File.Exists(Path.Combine(final, "manifest.json"))) return tree;
+        var output = ctx.Cache.NewTempDir("kernel-source");
+        await runner.RunAsync(new ToolCall("unpack linux-source-6.1", "tar", ["-xaf", DebianTarball, "-C", output], output, TimeSpan.FromMinutes(15)), ct);
+        Manifest.Write(output, new { kind = "kernel-source", source = sourceId, unpackedAt = DateTimeOffset.UtcNow });
+        QemuBuilder.TryDelete(final);
+        Directory.CreateDirectory(Path.GetDirectoryName(final)!);
+        Directory.Move(output, final);
         return tree;
     }
 
-    /// <summary>The build folder of a user tree gets its .config once (tinyconfig + fragment); later runs only rebuild.</summary>
-    private async Task ConfigureOutOfTreeAsync(ToolRunner runner, KernelTree.Workspace ws, string build, CancellationToken ct)
+    private static string DebianSourceEntry(string cacheRoot, string sourceId) =>
+        Path.Combine(cacheRoot, "kernel-source", HarnessCache.Key(["kernel-source", sourceId]));
+
+    /// <summary>
+    /// Why <paramref name="patch"/> can make no variant of the tree (it neither applies nor is already applied), or
+    /// null: checked before anything is built, with dry runs on a copy of only the files the patch touches, taken
+    /// from the user's tree as it is now, Debian's source already unpacked in the cache, or else its tarball.
+    /// </summary>
+    public static async Task<string?> PatchProblemAsync(string cacheRoot, string? userSource, string patch, CancellationToken ct)
     {
-        var stamp = Path.Combine(build, ".qhh-configured");
+        var scratch = Directory.CreateTempSubdirectory("qhh-patch-check-").FullName;
+        try
+        {
+            var runner = new ToolRunner(Serilog.Core.Logger.None, Path.Combine(scratch, "patch.log"));
+            var copy = Path.Combine(scratch, "tree");
+            Directory.CreateDirectory(copy);
+            var touched = PatchSeries.TouchedFiles(patch);
+            string treeName;
+            if (userSource is not null)
+            {
+                CopyFiles(userSource, copy, touched);
+                treeName = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(userSource)));
+            }
+            else
+            {
+                var version = await DebianPackages.InstalledVersionAsync(runner, DebianSourcePackage, ct);
+                if (version is null || !File.Exists(DebianTarball)) return null; // the build says what is missing
+                treeName = $"{DebianSourcePackage} {version}";
+                var unpacked = Path.Combine(DebianSourceEntry(cacheRoot, $"debian {DebianSourcePackage} {version}"), DebianSourcePackage);
+                if (Directory.Exists(unpacked)) CopyFiles(unpacked, copy, touched);
+                else await ExtractAsync(runner, touched, scratch, copy, ct);
+            }
+            var (state, failure) = await PatchSeries.TryProbeAsync(runner, copy, patch, ct);
+            return state is null ? $"applies to {treeName} neither forward nor in reverse: {failure}" : null;
+        }
+        finally
+        {
+            QemuBuilder.TryDelete(scratch);
+        }
+    }
+
+    private static void CopyFiles(string from, string to, IEnumerable<string> files)
+    {
+        foreach (var f in files.Where(f => File.Exists(Path.Combine(from, f))))
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(to, f))!);
+            File.Copy(Path.Combine(from, f), Path.Combine(to, f));
+        }
+    }
+
+    /// <summary>Only the patch's files out of the tarball (members it lacks are left out: the dry run names them).</summary>
+    private static async Task ExtractAsync(ToolRunner runner, IReadOnlyList<string> files, string scratch, string copy, CancellationToken ct)
+    {
+        if (files.Count == 0) return;
+        try
+        {
+            await runner.RunAsync(new ToolCall("tar (the patch's files)", "tar", ["-xaf", DebianTarball, "-C", scratch, .. files.Select(f => DebianSourcePackage + "/" + f)],
+                scratch, TimeSpan.FromMinutes(5)).Quietly(), ct);
+        }
+        catch (ToolFailedException)
+        {
+            // "Not found in archive": a file the patch creates or expects; what was found is extracted.
+        }
+        var extracted = Path.Combine(scratch, DebianSourcePackage);
+        if (Directory.Exists(extracted)) CopyFiles(extracted, copy, files);
+    }
+
+    /// <summary>The shared build folder gets its .config once (tinyconfig + fragment); later builds only rebuild.</summary>
+    private async Task ConfigureOutOfTreeAsync(ToolRunner runner, KernelTree.Workspace ws, CancellationToken ct)
+    {
+        var stamp = Path.Combine(ws.Build, ".qhh-configured");
         if (File.Exists(stamp)) return;
-        Directory.CreateDirectory(build);
-        await ConfigureAsync(runner, ws.Source, ["O=" + build], Path.Combine(build, ".config"), ctx.Repo.KernelConfigFragment, ct);
+        Directory.CreateDirectory(ws.Build);
+        await ConfigureAsync(runner, ws.Source, ["O=" + ws.Build], Path.Combine(ws.Build, ".config"), ctx.Repo.KernelConfigFragment, ct);
         await File.WriteAllTextAsync(stamp, "configured\n", ct);
     }
 

@@ -30,17 +30,25 @@ public sealed record TreeIdentity(TreeKind Kind, string Name, string? Version, s
 /// alternates, so a kernel checkout costs nothing), keyed by the tree git computes over every file — commit plus
 /// uncommitted changes plus untracked files, or a plain folder's content — and checked out into a source folder
 /// of the harness, which is built out of tree (<c>make O=</c>) into a build folder kept between runs.
+/// The source and build folders belong to a kernel version and config, not to one tree: every tree of that version
+/// (Debian's linux-source, the user's checkouts, the commits a bisect visits) is checked out into the same source
+/// folder, which rewrites only the files whose content differs, so make rebuilds those and nothing else.
 /// </summary>
 public sealed class KernelTree(ToolRunner runner, HarnessCache cache)
 {
     private static readonly string[] Marks = ["Makefile", "Kconfig", "arch/x86/Kconfig", "scripts/kconfig/merge_config.sh", "mm/sparse.c"];
 
-    /// <summary>One user tree's folder in the cache: snapshot repository, source checkout, build folder.</summary>
-    public sealed record Workspace(string Root)
+    /// <summary>
+    /// Where one tree is read and built: <paramref name="Root"/> is the tree's own (its snapshot repository, keyed by
+    /// its path: git's stat cache of that tree); <paramref name="BuildRoot"/> is shared by every tree of one kernel
+    /// version and config (the checkout repository, the source folder, the build folder).
+    /// </summary>
+    public sealed record Workspace(string Root, string BuildRoot)
     {
         public string Snapshot => System.IO.Path.Combine(Root, "snapshot.git");
-        public string CheckoutGit => System.IO.Path.Combine(Root, "checkout.git");
-        public string Source => System.IO.Path.Combine(Root, "src");
+        public string CheckoutGit => System.IO.Path.Combine(BuildRoot, "checkout.git");
+        public string Source => System.IO.Path.Combine(BuildRoot, "src");
+        public string Build => System.IO.Path.Combine(BuildRoot, "build");
     }
 
     /// <summary>What the tree held when it was read: the commit (git trees), the content tree, how reports name it.</summary>
@@ -62,8 +70,23 @@ public sealed class KernelTree(ToolRunner runner, HarnessCache cache)
 
     public static bool IsGit(string dir) => Path.Exists(System.IO.Path.Combine(dir, ".git"));
 
-    /// <summary>The cache folder of one user tree (by its full path); variants and runs share it.</summary>
-    public Workspace WorkspaceOf(string dir) => new(cache.EntryPath("kernel-src", HarnessCache.Key(["kernel-src", Path.GetFullPath(dir)])));
+    /// <summary>
+    /// The cache folders of one tree (by its full path) and of the build it shares with every tree of its kernel
+    /// version (from its Makefile) and <paramref name="config"/> (the config fragment's text).
+    /// </summary>
+    public Workspace WorkspaceOf(string dir, string config = "") => new(
+        cache.EntryPath("kernel-src", HarnessCache.Key(["kernel-src", Path.GetFullPath(dir)])),
+        cache.EntryPath("kernel-build", HarnessCache.Key(["kernel-build", KernelVersion(dir), config])));
+
+    /// <summary>"6.1" from the Makefile's VERSION and PATCHLEVEL lines; "unknown" when they are not there.</summary>
+    public static string KernelVersion(string dir)
+    {
+        var makefile = System.IO.Path.Combine(dir, "Makefile");
+        if (!File.Exists(makefile)) return "unknown";
+        string? Field(string name) => File.ReadLines(makefile).Take(20).Select(l => l.Split('=', 2))
+            .FirstOrDefault(p => p.Length == 2 && p[0].Trim() == name)?[1].Trim();
+        return Field("VERSION") is { Length: > 0 } v && Field("PATCHLEVEL") is { Length: > 0 } p ? v + "." + p : "unknown";
+    }
 
     /// <summary>How reports name the tree, without snapshotting it (git: HEAD, origin, whether anything differs from HEAD).</summary>
     public async Task<TreeIdentity> IdentifyAsync(string dir, CancellationToken ct)
@@ -112,14 +135,21 @@ public sealed class KernelTree(ToolRunner runner, HarnessCache cache)
     /// </summary>
     public async Task CheckoutAsync(Workspace ws, Snapshot snapshot, CancellationToken ct)
     {
-        var alternates = File.Exists(Path.Combine(ws.Snapshot, "objects", "info", "alternates"))
-            ? File.ReadAllLines(Path.Combine(ws.Snapshot, "objects", "info", "alternates")).Where(l => l.Length > 0).ToList()
-            : [];
-        alternates.Add(Path.Combine(ws.Snapshot, "objects"));
-        await InitAsync(ws.CheckoutGit, alternates, ct);
+        // The snapshot's objects first, then those of the trees checked out here before (still on disk): the index
+        // may name their blobs.
+        var alternates = ReadAlternates(ws.Snapshot);
+        alternates.Insert(0, Path.Combine(ws.Snapshot, "objects"));
+        alternates.AddRange(ReadAlternates(ws.CheckoutGit).Where(Directory.Exists));
+        await InitAsync(ws.CheckoutGit, alternates.Distinct(StringComparer.Ordinal).ToList(), ct);
         Directory.CreateDirectory(ws.Source);
         await SnapGitAsync(ws.CheckoutGit, ws.Source, ct, "read-tree", "--reset", "-u", snapshot.ContentTree);
         await SnapGitAsync(ws.CheckoutGit, ws.Source, ct, "clean", "-f", "-d", "-x", "-q");
+    }
+
+    private static List<string> ReadAlternates(string gitDir)
+    {
+        var file = Path.Combine(gitDir, "objects", "info", "alternates");
+        return File.Exists(file) ? File.ReadAllLines(file).Where(l => l.Length > 0).ToList() : [];
     }
 
     private async Task InitAsync(string gitDir, IReadOnlyList<string> alternates, CancellationToken ct)

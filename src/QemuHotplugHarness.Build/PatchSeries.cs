@@ -26,11 +26,18 @@ public static partial class PatchSeries
 
     public static async Task<PatchState> ProbeAsync(ToolRunner runner, string tree, string patch, CancellationToken ct)
     {
+        var (state, failure) = await TryProbeAsync(runner, tree, patch, ct);
+        return state ?? throw new BadInputException($"patch {Path.GetFileName(patch)} does not apply to {tree}: {failure}");
+    }
+
+    /// <summary>Whether the patch applies forward or is already applied (dry runs); neither: null and why (the forward run's failure).</summary>
+    public static async Task<(PatchState? State, string Failure)> TryProbeAsync(ToolRunner runner, string tree, string patch, CancellationToken ct)
+    {
         string forwardOutput;
         try
         {
             await runner.RunAsync(new ToolCall($"patch {Path.GetFileName(patch)} (dry run)", "patch", ["-p1", "--dry-run", "--batch", "--forward", "-i", patch], tree, TimeSpan.FromMinutes(2)).Quietly(), ct);
-            return PatchState.Applies;
+            return (PatchState.Applies, "");
         }
         catch (ToolFailedException e)
         {
@@ -39,13 +46,24 @@ public static partial class PatchSeries
         try
         {
             await runner.RunAsync(new ToolCall($"patch -R {Path.GetFileName(patch)} (dry run)", "patch", ["-p1", "--dry-run", "--batch", "-R", "-i", patch], tree, TimeSpan.FromMinutes(2)).Quietly(), ct);
-            return PatchState.AlreadyApplied;
+            return (PatchState.AlreadyApplied, "");
         }
         catch (ToolFailedException)
         {
-            throw new BadInputException($"patch {Path.GetFileName(patch)} does not apply to {tree}: {Describe(forwardOutput)}");
+            return (null, Describe(forwardOutput));
         }
     }
+
+    /// <summary>The files a -p1 patch reads or writes (its <c>---</c> and <c>+++</c> paths without their first component; /dev/null left out).</summary>
+    public static IReadOnlyList<string> TouchedFiles(string patch) =>
+        File.ReadLines(patch)
+            .Where(l => l.StartsWith("--- ", StringComparison.Ordinal) || l.StartsWith("+++ ", StringComparison.Ordinal))
+            .Select(l => l[4..].Split('\t')[0].Trim())
+            .Where(p => p != "/dev/null" && p.Contains('/'))
+            .Select(p => p[(p.IndexOf('/') + 1)..])
+            .Where(p => p.Length > 0 && !p.Split('/').Contains(".."))
+            .Distinct(StringComparer.Ordinal)
+            .ToList();
 
     public static async Task ApplyAsync(ToolRunner runner, string tree, string patch, bool reverse, CancellationToken ct)
     {

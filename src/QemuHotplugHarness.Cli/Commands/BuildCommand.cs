@@ -46,6 +46,7 @@ public static class BuildCommand
             };
             InputChecks.Build(s.KernelSrc, s.Patch, s.QemuSrc);
             if (s.KernelSrc is not null && WantKernel) KernelTree.Validate(s.KernelSrc);
+            if (WantKernel) await InputChecks.PatchAsync(s.KernelSrc, s.Patch, ct);
             var artifacts = HarnessLog.PrepareArtifacts(s.Artifacts ?? HarnessLog.DefaultArtifacts("build-"));
             using var log = (Serilog.Core.Logger)HarnessLog.Create(artifacts);
             var ctx = BuildContext.Create(log, artifacts);

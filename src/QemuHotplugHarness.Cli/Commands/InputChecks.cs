@@ -29,6 +29,28 @@ public static class InputChecks
         ThrowIfAny(problems);
     }
 
+    /// <summary>
+    /// <see cref="Guest"/>, then whether the patch under test can make a variant of the kernel tree (when a patch or
+    /// a tree was given and the tree is not tested as it is): a patch that applies neither way is refused here, not
+    /// after QEMU and the first kernel were built.
+    /// </summary>
+    public static async Task GuestAsync(GuestSettings s, bool treeAsIs, CancellationToken ct)
+    {
+        Guest(s);
+        if (!treeAsIs) await PatchAsync(s.KernelSrc, s.Patch, ct);
+    }
+
+    /// <summary>The patch under test against the tree it will be applied to; nothing to check for the project's own patch on Debian's source.</summary>
+    public static async Task PatchAsync(string? kernelSrc, string? patch, CancellationToken ct)
+    {
+        if (kernelSrc is null && patch is null) return;
+        var file = patch ?? Directory.GetFiles(RepoLayout.Discover().KernelPatches, "*.patch").Order(StringComparer.Ordinal).FirstOrDefault();
+        if (file is null || await KernelBuilder.PatchProblemAsync(HarnessCache.DefaultRoot(), kernelSrc, file, ct) is not { } problem) return;
+        throw patch is not null
+            ? new BadInputException(InputKind.Patch, patch, problem)
+            : new BadInputException(InputKind.KernelSource, kernelSrc!, $"the patch under test ({Path.GetFileName(file)}) {problem}");
+    }
+
     /// <summary>build: the trees and the patch it would build from.</summary>
     public static void Build(string? kernelSrc, string? patch, string? qemuSrc)
     {

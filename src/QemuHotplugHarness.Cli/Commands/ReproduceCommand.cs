@@ -32,9 +32,9 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
     {
         if (s.Repeat is < 1 or > 1000) throw new BadInputException(InputKind.Repeat, s.Repeat.ToString(CultureInfo.InvariantCulture), "must be between 1 and 1000");
         if (s.Jobs < 1) throw new BadInputException(InputKind.Jobs, s.Jobs.ToString(CultureInfo.InvariantCulture), "at least 1");
-        InputChecks.Guest(s);
-        var baseScenario = s.ResolveScenario();
         var bisectTree = s.Bisect && s.KernelSrc is not null;
+        await InputChecks.GuestAsync(s, bisectTree, ct);
+        var baseScenario = s.ResolveScenario();
         var cells = s.MatrixFile is not null ? Matrix.Load(s.MatrixFile) : bisectTree ? Matrix.Bisect(baseScenario) : Matrix.Default(baseScenario);
         var work = Reproducer.Plan(Matrix.Shard(cells, s.Repeat, s.Shard));
         var sources = s.Sources() with { TreeAsIs = bisectTree };

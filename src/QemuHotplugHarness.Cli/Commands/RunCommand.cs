@@ -108,7 +108,7 @@ public sealed class RunCommand : AsyncCommand<GuestSettings>
 {
     public override async Task<int> ExecuteAsync(CommandContext context, GuestSettings settings, CancellationToken ct)
     {
-        InputChecks.Guest(settings);
+        await InputChecks.GuestAsync(settings, treeAsIs: false, ct);
         var scenario = settings.ResolveScenario();
         var sources = settings.ValidatedSources(scenario);
         var options = settings.Options();

@@ -21,7 +21,7 @@ public sealed class SoakCommand : AsyncCommand<SoakCommand.Settings>
     public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken ct)
     {
         if (s.Runs is < 1 or > MaxRuns) throw new BadInputException($"--runs {s.Runs.ToString(CultureInfo.InvariantCulture)}: must be between 1 and {MaxRuns}");
-        InputChecks.Guest(s);
+        await InputChecks.GuestAsync(s, treeAsIs: false, ct);
         var baseScenario = s.ResolveScenario();
         var cells = Matrix.Default(baseScenario);
         var sources = s.Sources();

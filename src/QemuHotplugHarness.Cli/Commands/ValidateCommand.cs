@@ -49,6 +49,7 @@ public sealed class ValidateCommand : AsyncCommand<ValidateCommand.Settings>
             else PrintDraw(sample, mine);
             return (int)ExitCode.Success;
         }
+        await InputChecks.GuestAsync(s, treeAsIs: false, ct);
         foreach (var d in mine) s.ValidatedSources(d.Scenario);
         var artifacts = HarnessLog.PrepareArtifacts(s.Artifacts ?? HarnessLog.DefaultArtifacts("validate-"));
         if (!s.Json) PrintDraw(sample, mine);

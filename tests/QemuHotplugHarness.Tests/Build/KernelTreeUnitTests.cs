@@ -199,7 +199,8 @@ public class KernelTreeUnitTests
         finally
         {
             var ws = new KernelTree(_runner, new HarnessCache()).WorkspaceOf(tree);
-            if (Directory.Exists(ws.Root)) Directory.Delete(ws.Root, recursive: true);
+            foreach (var dir in new[] { ws.Root, ws.BuildRoot })
+                if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
         }
     }
 

@@ -59,6 +59,14 @@ public class BadInputTableTests
         Directory.CreateDirectory(Path.Combine(dir, "shard-broken"));
         File.WriteAllText(Path.Combine(dir, "shard-broken", "summary.json"), "{");
         Directory.CreateDirectory(Path.Combine(dir, "logs"));
+        // A kernel tree (as far as the harness looks before building) whose mm/sparse.c no patch here fits.
+        foreach (var f in new[] { "Makefile", "Kconfig", "arch/x86/Kconfig", "scripts/kconfig/merge_config.sh", "mm/sparse.c" })
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(dir, "tree", f))!);
+            File.WriteAllText(Path.Combine(dir, "tree", f), $"/* {f} */\nint nothing_like_the_patch;\n");
+        }
+        File.WriteAllText(Path.Combine(dir, "elsewhere.patch"),
+            "--- a/mm/sparse.c\n+++ b/mm/sparse.c\n@@ -1,3 +1,3 @@\n void sparse_init(void)\n {\n-\tmemblocks_present();\n+\tmemblocks_present_early();\n");
         return dir;
     }
 
@@ -118,6 +126,11 @@ public class BadInputTableTests
         Case(["reproduce", "--ssh-port", "{port}"], "--ssh-port {port}: port is busy on 127.0.0.1"),
         Case(["reproduce", "--kernel-src", "{in}/not-a-tree"], "--kernel-src {in}/not-a-tree: not a Linux kernel tree"),
         // build
+        // a patch that applies to the tree neither forward nor in reverse: refused before QEMU or a kernel is built
+        Case(["run", "--kernel-src", "{in}/tree", "--patch", "{in}/elsewhere.patch"],
+            "--patch {in}/elsewhere.patch: applies to tree neither forward nor in reverse: hunk #1 FAILED at line 1 of mm/sparse.c"),
+        Case(["reproduce", "--kernel-src", "{in}/tree"], "--kernel-src {in}/tree: the patch under test ("),
+        Case(["build", "kernel", "--kernel-src", "{in}/tree", "--patch", "{in}/elsewhere.patch"], "--patch {in}/elsewhere.patch: applies to tree neither forward nor in reverse"),
         Case(["build", "kernel", "--variant", "both-ish"], "--variant both-ish: unknown value (use unpatched, patched or both)"),
         Case(["build", "kernel", "--kernel-src", "/nonexistent/linux"], "--kernel-src /nonexistent/linux: no such directory"),
         Case(["build", "kernel", "--patch", "{in}/not-a-patch.patch"], "--patch {in}/not-a-patch.patch: not a patch"),
