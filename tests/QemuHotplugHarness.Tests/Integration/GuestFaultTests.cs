@@ -63,40 +63,49 @@ public class GuestFaultTests
     }
 
     [Test]
-    public async Task A_qemu_killed_mid_workload_is_an_infra_error_naming_the_signal_with_everything_kept()
+    public async Task A_qemu_killed_mid_workload_is_an_infra_error_naming_the_signal_with_everything_kept_and_the_matrix_goes_on()
     {
         using var cts = new CancellationTokenSource(Budget);
-        var scenario = Scenario.Seed.WithKernel(KernelVariant.Patched).WithPse(true).WithIterations(3);
-        var files = new CellArtifacts(Path.Combine(_dir, "killed"));
+        var killedScenario = Scenario.Seed.WithKernel(KernelVariant.Patched).WithPse(true).WithIterations(3);
+        var nextScenario = Scenario.Seed.WithKernel(KernelVariant.Patched).WithIterations(2);
+        var work = Reproducer.Plan([(new Cell("killed", killedScenario), 1), (new Cell("next", nextScenario), 1)]);
+        var artifacts = Path.Combine(_dir, "killed-matrix");
+        var files = new CellArtifacts(Path.Combine(artifacts, "killed"));
         var killed = 0;
         var pids = new List<int>();
         void OnStarted(int pid) { lock (pids) pids.Add(pid); }
-        void Progress(string step)
+        void Progress(string cell, string step)
         {
-            if (step != "iteration 2" || Interlocked.Exchange(ref killed, 1) == 1) return;
+            if (cell != "killed" || step != "iteration 2" || Interlocked.Exchange(ref killed, 1) == 1) return;
             // SIGKILL, from outside the runner, to the QEMU still running (the one that made the guest's snapshot has ended)
             lock (pids) foreach (var pid in pids.Where(p => Directory.Exists($"/proc/{p}"))) System.Diagnostics.Process.GetProcessById(pid).Kill();
         }
         QemuProcess.AnyStarted += OnStarted;
-        Observation o;
+        Summary summary;
         try
         {
-            o = await new Reproducer(_ctx, _inputs, _log).ObserveAsync(new CellRequest(scenario, Predictor.Predict(scenario), files),
-                new RunOptions { Accel = AccelChoice.Tcg, Progress = Progress }, cts.Token);
+            summary = await new Reproducer(_ctx, _inputs, _log).RunAsync(work, artifacts, new RunOptions { Accel = AccelChoice.Tcg }, null, Progress, cts.Token);
         }
         finally
         {
             QemuProcess.AnyStarted -= OnStarted;
         }
         Assert.That(killed, Is.EqualTo(1), "the workload reached iteration 2");
+        var (first, second) = (summary.Cells.Single(c => c.Name == "killed"), summary.Cells.Single(c => c.Name == "next"));
         Assert.Multiple(() =>
         {
+            var o = first.Observation;
             Assert.That(o.Outcome, Is.EqualTo(Outcome.InfraError), o.Error);
             Assert.That(o.Error, Does.Contain("iteration 2").And.Contain("killed by SIGKILL"));
             Assert.That(o.Iterations.Select(i => i.Index), Is.EqualTo(new[] { 1, 2 }));
             Assert.That(File.Exists(files.Observation), Is.True, "observation.json is written on this path too");
             Assert.That(File.ReadAllText(files.Console), Does.Contain("QHH-READY"), "the console is kept");
             Assert.That(File.ReadAllText(files.NdctlLog), Does.Contain("### reconfigure-2"));
+            Assert.That(second.Observation.Outcome, Is.EqualTo(Outcome.Clean), "the next cell ran after the killed one: " + second.Observation.Error);
+            Assert.That(second.Observation.Iterations, Has.Count.EqualTo(2));
+            Assert.That(second.Match, Is.True, string.Join("; ", second.Mismatches));
+            Assert.That(summary.Verdict, Is.EqualTo(Verdict.InfraError), "a run with a cell it could not observe decides nothing");
+            Assert.That(File.Exists(Path.Combine(artifacts, "summary.json")), Is.True);
         });
         lock (pids) Assert.That(pids.Where(p => Directory.Exists($"/proc/{p}")), Is.Empty, "no QEMU left");
     }
