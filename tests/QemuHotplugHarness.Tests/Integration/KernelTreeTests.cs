@@ -50,6 +50,10 @@ public class KernelTreeTests
         TestContext.Progress.WriteLine($"kernel tree test logs: {_dir}");
     }
 
+    /// <summary>Each test starts on the branch tip with nothing changed (a bisect ends on the commit it named).</summary>
+    [SetUp]
+    public Task OnTheTip() => _history.ResetAsync(CancellationToken.None);
+
     private static string Patch => Directory.GetFiles(Path.Combine(RepoLayout.Discover().Root, "kernel-patches"), "*.patch").Single();
 
     [Test]
