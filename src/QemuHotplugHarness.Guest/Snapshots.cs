@@ -86,10 +86,11 @@ public sealed class SnapshotStore(string root, ILogger log)
         File.SetUnixFileMode(work, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         var made = new GuestSnapshot(key, work);
         var watch = Stopwatch.StartNew();
-        log.Information("snapshot {Key}: booting the guest once to save it", key);
+        var memory = MemoryFolder.Create(work, log);
+        log.Information("snapshot {Key}: booting the guest once to save it (memory files in {Folder})", key, memory.Path);
         try
         {
-            var maker = config with { MemoryFiles = new GuestMemoryFiles(made.Ram, made.Nvdimm, Shared: true), ConsoleLog = made.Console, SshPort = null };
+            var maker = config with { MemoryFiles = new GuestMemoryFiles(memory.File("ram"), memory.File("nvdimm"), Shared: true), ConsoleLog = made.Console, SshPort = null };
             await using (var guest = await QemuGuest.StartAsync(maker, log, ct))
             {
                 await guest.WaitReadyAsync(ct);
@@ -99,6 +100,7 @@ public sealed class SnapshotStore(string root, ILogger log)
                 if (!await RunPrologueAsync(guest, made, prologue, ct)) return null;
                 await guest.SaveAsync(made.State, ct);
             }
+            await memory.KeepAsync(made.Ram, made.Nvdimm, ct);
             await File.WriteAllTextAsync(made.Manifest, JsonSerializer.Serialize(new
             {
                 kind = "snapshot", key, madeAt = DateTimeOffset.UtcNow, seconds = Math.Round(watch.Elapsed.TotalSeconds, 2),
@@ -116,6 +118,7 @@ public sealed class SnapshotStore(string root, ILogger log)
         }
         finally
         {
+            memory.Delete();
             try { if (Directory.Exists(work)) Directory.Delete(work, recursive: true); } catch (IOException) { }
         }
     }
@@ -167,5 +170,69 @@ public sealed class SnapshotStore(string root, ILogger log)
         public Task IomemAsync(int iteration, string iomem, CancellationToken ct) => Task.CompletedTask;
 
         public ValueTask DisposeAsync() => _log.DisposeAsync();
+    }
+}
+
+/// <summary>
+/// Where the guest being saved keeps its RAM and NVDIMM: a private 0700 folder in /dev/shm when it has room, because
+/// a guest writing through shared mappings of a disk file boots about twice as slowly (every first touch of a page
+/// allocates disk blocks); the files are then copied, holes kept, into the snapshot's folder. Elsewhere (no tmpfs,
+/// too little room) the files are made in the snapshot's folder directly. Folders of harness processes that died are
+/// removed when the next one is made.
+/// </summary>
+public sealed class MemoryFolder
+{
+    private const string Shm = "/dev/shm";
+    private const string Prefix = "qhh-snapshot-";
+    private static readonly long RoomNeeded = 2L << 30;
+    private readonly bool _inShm;
+
+    private MemoryFolder(string path, bool inShm) => (Path, _inShm) = (path, inShm);
+
+    public string Path { get; }
+
+    public string File(string name) => System.IO.Path.Combine(Path, name);
+
+    public static MemoryFolder Create(string fallback, ILogger log)
+    {
+        if (!Directory.Exists(Shm)) return new MemoryFolder(fallback, false);
+        RemoveDead(log);
+        try
+        {
+            if (new DriveInfo(Shm).AvailableFreeSpace < RoomNeeded) return new MemoryFolder(fallback, false);
+            var dir = Directory.CreateDirectory(System.IO.Path.Combine(Shm, $"{Prefix}{Environment.ProcessId}-{Guid.NewGuid():N}"),
+                UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            return new MemoryFolder(dir.FullName, true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            log.Debug("snapshot: no memory folder in {Shm} ({Message}): using the cache", Shm, e.Message);
+            return new MemoryFolder(fallback, false);
+        }
+    }
+
+    /// <summary>Copies the files into the snapshot (sparse: only what the guest wrote takes room); nothing to do in place.</summary>
+    public async Task KeepAsync(string ram, string nvdimm, CancellationToken ct)
+    {
+        if (!_inShm) return;
+        foreach (var (from, to) in new[] { (File("ram"), ram), (File("nvdimm"), nvdimm) })
+            await CliWrap.Cli.Wrap("cp").WithArguments(["--sparse=always", "--", from, to]).ExecuteAsync(ct);
+    }
+
+    public void Delete()
+    {
+        if (!_inShm) return;
+        try { Directory.Delete(Path, recursive: true); } catch (IOException) { }
+    }
+
+    private static void RemoveDead(ILogger log)
+    {
+        foreach (var dir in Directory.EnumerateDirectories(Shm, Prefix + "*"))
+        {
+            var pid = System.IO.Path.GetFileName(dir)[Prefix.Length..].Split('-')[0];
+            if (!int.TryParse(pid, out var id) || Directory.Exists($"/proc/{id}")) continue;
+            try { Directory.Delete(dir, recursive: true); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { log.Debug("snapshot: could not remove {Dir}: {Message}", dir, e.Message); }
+        }
     }
 }

@@ -131,6 +131,43 @@ public class SnapshotTests
     }
 
     [Test]
+    public async Task The_memory_of_a_guest_being_saved_lives_in_a_private_shm_folder_copied_with_its_holes_and_dead_runs_folders_go()
+    {
+        if (!Directory.Exists("/dev/shm") || new DriveInfo("/dev/shm").AvailableFreeSpace < (2L << 30))
+            Assert.Ignore("/dev/shm is missing or has less than 2 GiB free: snapshots are made in the cache folder instead");
+        var dead = Directory.CreateDirectory("/dev/shm/qhh-snapshot-999999999-test").FullName; // no such pid
+        var live = Directory.CreateDirectory($"/dev/shm/qhh-snapshot-{Environment.ProcessId}-test").FullName;
+        var memory = MemoryFolder.Create(_dir, new LoggerConfiguration().CreateLogger());
+        try
+        {
+            Assert.That(memory.Path, Does.StartWith("/dev/shm/qhh-snapshot-"));
+            Assert.That(File.GetUnixFileMode(memory.Path), Is.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute));
+            Assert.That(Directory.Exists(dead), Is.False, "a folder of a process that is gone is removed");
+            Assert.That(Directory.Exists(live), Is.True, "a folder of a live process is left alone");
+            foreach (var name in new[] { "ram", "nvdimm" })
+            {
+                using var f = new FileStream(memory.File(name), FileMode.Create);
+                f.SetLength(1L << 30); // 1 GiB, all hole but the last byte
+                f.Seek(-1, SeekOrigin.End);
+                f.WriteByte(42);
+            }
+            var (ram, nvdimm) = (Path.Combine(_dir, "ram"), Path.Combine(_dir, "nvdimm"));
+            await memory.KeepAsync(ram, nvdimm, CancellationToken.None);
+            memory.Delete();
+            Assert.That(new FileInfo(ram).Length, Is.EqualTo(1L << 30));
+            Assert.That(File.ReadAllBytes(nvdimm)[^1], Is.EqualTo(42));
+            var du = await CliWrap.Buffered.BufferedCommandExtensions.ExecuteBufferedAsync(CliWrap.Cli.Wrap("du").WithArguments(["-k", ram]));
+            Assert.That(long.Parse(du.StandardOutput.Split('\t')[0]), Is.LessThan(1024), "the copy keeps the holes: " + du.StandardOutput);
+            Assert.That(Directory.Exists(memory.Path), Is.False, "the shm folder is gone after the copy");
+        }
+        finally
+        {
+            memory.Delete();
+            Directory.Delete(live, recursive: true);
+        }
+    }
+
+    [Test]
     public async Task A_request_sent_before_the_guest_opened_its_key_port_is_sent_again_as_soon_as_it_says_so()
     {
         var path = Path.Combine(_dir, "keys.sock");
