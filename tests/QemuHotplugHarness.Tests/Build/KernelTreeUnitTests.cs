@@ -151,17 +151,8 @@ public class KernelTreeUnitTests
 
     private static async Task<(int Code, string Stderr)> Run(params string[] args)
     {
-        var oldErr = Console.Error;
-        using var stderr = new StringWriter();
-        Console.SetError(stderr);
-        try
-        {
-            return (await HarnessApp.RunAsync(args), stderr.ToString());
-        }
-        finally
-        {
-            Console.SetError(oldErr);
-        }
+        var (code, _, stderr) = await QhhCli.RunAsync(args);
+        return (code, stderr);
     }
 
     [Test]

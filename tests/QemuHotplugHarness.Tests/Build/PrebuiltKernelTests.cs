@@ -218,19 +218,7 @@ public class PrebuiltKernelTests
 
     private static async Task<(int Code, string Stderr)> Cli(params string[] args)
     {
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        Console.SetOut(stdout);
-        Console.SetError(stderr);
-        try
-        {
-            return (await HarnessApp.RunAsync(args), stderr.ToString());
-        }
-        finally
-        {
-            Console.SetOut(oldOut);
-            Console.SetError(oldErr);
-        }
+        var (code, _, stderr) = await QhhCli.RunAsync(args);
+        return (code, stderr);
     }
 }

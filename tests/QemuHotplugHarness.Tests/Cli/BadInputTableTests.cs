@@ -172,7 +172,7 @@ public class BadInputTableTests
             string Fill(string s) => s.Replace("{in}", inputs, StringComparison.Ordinal).Replace("{port}", port, StringComparison.Ordinal);
             var before = Snapshot(inputs);
             Directory.SetCurrentDirectory(_work);
-            var (code, stdout, stderr) = await Cli.RunAsync(args.Select(Fill).ToArray());
+            var (code, stdout, stderr) = await QhhCli.RunAsync(args.Select(Fill).ToArray());
             var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd('\r')).ToArray();
             Assert.Multiple(() =>
             {
@@ -206,33 +206,10 @@ public class BadInputTableTests
         var bytes = kind == "empty" ? [] : new byte[256 * 1024];
         new Random(15).NextBytes(bytes);
         File.WriteAllBytes(file, bytes);
-        var (code, stdout, stderr) = await Cli.RunAsync(["scan", file, "--fail-on-oops"]);
+        var (code, stdout, stderr) = await QhhCli.RunAsync(["scan", file, "--fail-on-oops"]);
         Assert.That(code, Is.EqualTo(0), stderr);
         Assert.That(stderr, Is.Empty);
         Assert.That(stdout.Trim(), Is.EqualTo($"{file}: no crash reports"));
         Assert.That(Directory.GetFileSystemEntries(_work), Is.EqualTo(new[] { file }), "scan writes nothing");
-    }
-}
-
-/// <summary>Runs qhh in-process with its stdout and stderr captured.</summary>
-public static class Cli
-{
-    public static async Task<(int Code, string Stdout, string Stderr)> RunAsync(string[] args)
-    {
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        Console.SetOut(stdout);
-        Console.SetError(stderr);
-        try
-        {
-            var code = await HarnessApp.RunAsync(args);
-            return (code, stdout.ToString(), stderr.ToString());
-        }
-        finally
-        {
-            Console.SetOut(oldOut);
-            Console.SetError(oldErr);
-        }
     }
 }

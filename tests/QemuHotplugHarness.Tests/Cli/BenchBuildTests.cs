@@ -8,23 +8,7 @@ namespace QemuHotplugHarness.Tests.Cli;
 [NonParallelizable]
 public class BenchBuildTests
 {
-    private static async Task<(int Code, string Stdout, string Stderr)> Run(params string[] args)
-    {
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        Console.SetOut(stdout);
-        Console.SetError(stderr);
-        try
-        {
-            return (await HarnessApp.RunAsync(args), stdout.ToString(), stderr.ToString());
-        }
-        finally
-        {
-            Console.SetOut(oldOut);
-            Console.SetError(oldErr);
-        }
-    }
+    private static Task<(int Code, string Stdout, string Stderr)> Run(params string[] args) => QhhCli.RunAsync(args);
 
     [Test]
     public async Task An_existing_scratch_folder_or_an_unknown_build_is_bad_input_before_any_build()

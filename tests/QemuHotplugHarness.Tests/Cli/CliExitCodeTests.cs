@@ -8,24 +8,7 @@ namespace QemuHotplugHarness.Tests.Cli;
 [NonParallelizable]
 public class CliExitCodeTests
 {
-    private static async Task<(int Code, string Stdout, string Stderr)> Run(params string[] args)
-    {
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        Console.SetOut(stdout);
-        Console.SetError(stderr);
-        try
-        {
-            var code = await HarnessApp.RunAsync(args);
-            return (code, stdout.ToString(), stderr.ToString());
-        }
-        finally
-        {
-            Console.SetOut(oldOut);
-            Console.SetError(oldErr);
-        }
-    }
+    private static Task<(int Code, string Stdout, string Stderr)> Run(params string[] args) => QhhCli.RunAsync(args);
 
     private const string NotASize = "not a size or address (use e.g. 16M, 4160M, 8G, 128K or 0x144000000)";
 

@@ -90,6 +90,16 @@ public class SnapshotTests
         Assert.That(comma, Does.Contain("mem-path=/a,,b/ram,").And.Contain("path=/p,,x/keys.sock,"), "a comma in a path is escaped for QEMU's option parser");
     }
 
+    /// <summary>The guest's end of a key port: a unix socket listening in this test's folder.</summary>
+    private (Socket Listener, string Path) KeyPortListener()
+    {
+        var path = Path.Combine(_dir, "keys.sock");
+        var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(new UnixDomainSocketEndPoint(path));
+        listener.Listen(1);
+        return (listener, path);
+    }
+
     /// <summary>A fake guest end of the key port: answers like images/initramfs/init, after ignoring the first <paramref name="deaf"/> requests.</summary>
     private static async Task<List<string>> FakeGuestAsync(Socket listener, int deaf, int answers)
     {
@@ -112,10 +122,8 @@ public class SnapshotTests
     [Test]
     public async Task The_key_port_resends_until_the_guest_answers_its_nonce()
     {
-        var path = Path.Combine(_dir, "keys.sock");
-        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        listener.Bind(new UnixDomainSocketEndPoint(path));
-        listener.Listen(1);
+        var (listener, path) = KeyPortListener();
+        using var owned = listener;
         var guest = FakeGuestAsync(listener, deaf: 2, answers: 2);
         await using (var port = await KeyPort.ConnectAsync(path, Deadline.In(TimeSpan.FromSeconds(5)), CancellationToken.None))
         {
@@ -170,10 +178,8 @@ public class SnapshotTests
     [Test]
     public async Task A_request_sent_before_the_guest_opened_its_key_port_is_sent_again_as_soon_as_it_says_so()
     {
-        var path = Path.Combine(_dir, "keys.sock");
-        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        listener.Bind(new UnixDomainSocketEndPoint(path));
-        listener.Listen(1);
+        var (listener, path) = KeyPortListener();
+        using var owned = listener;
         var guest = Task.Run(async () =>
         {
             using var conn = await listener.AcceptAsync();
@@ -196,10 +202,8 @@ public class SnapshotTests
     [Test]
     public async Task A_guest_that_never_answers_on_the_key_port_is_a_timeout()
     {
-        var path = Path.Combine(_dir, "keys.sock");
-        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        listener.Bind(new UnixDomainSocketEndPoint(path));
-        listener.Listen(1);
+        var (listener, path) = KeyPortListener();
+        using var owned = listener;
         var guest = FakeGuestAsync(listener, deaf: int.MaxValue, answers: 1);
         await using var port = await KeyPort.ConnectAsync(path, Deadline.In(TimeSpan.FromSeconds(5)), CancellationToken.None);
         await Assert.ThrowsAsync<TimeoutException>(() => port.DeliverAsync("ssh-ed25519 AAAA", Deadline.In(TimeSpan.FromSeconds(1.2)), CancellationToken.None));

@@ -79,23 +79,7 @@ public class PrebuiltKernelGuestTests
     /// <summary>A distro kernel boots for minutes under TCG on 2 busy cores (its initcalls, and its W+X page-table walk).</summary>
     private const string BootTimeout = "600";
 
-    private static async Task<(int Code, string Stdout, string Stderr)> Qhh(params string[] args)
-    {
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        Console.SetOut(stdout);
-        Console.SetError(stderr);
-        try
-        {
-            return (await HarnessApp.RunAsync(args), stdout.ToString(), stderr.ToString());
-        }
-        finally
-        {
-            Console.SetOut(oldOut);
-            Console.SetError(oldErr);
-        }
-    }
+    private static Task<(int Code, string Stdout, string Stderr)> Qhh(params string[] args) => QhhCli.RunAsync(args);
 
     private static Observation ObservationIn(string artifacts) =>
         JsonSerializer.Deserialize<Observation>(File.ReadAllText(Path.Combine(artifacts, "observation.json")), HarnessJson.Options)!;
