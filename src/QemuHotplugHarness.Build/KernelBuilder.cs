@@ -58,7 +58,7 @@ public sealed class KernelBuilder(BuildContext ctx)
         var trees = new KernelTree(ctx.Runner("kernel"), ctx.Cache);
         var ws = trees.WorkspaceOf(userSource, fragmentText);
         KernelTree.Snapshot snapshot;
-        using (await ctx.Cache.LockAsync("kernel-src-" + Path.GetFileName(ws.Root), TimeSpan.FromMinutes(30), ct))
+        using (await ctx.Cache.LockAsync("kernel-src-" + Path.GetFileName(ws.Root), TimeSpan.FromMinutes(90), ct))
             snapshot = await trees.SnapshotAsync(userSource, ws, ct);
         var patching = TreeAsIs ? "as-is" : variant + "\n" + File.ReadAllText(patch);
         var key = HarnessCache.Key(["kernel-src", snapshot.Commit ?? "no commit", snapshot.ContentTree, fragmentText, patching]);
