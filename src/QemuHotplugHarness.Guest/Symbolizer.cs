@@ -54,11 +54,19 @@ public static partial class Symbolizer
         return sb.ToString();
     }
 
-    private static string ShortPath(string loc)
+    /// <summary>
+    /// A path relative to the kernel tree: the harness builds out of tree from <c>kernel-build/KEY/src/</c> (so DWARF
+    /// holds absolute paths there); older builds, and trees elsewhere, are recognised by a <c>/linux/</c> folder.
+    /// </summary>
+    public static string ShortPath(string loc)
     {
+        if (BuildSource().Match(loc) is { Success: true } m) return loc[(m.Index + m.Length)..];
         var i = loc.IndexOf("/linux/", StringComparison.Ordinal);
         return i >= 0 ? loc[(i + 7)..] : loc;
     }
+
+    [GeneratedRegex(@"/kernel-build/[0-9a-f]+/src/")]
+    private static partial Regex BuildSource();
 
     [GeneratedRegex(@"\b([A-Za-z_][\w.]*)\+0x([0-9a-f]+)/0x[0-9a-f]+")]
     private static partial Regex Frame();
