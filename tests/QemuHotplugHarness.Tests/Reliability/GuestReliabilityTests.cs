@@ -232,8 +232,10 @@ public partial class GuestReliabilityTests
     private static async Task<(int Code, string Stdout, string Stderr)> RunQhhAsync(string cwd, IReadOnlyList<string> args, TimeSpan timeout, Func<Process, Task>? during = null)
     {
         var qhh = Path.Combine(AppContext.BaseDirectory, "qhh.dll");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = cwd };
-        start.ArgumentList.Add(qhh);
+        // Through env(1), which execs dotnet in its own pid with SIGINT at its default: a test runner started in the
+        // background of a shell without job control ignores SIGINT, and qhh would inherit that (as any program does).
+        var start = new ProcessStartInfo("env") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = cwd };
+        foreach (var a in new[] { "--default-signal=INT", "dotnet", qhh }) start.ArgumentList.Add(a);
         foreach (var a in args) start.ArgumentList.Add(a);
         using var p = Process.Start(start)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
