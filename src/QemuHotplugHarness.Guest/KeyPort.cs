@@ -11,13 +11,11 @@ namespace QemuHotplugHarness.Guest;
 /// so only the harness can reach it. The guest's init answers each request with its nonce:
 /// <c>KEY nonce ssh-ed25519 AAAA…</c> → <c>QHH-KEY nonce</c> (authorized_keys is replaced by this one key),
 /// <c>CLEAR nonce</c> → <c>QHH-CLEARED nonce</c> (authorized_keys emptied, before a snapshot is saved).
-/// A request is sent again until answered: the guest may not be reading the port yet (opening it resets the UART);
-/// when it opens the port it says <c>QHH-KEYPORT</c>, and a request not yet answered is sent again at once.
+/// A request is sent again until answered: the guest may not be reading the port yet (opening it resets the UART).
 /// </summary>
 public sealed class KeyPort : IAsyncDisposable
 {
     private static readonly TimeSpan Resend = TimeSpan.FromMilliseconds(500);
-    public const string Opened = "QHH-KEYPORT";
     private readonly Socket _socket;
     private readonly NetworkStream _stream;
     private readonly Channel<string> _lines = Channel.CreateUnbounded<string>();
@@ -73,10 +71,7 @@ public sealed class KeyPort : IAsyncDisposable
         }
     }
 
-    /// <summary>
-    /// True when the answer arrives within <see cref="Resend"/> (or what is left of the deadline); false at once when
-    /// the guest says it has just opened the port (what was sent before is lost).
-    /// </summary>
+    /// <summary>True when the answer arrives within <see cref="Resend"/> (or what is left of the deadline).</summary>
     private async Task<bool> AnsweredAsync(string expected, Deadline deadline, CancellationToken ct)
     {
         using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -84,11 +79,7 @@ public sealed class KeyPort : IAsyncDisposable
         try
         {
             while (true)
-            {
-                var line = (await _lines.Reader.ReadAsync(wait.Token)).Trim();
-                if (line == expected) return true;
-                if (line == Opened) return false;
-            }
+                if ((await _lines.Reader.ReadAsync(wait.Token)).Trim() == expected) return true;
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
