@@ -3,7 +3,6 @@ using QemuHotplugHarness.Guest;
 using QemuHotplugHarness.Orchestration;
 using QemuHotplugHarness.Scenarios;
 using QemuHotplugHarness.Simulator;
-using Serilog;
 
 namespace QemuHotplugHarness.Tests.Integration;
 
@@ -14,47 +13,22 @@ namespace QemuHotplugHarness.Tests.Integration;
 [TestFixture]
 [Category("RealGuest")]
 [NonParallelizable]
-public class GuestFaultTests
+public class GuestFaultTests() : RealGuestFixture("faults")
 {
     private static readonly TimeSpan Budget = TimeSpan.FromMinutes(60);
-    private string _dir = "";
-    private Serilog.Core.Logger _log = null!;
-    private BuildContext _ctx = null!;
-    private InputsResolver _inputs = null!;
-
-    [OneTimeSetUp]
-    public void SetUp()
-    {
-        _dir = Directory.CreateTempSubdirectory("qhh-faults-").FullName;
-        _log = new LoggerConfiguration().MinimumLevel.Information().WriteTo.Sink(new ProgressSink()).CreateLogger();
-        _ctx = BuildContext.Create(_log, _dir);
-        _inputs = new InputsResolver(_ctx, KernelSources.Default);
-    }
-
-    [OneTimeTearDown]
-    public void TearDown()
-    {
-        _log.Dispose();
-        TestContext.Progress.WriteLine($"fault artifacts: {_dir}");
-    }
-
-    private sealed class ProgressSink : Serilog.Core.ILogEventSink
-    {
-        public void Emit(Serilog.Events.LogEvent e) => TestContext.Progress.WriteLine($"[{e.Timestamp:HH:mm:ss}] {e.RenderMessage()}");
-    }
 
     [Test]
     public async Task A_guest_whose_host_key_is_not_the_pinned_one_is_refused_before_any_command()
     {
         using var cts = new CancellationTokenSource(Budget);
         var seed = Scenario.Seed.WithKernel(KernelVariant.Patched);
-        var inputs = await _inputs.ResolveAsync(seed, cts.Token);
+        var inputs = await Inputs.ResolveAsync(seed, cts.Token);
         // A syntactically valid ed25519 key that is not the image's.
         const string otherKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl other";
-        var console = Path.Combine(_dir, "hostkey-console.log");
+        var console = Path.Combine(Dir, "hostkey-console.log");
         var config = GuestBuilder.For(seed, inputs.Qemu.Binary, inputs.Kernel.BzImage, otherKey, path => ImageBuilder.WriteRunInitrd(inputs.Image, path))
             .WithFirmware(inputs.Qemu.FirmwareDirs).WithConsoleLog(console).Build();
-        await using var guest = await QemuGuest.StartAsync(config, _log, cts.Token);
+        await using var guest = await QemuGuest.StartAsync(config, Log, cts.Token);
         var e = (await Assert.ThrowsAsync<GuestNotReadyException>(() => guest.WaitReadyAsync(cts.Token)))!;
         Assert.That(e.Reason, Is.EqualTo(NotReadyReason.HostKeyMismatch), e.Message);
         Assert.That(e.Message, Does.Contain("host key is not the one pinned"));
@@ -69,7 +43,7 @@ public class GuestFaultTests
         var killedScenario = Scenario.Seed.WithKernel(KernelVariant.Patched).WithPse(true).WithIterations(3);
         var nextScenario = Scenario.Seed.WithKernel(KernelVariant.Patched).WithIterations(2);
         var work = Reproducer.Plan([(new Cell("killed", killedScenario), 1), (new Cell("next", nextScenario), 1)]);
-        var artifacts = Path.Combine(_dir, "killed-matrix");
+        var artifacts = Path.Combine(Dir, "killed-matrix");
         var files = new CellArtifacts(Path.Combine(artifacts, "killed"));
         var killed = 0;
         var pids = new List<int>();
@@ -84,7 +58,7 @@ public class GuestFaultTests
         Summary summary;
         try
         {
-            summary = await new Reproducer(_ctx, _inputs, _log).RunAsync(work, artifacts, new RunOptions { Accel = AccelChoice.Tcg }, null, Progress, cts.Token);
+            summary = await new Reproducer(Ctx, Inputs, Log).RunAsync(work, artifacts, new RunOptions { Accel = AccelChoice.Tcg }, null, Progress, cts.Token);
         }
         finally
         {
@@ -114,9 +88,9 @@ public class GuestFaultTests
     private async Task<GuestBuilder> SeedGuestAsync(string name, CancellationToken ct)
     {
         var seed = Scenario.Seed.WithKernel(KernelVariant.Patched).WithPse(true);
-        var inputs = await _inputs.ResolveAsync(seed, ct);
+        var inputs = await Inputs.ResolveAsync(seed, ct);
         return GuestBuilder.For(seed, inputs.Qemu.Binary, inputs.Kernel.BzImage, inputs.Image.HostPublicKey, path => ImageBuilder.WriteRunInitrd(inputs.Image, path))
-            .WithFirmware(inputs.Qemu.FirmwareDirs).WithConsoleLog(Path.Combine(_dir, name + "-console.log"));
+            .WithFirmware(inputs.Qemu.FirmwareDirs).WithConsoleLog(Path.Combine(Dir, name + "-console.log"));
     }
 
     [Test]
@@ -134,7 +108,7 @@ public class GuestFaultTests
             using var overlay = new NewcArchive(file);
             overlay.AddFile("etc/dropbear/dropbear_ed25519_host_key", "not a key"u8.ToArray(), 0b110_000_000);
         } } }).WithTimeouts(new GuestTimeouts { Ssh = TimeSpan.FromSeconds(8) }).Build();
-        await using var guest = await QemuGuest.StartAsync(config, _log, cts.Token);
+        await using var guest = await QemuGuest.StartAsync(config, Log, cts.Token);
         var e = (await Assert.ThrowsAsync<GuestNotReadyException>(() => guest.WaitReadyAsync(cts.Token)))!;
         Assert.That(e.Reason, Is.EqualTo(NotReadyReason.SshUnavailable), e.Message);
         Assert.That(e.Message, Does.Contain($"within 8 s"));
@@ -147,7 +121,7 @@ public class GuestFaultTests
         using var cts = new CancellationTokenSource(Budget);
         var config = (await SeedGuestAsync("bogus-init", cts.Token)).WithKernelAppend("console=ttyS0 nokaslr panic=-1 rdinit=/nonexistent init=/nonexistent")
             .WithTimeouts(new GuestTimeouts { Boot = TimeSpan.FromSeconds(60) }).Build();
-        await using var guest = await QemuGuest.StartAsync(config, _log, cts.Token);
+        await using var guest = await QemuGuest.StartAsync(config, Log, cts.Token);
         var started = System.Diagnostics.Stopwatch.StartNew();
         var e = (await Assert.ThrowsAsync<GuestNotReadyException>(() => guest.WaitReadyAsync(cts.Token)))!;
         Assert.That(e.Reason, Is.EqualTo(NotReadyReason.CrashedWhileBooting), e.Message);
@@ -160,7 +134,7 @@ public class GuestFaultTests
     public async Task No_qemu_outlives_a_harness_killed_with_SIGKILL()
     {
         if (!LifetimeBound.Available) Assert.Ignore($"{LifetimeBound.Setpriv} is missing (Debian's util-linux): QEMU cannot be bound to the harness's life");
-        var artifacts = Path.Combine(_dir, "sigkill");
+        var artifacts = Path.Combine(Dir, "sigkill");
         var qhh = Path.Combine(AppContext.BaseDirectory, "qhh.dll");
         using var harness = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("dotnet",
             [qhh, "run", "--kernel", "patched", "--pse", "on", "--iterations", "20", "--accel", "tcg", "--artifacts", artifacts])

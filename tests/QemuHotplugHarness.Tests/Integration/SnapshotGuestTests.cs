@@ -3,7 +3,6 @@ using QemuHotplugHarness.Build;
 using QemuHotplugHarness.Guest;
 using QemuHotplugHarness.Orchestration;
 using QemuHotplugHarness.Scenarios;
-using Serilog;
 
 namespace QemuHotplugHarness.Tests.Integration;
 
@@ -14,38 +13,13 @@ namespace QemuHotplugHarness.Tests.Integration;
 [TestFixture]
 [Category("RealGuest")]
 [NonParallelizable]
-public class SnapshotGuestTests
+public class SnapshotGuestTests() : RealGuestFixture("snapshots")
 {
     private static readonly TimeSpan Budget = TimeSpan.FromMinutes(60);
-    private string _dir = "";
-    private Serilog.Core.Logger _log = null!;
-    private BuildContext _ctx = null!;
-    private InputsResolver _inputs = null!;
-
-    [OneTimeSetUp]
-    public void SetUp()
-    {
-        _dir = Directory.CreateTempSubdirectory("qhh-snapshots-").FullName;
-        _log = new LoggerConfiguration().MinimumLevel.Information().WriteTo.Sink(new ProgressSink()).CreateLogger();
-        _ctx = BuildContext.Create(_log, _dir);
-        _inputs = new InputsResolver(_ctx, KernelSources.Default);
-    }
-
-    [OneTimeTearDown]
-    public void TearDown()
-    {
-        _log.Dispose();
-        TestContext.Progress.WriteLine($"snapshot test artifacts: {_dir}");
-    }
-
-    private sealed class ProgressSink : Serilog.Core.ILogEventSink
-    {
-        public void Emit(Serilog.Events.LogEvent e) => TestContext.Progress.WriteLine($"[{e.Timestamp:HH:mm:ss}] {e.RenderMessage()}");
-    }
 
     private async Task<string> OtherRunsKeyAsync(CancellationToken ct)
     {
-        var key = Path.Combine(_dir, "other-run-key");
+        var key = Path.Combine(Dir, "other-run-key");
         if (!File.Exists(key)) await CliWrap.Cli.Wrap("ssh-keygen").WithArguments(["-q", "-t", "ed25519", "-N", "", "-f", key]).ExecuteAsync(ct);
         return key;
     }
@@ -55,15 +29,15 @@ public class SnapshotGuestTests
     {
         using var cts = new CancellationTokenSource(Budget);
         var scenario = Scenario.Seed.WithKernel(KernelVariant.Patched);
-        var inputs = await _inputs.ResolveAsync(scenario, cts.Token);
-        var config = CellRunner.Configure(inputs, scenario, Accel.Tcg, Path.Combine(_dir, "restored-console.log"), new RunOptions());
-        var snapshot = await Reproducer.Snapshots(_ctx, _log).GetOrMakeAsync(config, CellRunner.Prologue(scenario), cts.Token);
+        var inputs = await Inputs.ResolveAsync(scenario, cts.Token);
+        var config = CellRunner.Configure(inputs, scenario, Accel.Tcg, Path.Combine(Dir, "restored-console.log"), new RunOptions());
+        var snapshot = await Reproducer.Snapshots(Ctx, Log).GetOrMakeAsync(config, CellRunner.Prologue(scenario), cts.Token);
         Assert.That(snapshot, Is.Not.Null, "the snapshot was made (see the log)");
         var other = await OtherRunsKeyAsync(cts.Token);
-        await using var guest = await QemuGuest.RestoreAsync(config, snapshot!, _log, cts.Token);
+        await using var guest = await QemuGuest.RestoreAsync(config, snapshot!, Log, cts.Token);
         var otherRun = new SshEndpoint(guest.SshPort, other, config.PinnedHostKey);
 
-        var before = (await Assert.ThrowsAsync<GuestNotReadyException>(() => SshSession.ConnectAsync(otherRun, TimeSpan.FromSeconds(6), _log, cts.Token)))!;
+        var before = (await Assert.ThrowsAsync<GuestNotReadyException>(() => SshSession.ConnectAsync(otherRun, TimeSpan.FromSeconds(6), Log, cts.Token)))!;
         Assert.That(before.Reason, Is.EqualTo(NotReadyReason.SshUnavailable), "the snapshot holds no key: nobody gets in before this run's key arrives");
 
         await guest.WaitReadyAsync(cts.Token);
@@ -71,7 +45,7 @@ public class SnapshotGuestTests
         Assert.That((await guest.RunShellAsync("cat /root/.ssh/authorized_keys", config.Timeouts.Probe, cts.Token)).Stdout.Trim().Split('\n'), Has.Length.EqualTo(1),
             "exactly one key: this run's");
 
-        var after = (await Assert.ThrowsAsync<GuestNotReadyException>(() => SshSession.ConnectAsync(otherRun, TimeSpan.FromSeconds(6), _log, cts.Token)))!;
+        var after = (await Assert.ThrowsAsync<GuestNotReadyException>(() => SshSession.ConnectAsync(otherRun, TimeSpan.FromSeconds(6), Log, cts.Token)))!;
         Assert.That(after.Reason, Is.EqualTo(NotReadyReason.SshUnavailable), "another run's key is refused by a guest restored for this one");
         Assert.That(after.Message, Does.Contain("Permission denied").IgnoreCase.Or.Contain("authentication").IgnoreCase);
     }
@@ -80,9 +54,9 @@ public class SnapshotGuestTests
     public async Task The_default_matrix_booted_cold_says_patch_fixes_with_every_cell_matching()
     {
         using var cts = new CancellationTokenSource(Budget);
-        var artifacts = Path.Combine(_dir, "cold-matrix");
+        var artifacts = Path.Combine(Dir, "cold-matrix");
         var work = Reproducer.Plan(Matrix.Shard(Matrix.Default(Scenario.Seed), 1, null));
-        var summary = await new Reproducer(_ctx, _inputs, _log).RunAsync(work, artifacts, new RunOptions { Accel = AccelChoice.Tcg, Snapshots = false }, null,
+        var summary = await new Reproducer(Ctx, Inputs, Log).RunAsync(work, artifacts, new RunOptions { Accel = AccelChoice.Tcg, Snapshots = false }, null,
             (cell, state) => TestContext.Progress.WriteLine($"  [{cell}] {state}"), cts.Token);
         Assert.Multiple(() =>
         {
