@@ -4,7 +4,11 @@ using QemuHotplugHarness.Scenarios;
 namespace QemuHotplugHarness.Build;
 
 /// <summary>A QEMU to run guests with: the binary and its firmware search path (-L, in order).</summary>
-public sealed record QemuBuild(QemuFlavour Flavour, string Binary, IReadOnlyList<string> FirmwareDirs, string Source, string Key);
+public sealed record QemuBuild(QemuFlavour Flavour, string Binary, IReadOnlyList<string> FirmwareDirs, string Source, string Key)
+{
+    /// <summary>The qboot firmware image when it is on <see cref="FirmwareDirs"/> (its name: QEMU looks it up there).</summary>
+    public string? FastFirmware => FirmwareDirs.Any(d => File.Exists(Path.Combine(d, QemuBuilder.Qboot))) ? QemuBuilder.Qboot : null;
+}
 
 /// <summary>Builds Debian's QEMU source package (or a user's tree) with qemu-patches/ applied; the stock one is Debian's package.</summary>
 public sealed class QemuBuilder(BuildContext ctx)
@@ -34,6 +38,9 @@ public sealed class QemuBuilder(BuildContext ctx)
 
     /// <summary>Firmware from Debian's qemu-system-data and seabios packages; NIC option ROMs are disabled with romfile=.</summary>
     public static readonly string[] FirmwareDirs = ["/usr/share/qemu", "/usr/share/seabios"];
+
+    /// <summary>qboot, a minimal firmware for -kernel boots (qemu-system-data); guests on the pc machine use it when present.</summary>
+    public const string Qboot = "qboot.rom";
 
     public Task<QemuBuild> GetAsync(QemuFlavour flavour, string? userSource, CancellationToken ct) =>
         flavour == QemuFlavour.Stock ? StockAsync(ct) : PatchedAsync(userSource, ct);

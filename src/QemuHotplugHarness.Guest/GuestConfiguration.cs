@@ -23,6 +23,12 @@ public sealed record GuestConfiguration
 {
     public required string QemuBinary { get; init; }
     public IReadOnlyList<string> FirmwareDirs { get; init; } = [];
+    /// <summary>
+    /// qboot (Debian's qemu-system-data ships it) for the pc machine when it is on the firmware path: it boots
+    /// -kernel with the same ACPI tables (NFIT included) about 0.25 s sooner than SeaBIOS under TCG. Null, or a q35
+    /// machine: SeaBIOS.
+    /// </summary>
+    public string? FastFirmware { get; init; }
     public required string KernelImage { get; init; }
     public required RunInitrdWriter WriteInitrd { get; init; }
     /// <summary>The image's public host key line ("ssh-ed25519 AAAA… comment"): the only key SSH accepts.</summary>
@@ -33,8 +39,11 @@ public sealed record GuestConfiguration
     /// random.trust_cpu=on: the emulated CPU's RDRAND seeds the crng at once, so sshd and ndctl never wait for entropy.
     /// no_timer_check: on a busy host a TCG guest's IRQ0 ticks too late for check_timer(), which then panics at boot
     /// ("IO-APIC + timer doesn't work!"): a fault of the host's load, not of the kernel under test.
+    /// loglevel=5: while booting, only warnings and worse reach the console (an oops, its registers and stack
+    /// included); each info line costs time on the emulated UART. The guest's init sets the console back to level 7
+    /// before anything runs, and dmesg.txt keeps the whole boot log.
     /// </summary>
-    public string KernelAppend { get; init; } = "console=ttyS0 nokaslr panic=-1 random.trust_cpu=on no_timer_check";
+    public string KernelAppend { get; init; } = "console=ttyS0 nokaslr panic=-1 random.trust_cpu=on no_timer_check loglevel=5";
     /// <summary>Where the serial console is streamed as it arrives.</summary>
     public required string ConsoleLog { get; init; }
     /// <summary>Host port for the guest's sshd on 127.0.0.1; null = a free one.</summary>
@@ -53,6 +62,7 @@ public sealed record GuestConfiguration
         var s = Scenario;
         var args = new QemuArguments()
             .Firmware(FirmwareDirs)
+            .Bios(s.Machine.Type == MachineType.Pc ? FastFirmware : null)
             .Machine(s.Machine.Type, nvdimm: true, w.Memory)
             .Accel(Accel)
             .Memory(s.Machine)
@@ -80,6 +90,7 @@ public sealed record GuestBuilder(GuestConfiguration Configuration)
         });
 
     public GuestBuilder WithFirmware(IReadOnlyList<string> dirs) => new(Configuration with { FirmwareDirs = dirs });
+    public GuestBuilder WithFastFirmware(string? image) => new(Configuration with { FastFirmware = image });
     public GuestBuilder WithAccel(Accel accel) => new(Configuration with { Accel = accel });
     public GuestBuilder WithConsoleLog(string path) => new(Configuration with { ConsoleLog = path });
     public GuestBuilder WithSshPort(int? port) => new(Configuration with { SshPort = port });

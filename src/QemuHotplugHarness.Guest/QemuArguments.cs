@@ -18,6 +18,9 @@ public sealed class QemuArguments
         return this;
     }
 
+    /// <summary>The firmware image (<c>-bios</c>, found on the <see cref="Firmware"/> path); null keeps QEMU's SeaBIOS.</summary>
+    public QemuArguments Bios(string? image) => image is null ? this : Add("-bios", image);
+
     public QemuArguments Machine(MachineType type, bool nvdimm, GuestMemoryFiles? files = null) =>
         Add("-machine", type.ToString().ToLowerInvariant() + (nvdimm ? ",nvdimm=on" : "") + (files is null ? "" : ",memory-backend=ram0"));
 

@@ -118,8 +118,15 @@ public sealed class QemuGuest : IAsyncDisposable, IGuestShell, IGuestConsole
 
     public async Task WaitReadyAsync(IReadOnlyList<IWaitStrategy> strategies, CancellationToken ct)
     {
-        foreach (var strategy in strategies) await strategy.UntilReadyAsync(this, ct);
+        var phases = new List<string>();
+        foreach (var strategy in strategies)
+        {
+            var before = Qemu.Clock.Elapsed;
+            await strategy.UntilReadyAsync(this, ct);
+            phases.Add($"{strategy.GetType().Name} {(Qemu.Clock.Elapsed - before).TotalSeconds:F2} s");
+        }
         ReadyTime = Qemu.Clock.Elapsed;
+        _log.Debug("guest ready: {Phases}", string.Join(", ", phases));
         _log.Information("guest ready in {Seconds:F2} s ({How}, {Accel}); ssh on 127.0.0.1:{Port}", ReadyTime.Value.TotalSeconds,
             RestoredFrom is { } s ? "restored from snapshot " + s.Key : $"cold boot, marker at {MarkerTime?.TotalSeconds:F2} s", Configuration.Accel.Kebab(), SshPort);
     }

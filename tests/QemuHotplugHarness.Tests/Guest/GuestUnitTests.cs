@@ -31,10 +31,11 @@ public class GuestUnitTests
     public void The_seed_guest_starts_with_exactly_these_qemu_arguments()
     {
         var config = GuestBuilder.For(Scenario.Seed, "/x/qemu", "/k/bzImage", "ssh-ed25519 AAAA", _ => { })
-            .WithFirmware(["/usr/share/qemu"]).WithAccel(Accel.Tcg).Build();
+            .WithFirmware(["/usr/share/qemu"]).WithFastFirmware("qboot.rom").WithAccel(Accel.Tcg).Build();
         Assert.That(config.Arguments(new GuestWiring("/r/initrd", 10022, "/p/qmp.sock", "/p/keys.sock")), Is.EqualTo(new[]
         {
             "-L", "/usr/share/qemu",
+            "-bios", "qboot.rom",
             "-machine", "pc,nvdimm=on",
             "-accel", "tcg",
             "-m", "4160M,maxmem=20480M,slots=1",
@@ -42,13 +43,25 @@ public class GuestUnitTests
             "-cpu", "max,pse=off",
             "-object", "memory-backend-ram,id=mem0,size=8192M",
             "-device", "nvdimm,id=nv0,memdev=mem0,addr=0x144000000,label-size=128k",
-            "-kernel", "/k/bzImage", "-initrd", "/r/initrd", "-append", "console=ttyS0 nokaslr panic=-1 random.trust_cpu=on no_timer_check",
+            "-kernel", "/k/bzImage", "-initrd", "/r/initrd", "-append", "console=ttyS0 nokaslr panic=-1 random.trust_cpu=on no_timer_check loglevel=5",
             "-netdev", "user,id=n0,hostfwd=tcp:127.0.0.1:10022-:22",
             "-device", "e1000,netdev=n0,romfile=,autonegotiation=off",
             "-qmp", "unix:/p/qmp.sock,server=on,wait=off",
             "-display", "none", "-nodefaults", "-no-reboot", "-serial", "stdio", "-monitor", "none",
             "-chardev", "socket,id=keys,path=/p/keys.sock,server=on,wait=off", "-serial", "chardev:keys",
         }));
+    }
+
+    [Test]
+    public void Only_the_pc_machine_boots_with_qboot_and_only_when_it_was_found()
+    {
+        var config = GuestBuilder.For(Scenario.Seed, "/x/qemu", "/k/bzImage", "ssh-ed25519 AAAA", _ => { }).WithFastFirmware("qboot.rom").Build();
+        var wiring = new GuestWiring("i", 1, "q", "k");
+        Assert.That(config.Arguments(wiring), Does.Contain("-bios"));
+        var q35 = config with { Scenario = Scenario.Seed with { Machine = Scenario.Seed.Machine with { Type = MachineType.Q35 } } };
+        Assert.That(q35.Arguments(wiring), Does.Not.Contain("-bios"));
+        Assert.That((config with { FastFirmware = null }).Arguments(wiring), Does.Not.Contain("-bios"));
+        Assert.That(new QemuBuild(QemuFlavour.Patched, "/x/qemu", ["/nonexistent-firmware"], "s", "k").FastFirmware, Is.Null);
     }
 
     [Test]
