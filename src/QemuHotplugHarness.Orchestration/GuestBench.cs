@@ -76,7 +76,7 @@ public sealed class GuestBench(BuildContext ctx, InputsResolver inputs, ILogger 
         }
         await Figure(GuestBenchPart.Cell, "one cell, from its snapshot", i => CellAsync(gi, options, Path.Combine(scratch, $"cell-{i}"), ct));
         await Figure(GuestBenchPart.ColdCell, "one cell, cold (--no-snapshot)", i => CellAsync(gi, options with { Snapshots = false }, Path.Combine(scratch, $"cold-cell-{i}"), ct));
-        await Figure(GuestBenchPart.Matrix, "warm default matrix (5 cells)", i => MatrixAsync(options, Path.Combine(scratch, $"matrix-{i}"), ct));
+        await Figure(GuestBenchPart.Matrix, "warm default matrix (5 cells, default --jobs)", i => MatrixAsync(options, Path.Combine(scratch, $"matrix-{i}"), ct));
         await Figure(GuestBenchPart.Baseline, "baseline: plain qemu + ssh, cold, same workload",
             i => new PlainBaseline(Config($"baseline-{i}.log"), log).RunAsync(Workload.Workload.Steps(), Path.Combine(scratch, $"baseline-{i}.log"), ct));
 
@@ -107,7 +107,7 @@ public sealed class GuestBench(BuildContext ctx, InputsResolver inputs, ILogger 
     {
         var watch = Stopwatch.StartNew();
         var work = Reproducer.Plan(Matrix.Shard(Matrix.Default(Scenario.Seed), 1, null));
-        var summary = await new Reproducer(ctx, inputs, log).RunAsync(work, dir, options, null, null, ct);
+        var summary = await new Reproducer(ctx, inputs, log) { Jobs = Reproducer.DefaultJobs }.RunAsync(work, dir, options, null, null, ct);
         if (summary.Verdict != Verdict.PatchFixes) throw new InfrastructureException($"bench: the matrix said {summary.Verdict.Kebab()}, not patch-fixes");
         return watch.Elapsed.TotalSeconds;
     }

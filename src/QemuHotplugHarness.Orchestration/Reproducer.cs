@@ -16,6 +16,13 @@ public sealed class Reproducer(BuildContext ctx, InputsResolver inputs, ILogger 
     /// <summary>Cells run at once (--jobs), bounded by cores and memory.</summary>
     public int Jobs { get; init; } = 1;
 
+    /// <summary>
+    /// reproduce's default: a guest per core (memory permitting). A TCG guest is busy mostly while it boots, on one
+    /// vCPU thread, so two side by side on 2 cores ran the default matrix in 19.5 s with nothing but the builds cached
+    /// and 7.6 s warm, against 27.3 s and 10.0 s one at a time.
+    /// </summary>
+    public static int DefaultJobs => Environment.ProcessorCount;
+
     /// <summary>What reports say about the change under test.</summary>
     public ChangeUnderTest Change { get; init; } = ChangeUnderTest.FromPatchFolder(ctx.Repo.KernelPatches, DefaultTree);
 

@@ -21,8 +21,8 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
         [CommandOption("--shard <K/N>")] [Description("Run a deterministic slice of cells x repeats.")]
         public string? Shard { get; init; }
 
-        [CommandOption("--jobs <N>")] [Description("Cells in parallel, bounded by cores and memory (default 1).")]
-        public int Jobs { get; init; } = 1;
+        [CommandOption("--jobs <N>")] [Description("Cells in parallel, bounded by cores and memory (default: one per core).")]
+        public int Jobs { get; init; } = Reproducer.DefaultJobs;
 
         [CommandOption("--bisect")] [Description("Exit codes for git bisect run: 0 good, 1 bad, 125 skip. With --kernel-src: test the tree as it is (patch not applied), one cell unless --matrix.")]
         public bool Bisect { get; init; }
