@@ -162,7 +162,10 @@ public sealed class KernelBuilder(BuildContext ctx)
     private static KernelBuild Load(string name, string dir, string key, string source)
     {
         var release = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "manifest.json"))).RootElement.GetProperty("release").GetString() ?? "";
-        return new KernelBuild(name, Path.Combine(dir, "bzImage"), Path.Combine(dir, "vmlinux"), Path.Combine(dir, "System.map"), null, release, source, key);
+        return new KernelBuild(name, Path.Combine(dir, "bzImage"), Path.Combine(dir, "vmlinux"), Path.Combine(dir, "System.map"), null, release, source, key)
+        {
+            Config = Path.Combine(dir, "config"),
+        };
     }
 
     /// <summary>

@@ -27,11 +27,11 @@ public sealed class QemuBuilder(BuildContext ctx)
     /// <summary>
     /// The device set written to configs/devices/x86_64-softmmu/qhh.mak and built with --without-default-devices:
     /// the pc and q35 machines (which select their chipsets, the ISA serial port and ACPI), the NVDIMM, the e1000
-    /// NIC, and virtio-serial for a host↔guest channel. -nodefaults keeps QEMU from asking for anything else.
+    /// and virtio-net NICs, and virtio-serial for a host↔guest channel. -nodefaults keeps QEMU from asking for anything else.
     /// </summary>
     public static readonly string[] Devices =
     [
-        "CONFIG_I440FX=y", "CONFIG_Q35=y", "CONFIG_NVDIMM=y", "CONFIG_E1000_PCI=y", "CONFIG_VIRTIO_PCI=y", "CONFIG_VIRTIO_SERIAL=y",
+        "CONFIG_I440FX=y", "CONFIG_Q35=y", "CONFIG_NVDIMM=y", "CONFIG_E1000_PCI=y", "CONFIG_VIRTIO_PCI=y", "CONFIG_VIRTIO_NET=y", "CONFIG_VIRTIO_SERIAL=y",
     ];
 
     private const string DeviceConfigName = "qhh";

@@ -61,10 +61,14 @@ public sealed class QemuArguments
     public QemuArguments Kernel(string image, string initrd, string append) =>
         Add("-kernel", image).Add("-initrd", initrd).Add("-append", append);
 
-    /// <summary>User networking with the guest's sshd forwarded to 127.0.0.1 only, and an e1000 NIC.</summary>
-    public QemuArguments UserNetWithSsh(int hostPort) =>
+    /// <summary>User networking with the guest's sshd forwarded to 127.0.0.1 only, on the given NIC.</summary>
+    public QemuArguments UserNetWithSsh(int hostPort, GuestNic nic) =>
         Add("-netdev", $"user,id=n0,hostfwd=tcp:127.0.0.1:{hostPort.ToString(CultureInfo.InvariantCulture)}-:22")
-            .Add("-device", "e1000,netdev=n0,romfile=,autonegotiation=off"); // carrier up at once, not after the driver's 2 s watchdog
+            .Add("-device", nic switch
+            {
+                GuestNic.VirtioNet => "virtio-net-pci,netdev=n0,romfile=",
+                _ => "e1000,netdev=n0,romfile=,autonegotiation=off", // carrier up at once, not after the driver's 2 s watchdog
+            });
 
     public QemuArguments Qmp(string unixSocket) => Add("-qmp", $"unix:{unixSocket},server=on,wait=off");
 

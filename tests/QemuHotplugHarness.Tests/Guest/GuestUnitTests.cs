@@ -52,6 +52,30 @@ public class GuestUnitTests
         }));
     }
 
+    [TestCase("CONFIG_VIRTIO_PCI=y\nCONFIG_VIRTIO_NET=y\n", "virtio-net-pci,netdev=n0,romfile=")]
+    [TestCase("CONFIG_VIRTIO_PCI=y\nCONFIG_VIRTIO_NET=m\nCONFIG_E1000=m\n", "e1000,netdev=n0,romfile=,autonegotiation=off")] // Debian's
+    [TestCase("# CONFIG_VIRTIO_PCI is not set\nCONFIG_VIRTIO_NET=y\n", "e1000,netdev=n0,romfile=,autonegotiation=off")]
+    [TestCase(null, "e1000,netdev=n0,romfile=,autonegotiation=off")] // a user's image without a config
+    public void The_guest_gets_virtio_net_only_from_a_kernel_with_it_built_in(string? config, string nic)
+    {
+        var dir = Directory.CreateTempSubdirectory("qhh-nic-").FullName;
+        try
+        {
+            var path = Path.Combine(dir, "config");
+            if (config is not null) File.WriteAllText(path, config);
+            var kernel = new KernelBuild("k", "/k/bzImage", null, null, null, "6.1", "test", "k") { Config = config is null ? null : path };
+            var inputs = new GuestInputs(new QemuBuild(QemuFlavour.Patched, "/x/qemu", [], "s", "q"), kernel, new GuestImage("/i", "ssh-ed25519 AAAA x", "img"));
+            var guest = CellRunner.Configure(inputs, Scenario.Seed, Accel.Tcg, Path.Combine(dir, "console.log"), new RunOptions());
+            var args = guest.Arguments(new GuestWiring("i", 1, "q", "k"));
+            Assert.That(args, Does.Contain(nic));
+            Assert.That(args.Count(a => a.Contains("netdev=n0")), Is.EqualTo(1), "one NIC");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Test]
     public void Only_the_pc_machine_boots_with_qboot_and_only_when_it_was_found()
     {
