@@ -105,7 +105,7 @@ public sealed class CellRunner(AccelChooser accel, RunOptions options, ILogger l
     public static GuestConfiguration Configure(GuestInputs inputs, Scenario scenario, Accel accelerator, string consoleLog, RunOptions options)
     {
         var (qemu, kernel, image) = inputs;
-        return GuestBuilder.For(scenario, qemu.Binary, kernel.BzImage, image.HostPublicKey, path => ImageBuilder.WriteRunInitrd(image, path, kernel.Modules?.Archive))
+        return GuestBuilder.For(scenario, qemu.Binary, kernel.BootImage(), image.HostPublicKey, path => ImageBuilder.WriteRunInitrd(image, path, kernel.Modules?.Archive))
             .WithInputsKey($"qemu {qemu.Key}; kernel {kernel.Key}; image {image.Key}").WithFirmware(qemu.FirmwareDirs).WithFastFirmware(qemu.FastFirmware)
             .WithNic(kernel.HasBuiltInVirtioNet() ? GuestNic.VirtioNet : GuestNic.E1000)
             .WithAccel(accelerator).WithConsoleLog(consoleLog).WithSshPort(options.SshPort).WithTimeouts(options.Timeouts).Build();

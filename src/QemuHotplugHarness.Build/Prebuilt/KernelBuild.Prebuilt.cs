@@ -16,6 +16,17 @@ public sealed partial record KernelBuild
     /// in its config): the harness's own builds do. A kernel without it, or with an unknown config, gets e1000.
     /// </summary>
     public bool HasBuiltInVirtioNet() =>
-        Config is { } path && File.Exists(path) && KernelConfig.Parse(File.ReadAllText(path)) is var options
+        ConfigOptions() is { } options
         && options.GetValueOrDefault("CONFIG_VIRTIO_PCI") == "y" && options.GetValueOrDefault("CONFIG_VIRTIO_NET") == "y";
+
+    /// <summary>
+    /// What QEMU boots with <c>-kernel</c>: the harness's own vmlinux through its PVH entry when its config has
+    /// <c>CONFIG_PVH=y</c> (the fragment sets it), which under TCG skips the bzImage's decompression and real-mode
+    /// setup; the bzImage otherwise (a registered image or package, a build without PVH).
+    /// </summary>
+    public string BootImage() =>
+        !IsPrebuilt && Vmlinux is { } vmlinux && File.Exists(vmlinux) && ConfigOptions()?.GetValueOrDefault("CONFIG_PVH") == "y" ? vmlinux : BzImage;
+
+    private Dictionary<string, string>? ConfigOptions() =>
+        Config is { } path && File.Exists(path) ? KernelConfig.Parse(File.ReadAllText(path)) : null;
 }

@@ -77,7 +77,7 @@ public class BuilderUnitTests
     public void The_repo_fragment_has_what_the_scenario_needs()
     {
         var options = KernelConfig.Parse(File.ReadAllText(Path.Combine(RepoRoot, "images", "kernel", "hotplug.config")));
-        foreach (var o in new[] { "CONFIG_ACPI_NFIT", "CONFIG_LIBNVDIMM", "CONFIG_ZONE_DEVICE", "CONFIG_SPARSEMEM_VMEMMAP", "CONFIG_MEMORY_HOTREMOVE", "CONFIG_DEV_DAX_PMEM", "CONFIG_PARAVIRT_XXL", "CONFIG_SLUB", "CONFIG_E1000", "CONFIG_VIRTIO_PCI", "CONFIG_VIRTIO_NET", "CONFIG_PROC_KCORE" })
+        foreach (var o in new[] { "CONFIG_ACPI_NFIT", "CONFIG_LIBNVDIMM", "CONFIG_ZONE_DEVICE", "CONFIG_SPARSEMEM_VMEMMAP", "CONFIG_MEMORY_HOTREMOVE", "CONFIG_DEV_DAX_PMEM", "CONFIG_PARAVIRT_XXL", "CONFIG_SLUB", "CONFIG_E1000", "CONFIG_VIRTIO_PCI", "CONFIG_VIRTIO_NET", "CONFIG_PVH", "CONFIG_PROC_KCORE" })
             Assert.That(options.GetValueOrDefault(o), Is.EqualTo("y"), o);
     }
 

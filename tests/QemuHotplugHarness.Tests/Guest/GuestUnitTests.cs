@@ -76,6 +76,32 @@ public class GuestUnitTests
         }
     }
 
+    [TestCase("CONFIG_PVH=y\n", false, "vmlinux")]
+    [TestCase("# CONFIG_PVH is not set\n", false, "bzImage")]
+    [TestCase("CONFIG_PVH=y\n", true, "bzImage")] // a registered image or package: its bzImage, whatever its config says
+    [TestCase(null, false, "bzImage")] // no config known
+    public void The_guest_boots_vmlinux_through_pvh_only_from_the_harness_s_own_pvh_kernel(string? config, bool prebuilt, string booted)
+    {
+        var dir = Directory.CreateTempSubdirectory("qhh-pvh-").FullName;
+        try
+        {
+            var configPath = Path.Combine(dir, "config");
+            if (config is not null) File.WriteAllText(configPath, config);
+            File.WriteAllText(Path.Combine(dir, "vmlinux"), "elf");
+            var kernel = new KernelBuild("k", Path.Combine(dir, "bzImage"), Path.Combine(dir, "vmlinux"), null, null, "6.1", "test", "k")
+            {
+                Config = config is null ? null : configPath, IsPrebuilt = prebuilt,
+            };
+            var inputs = new GuestInputs(new QemuBuild(QemuFlavour.Patched, "/x/qemu", [], "s", "q"), kernel, new GuestImage("/i", "ssh-ed25519 AAAA x", "img"));
+            var args = CellRunner.Configure(inputs, Scenario.Seed, Accel.Tcg, Path.Combine(dir, "console.log"), new RunOptions()).Arguments(new GuestWiring("i", 1, "q", "k"));
+            Assert.That(args[args.ToList().IndexOf("-kernel") + 1], Is.EqualTo(Path.Combine(dir, booted)));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Test]
     public void Only_the_pc_machine_boots_with_qboot_and_only_when_it_was_found()
     {
