@@ -10,6 +10,10 @@ public sealed record RepoLayout(string Root)
     public string QemuPatches => Path.Combine(Root, "qemu-patches");
     public string KernelPatches => Path.Combine(Root, "kernel-patches");
     public string KernelConfigFragment => Path.Combine(Root, "images", "kernel", "hotplug.config");
+    public string KernelRequirements => Path.Combine(Root, "images", "kernel", "requirements.json");
+    public string KernelLinesDir => Path.Combine(Root, "kernel-lines");
+
+    public KernelLines Lines() => QemuHotplugHarness.Build.KernelLines.Load(KernelLinesDir);
     public string InitramfsDir => Path.Combine(Root, "images", "initramfs");
 
     /// <summary>$QHH_REPO, else the folder above the running binary that holds QemuHotplugHarness.sln.</summary>

@@ -16,14 +16,17 @@ public sealed partial record KernelBuild(string Name, string BzImage, string? Vm
 /// </summary>
 public sealed class KernelBuilder(BuildContext ctx)
 {
-    public const string DebianSourcePackage = "linux-source-6.1";
-    public const string DebianTarball = "/usr/src/linux-source-6.1.tar.xz";
-
     /// <summary>
     /// Build the user's tree as it is: the patch under test is neither applied nor reverted (bisecting asks whether
     /// each commit holds the fix). The variant then only names the build.
     /// </summary>
     public bool TreeAsIs { get; init; }
+
+    /// <summary>The kernel line whose Debian source is built when no tree is given; null = the default line (6.1).</summary>
+    public KernelLine? Line { get; init; }
+
+    /// <summary>Config lines beyond the fragment (a case's own options): kernels with equal lists share builds.</summary>
+    public IReadOnlyList<string> ExtraConfig { get; init; } = [];
 
     public async Task<KernelBuild> GetAsync(KernelVariant variant, string? userSource, string? patchFile, CancellationToken ct)
     {
@@ -31,22 +34,28 @@ public sealed class KernelBuilder(BuildContext ctx)
         if (userSource is not null)
         {
             KernelTree.Validate(userSource);
-            return await GetFromTreeAsync(variant, userSource, patch, ct);
+            var lineOfTree = LinuxVersion.TryParse(KernelTree.KernelVersion(userSource)) is { } v ? ctx.Repo.Lines().ForVersion(v)?.Name : null;
+            return await GetFromTreeAsync(variant, userSource, patch, ct) with { Line = lineOfTree };
         }
-        var runner = ctx.Runner("kernel");
-        var fragment = ctx.Repo.KernelConfigFragment;
-        var sourceId = $"debian {DebianSourcePackage} " + await DebianPackages.RequireInstalledAsync(runner, DebianSourcePackage, ct);
-        if (!File.Exists(DebianTarball)) throw new InfrastructureException($"{DebianTarball} is missing (reinstall {DebianSourcePackage})");
-
-        // The key is what the kernel is built from (the package's version, the fragment, the variant, the patch).
-        var treeKey = HarnessCache.Key(["kernel-tree", sourceId, File.ReadAllText(fragment)]);
+        var line = Line ?? ctx.Repo.Lines().Default;
+        var debian = await new LineSources(ctx).GetAsync(line, ct);
+        // The key is what the kernel is built from (the package's version, the config inputs, the variant, the patch).
+        var treeKey = HarnessCache.Key(["kernel-tree", debian.SourceId, ConfigInputs()]);
         var key = HarnessCache.Key(["kernel", treeKey, variant.ToString(), File.ReadAllText(patch)]);
         var name = variant.ToString().ToLowerInvariant();
-        if (ctx.Cache.TryGet("kernel", key) is { } hit) return Load(name, hit, key, sourceId);
+        if (ctx.Cache.TryGet("kernel", key) is { } hit) return Load(name, hit, key, debian.SourceId) with { Line = line.Name };
 
-        var source = await UnpackDebianSourceAsync(runner, sourceId, ct);
-        return await BuildTreeAsync(new TreeBuild(variant, source, patch, key, sourceId, TreeAsIs: false), ct);
+        var source = await UnpackDebianSourceAsync(ctx.Runner("kernel"), debian, ct);
+        var built = await BuildTreeAsync(new TreeBuild(variant, source, patch, key, debian.SourceId, TreeAsIs: false) { Harness = true }, ct);
+        return built with { Line = line.Name };
     }
+
+    /// <summary>
+    /// Everything the config is made of: the fragment, the requirements table and the extra lines. Their resolution
+    /// against a tree is a function of the tree, so keying by these (and the tree) keys the resolved config.
+    /// </summary>
+    private string ConfigInputs() =>
+        string.Join("\n", [File.ReadAllText(ctx.Repo.KernelConfigFragment), File.ReadAllText(ctx.Repo.KernelRequirements), .. ExtraConfig]);
 
     /// <summary>
     /// A kernel from the user's tree: snapshot it (never touching it), key by commit + full content + fragment +
@@ -54,7 +63,7 @@ public sealed class KernelBuilder(BuildContext ctx)
     /// </summary>
     private async Task<KernelBuild> GetFromTreeAsync(KernelVariant variant, string userSource, string patch, CancellationToken ct)
     {
-        var fragmentText = File.ReadAllText(ctx.Repo.KernelConfigFragment);
+        var fragmentText = ConfigInputs();
         var trees = new KernelTree(ctx.Runner("kernel"), ctx.Cache);
         var ws = trees.WorkspaceOf(userSource, fragmentText);
         KernelTree.Snapshot snapshot;
@@ -77,6 +86,9 @@ public sealed class KernelBuilder(BuildContext ctx)
         /// <summary>The tree's snapshot when the caller already took it (it keyed the kernel by it).</summary>
         public KernelTree.Snapshot? Snapshot { get; init; }
 
+        /// <summary>A tree the harness chose (a line's Debian source), not the user's: what it lacks is the harness's problem.</summary>
+        public bool Harness { get; init; }
+
         public string Name => Variant.ToString().ToLowerInvariant();
     }
 
@@ -90,7 +102,7 @@ public sealed class KernelBuilder(BuildContext ctx)
     {
         var runner = ctx.Runner("kernel");
         var trees = new KernelTree(runner, ctx.Cache);
-        var ws = trees.WorkspaceOf(job.Tree, File.ReadAllText(ctx.Repo.KernelConfigFragment));
+        var ws = trees.WorkspaceOf(job.Tree, ConfigInputs());
         // One build at a time per tree (its snapshot) and per shared build folder; always in this order.
         using var treeLock = await ctx.Cache.LockAsync("kernel-src-" + Path.GetFileName(ws.Root), TimeSpan.FromMinutes(90), ct);
         using var buildLock = await ctx.Cache.LockAsync("kernel-build-" + Path.GetFileName(ws.BuildRoot), TimeSpan.FromMinutes(90), ct);
@@ -99,7 +111,7 @@ public sealed class KernelBuilder(BuildContext ctx)
         var watch = Stopwatch.StartNew();
         var snapshot = job.Snapshot ?? await trees.SnapshotAsync(job.Tree, ws, ct);
         await trees.CheckoutAsync(ws, snapshot, ct);
-        await ConfigureOutOfTreeAsync(runner, ws, ct);
+        await ConfigureOutOfTreeAsync(runner, ws, job, ct);
         bool? hasFix = job.TreeAsIs ? null : await MatchVariantAsync(runner, ws.Source, job.Patch, job.Variant, ct);
         var (release, buildId) = await MakeAsync(runner, job.Name, ws.Source, ["O=" + ws.Build], ct);
         var output = ctx.Cache.NewTempDir("kernel-" + job.Name);
@@ -169,21 +181,21 @@ public sealed class KernelBuilder(BuildContext ctx)
     }
 
     /// <summary>
-    /// Debian's linux-source-6.1 unpacked once into the cache and never written again: it is a tree like the user's,
+    /// A line's Debian source unpacked once into the cache and never written again: it is a tree like the user's,
     /// snapshotted and checked out into the shared source folder (so the variants' patches never touch it, and what
     /// checks whether a patch applies can read it).
     /// </summary>
-    private async Task<string> UnpackDebianSourceAsync(ToolRunner runner, string sourceId, CancellationToken ct)
+    private async Task<string> UnpackDebianSourceAsync(ToolRunner runner, DebianTarball debian, CancellationToken ct)
     {
         // Not a committed entry: integrity records of 75k source files would cost more than they guard.
-        var final = DebianSourceEntry(ctx.Cache.Root, sourceId);
-        var tree = Path.Combine(final, DebianSourcePackage);
+        var final = DebianSourceEntry(ctx.Cache.Root, debian.SourceId);
+        var tree = Path.Combine(final, debian.TopFolder);
         if (File.Exists(Path.Combine(final, "manifest.json"))) return tree;
         using var unpackLock = await ctx.Cache.LockAsync("kernel-source-" + Path.GetFileName(final), TimeSpan.FromMinutes(30), ct);
         if (File.Exists(Path.Combine(final, "manifest.json"))) return tree;
         var output = ctx.Cache.NewTempDir("kernel-source");
-        await runner.RunAsync(new ToolCall("unpack linux-source-6.1", "tar", ["-xaf", DebianTarball, "-C", output], output, TimeSpan.FromMinutes(15)), ct);
-        Manifest.Write(output, new { kind = "kernel-source", source = sourceId, unpackedAt = DateTimeOffset.UtcNow });
+        await runner.RunAsync(new ToolCall("unpack " + debian.Package, "tar", ["-xaf", debian.Tarball, "-C", output], output, TimeSpan.FromMinutes(15)), ct);
+        Manifest.Write(output, new { kind = "kernel-source", source = debian.SourceId, unpackedAt = DateTimeOffset.UtcNow });
         QemuBuilder.TryDelete(final);
         Directory.CreateDirectory(Path.GetDirectoryName(final)!);
         Directory.Move(output, final);
@@ -196,9 +208,10 @@ public sealed class KernelBuilder(BuildContext ctx)
     /// <summary>
     /// Why <paramref name="patch"/> can make no variant of the tree (it neither applies nor is already applied), or
     /// null: checked before anything is built, with dry runs on a copy of only the files the patch touches, taken
-    /// from the user's tree as it is now, Debian's source already unpacked in the cache, or else its tarball.
+    /// from the user's tree as it is now, or the line's Debian source (unpacked in the cache, else its tarball) when
+    /// it is already on this machine (a line not yet fetched is checked when it is built).
     /// </summary>
-    public static async Task<string?> PatchProblemAsync(string cacheRoot, string? userSource, string patch, CancellationToken ct)
+    public static async Task<string?> PatchProblemAsync(string cacheRoot, string? userSource, string patch, CancellationToken ct, KernelLine? line = null)
     {
         var scratch = Directory.CreateTempSubdirectory("qhh-patch-check-").FullName;
         try
@@ -215,12 +228,15 @@ public sealed class KernelBuilder(BuildContext ctx)
             }
             else
             {
-                var version = await DebianPackages.InstalledVersionAsync(runner, DebianSourcePackage, ct);
-                if (version is null || !File.Exists(DebianTarball)) return null; // the build says what is missing
-                treeName = $"{DebianSourcePackage} {version}";
-                var unpacked = Path.Combine(DebianSourceEntry(cacheRoot, $"debian {DebianSourcePackage} {version}"), DebianSourcePackage);
+                // The cache is opened (made) only when it exists: checking a patch makes nothing.
+                if (!Directory.Exists(cacheRoot)) cacheRoot = scratch;
+                var ctx = new BuildContext(new HarnessCache(cacheRoot), RepoLayout.Discover(), Serilog.Core.Logger.None, scratch);
+                var debian = await new LineSources(ctx).LocalAsync(line ?? ctx.Repo.Lines().Default, ct);
+                if (debian is null) return null; // the build fetches it and says what is wrong
+                treeName = $"{debian.Package} {debian.Version}";
+                var unpacked = Path.Combine(DebianSourceEntry(ctx.Cache.Root, debian.SourceId), debian.TopFolder);
                 if (Directory.Exists(unpacked)) CopyFiles(unpacked, copy, touched);
-                else await ExtractAsync(runner, touched, scratch, copy, ct);
+                else await ExtractAsync(runner, debian, touched, scratch, copy, ct);
             }
             var (state, failure) = await PatchSeries.TryProbeAsync(runner, copy, patch, ct);
             return state is null ? $"applies to {treeName} neither forward nor in reverse: {failure}" : null;
@@ -241,41 +257,55 @@ public sealed class KernelBuilder(BuildContext ctx)
     }
 
     /// <summary>Only the patch's files out of the tarball (members it lacks are left out: the dry run names them).</summary>
-    private static async Task ExtractAsync(ToolRunner runner, IReadOnlyList<string> files, string scratch, string copy, CancellationToken ct)
+    private static async Task ExtractAsync(ToolRunner runner, DebianTarball debian, IReadOnlyList<string> files, string scratch, string copy,
+        CancellationToken ct)
     {
         if (files.Count == 0) return;
         try
         {
-            await runner.RunAsync(new ToolCall("tar (the patch's files)", "tar", ["-xaf", DebianTarball, "-C", scratch, .. files.Select(f => DebianSourcePackage + "/" + f)],
+            await runner.RunAsync(new ToolCall("tar (the patch's files)", "tar", ["-xaf", debian.Tarball, "-C", scratch, .. files.Select(f => debian.TopFolder + "/" + f)],
                 scratch, TimeSpan.FromMinutes(5)).Quietly(), ct);
         }
         catch (ToolFailedException)
         {
             // "Not found in archive": a file the patch creates or expects; what was found is extracted.
         }
-        var extracted = Path.Combine(scratch, DebianSourcePackage);
+        var extracted = Path.Combine(scratch, debian.TopFolder);
         if (Directory.Exists(extracted)) CopyFiles(extracted, copy, files);
     }
 
-    /// <summary>The shared build folder gets its .config once (tinyconfig + fragment); later builds only rebuild.</summary>
-    private async Task ConfigureOutOfTreeAsync(ToolRunner runner, KernelTree.Workspace ws, CancellationToken ct)
+    /// <summary>The shared build folder gets its .config once (tinyconfig + the resolved fragment); later builds only rebuild.</summary>
+    private async Task ConfigureOutOfTreeAsync(ToolRunner runner, KernelTree.Workspace ws, TreeBuild job, CancellationToken ct)
     {
         var stamp = Path.Combine(ws.Build, ".qhh-configured");
         if (File.Exists(stamp)) return;
         Directory.CreateDirectory(ws.Build);
-        await ConfigureAsync(runner, ws.Source, ["O=" + ws.Build], Path.Combine(ws.Build, ".config"), ctx.Repo.KernelConfigFragment, ct);
+        string[] outOfTree = ["O=" + ws.Build];
+        await runner.RunAsync(new ToolCall("make tinyconfig", "make", [.. outOfTree, "tinyconfig"], ws.Source, TimeSpan.FromMinutes(10)), ct);
+        var fragment = ResolveFragment(ws.Source, job);
+        var file = Path.Combine(ws.Build, "qhh-fragment.config");
+        await File.WriteAllTextAsync(file, fragment, ct);
+        await runner.RunAsync(new ToolCall("merge hotplug.config", Path.Combine(ws.Source, "scripts/kconfig/merge_config.sh"),
+            ["-m", "-O", ws.Build, Path.Combine(ws.Build, ".config"), file], ws.Build, TimeSpan.FromMinutes(5)), ct);
+        await runner.RunAsync(new ToolCall("make olddefconfig", "make", [.. outOfTree, "olddefconfig"], ws.Source, TimeSpan.FromMinutes(10)), ct);
+        var notStuck = KernelConfig.NotStuck(fragment, File.ReadAllText(Path.Combine(ws.Build, ".config")));
+        if (notStuck.Count > 0)
+            throw new InfrastructureException($"the harness's kernel config (images/kernel/hotplug.config + requirements.json) does not hold on "
+                + $"{job.SourceId}: {string.Join(", ", notStuck)} after olddefconfig (a dependency the fragment misses for this release)");
         await File.WriteAllTextAsync(stamp, "configured\n", ct);
     }
 
-    /// <summary>tinyconfig, the fragment merged in, olddefconfig; every option of the fragment must stick.</summary>
-    private static async Task ConfigureAsync(ToolRunner runner, string source, IReadOnlyList<string> outOfTree, string config, string fragment, CancellationToken ct)
+    /// <summary>
+    /// The fragment resolved against the tree's own Kconfig. What the tree cannot give is the tree's problem when the
+    /// user chose it (exit 2, naming the tree) and the harness's when it chose it (a line's Debian source: exit 3).
+    /// </summary>
+    private string ResolveFragment(string source, TreeBuild job)
     {
-        await runner.RunAsync(new ToolCall("make tinyconfig", "make", [.. outOfTree, "tinyconfig"], source, TimeSpan.FromMinutes(10)), ct);
-        string[] outDir = outOfTree.Count == 0 ? [] : ["-O", Path.GetDirectoryName(config)!];
-        await runner.RunAsync(new ToolCall("merge hotplug.config", Path.Combine(source, "scripts/kconfig/merge_config.sh"), ["-m", .. outDir, config, fragment], Path.GetDirectoryName(config)!, TimeSpan.FromMinutes(5)), ct);
-        await runner.RunAsync(new ToolCall("make olddefconfig", "make", [.. outOfTree, "olddefconfig"], source, TimeSpan.FromMinutes(10)), ct);
-        var notStuck = KernelConfig.NotStuck(File.ReadAllText(fragment), File.ReadAllText(config));
-        if (notStuck.Count > 0)
-            throw new BadInputException($"{fragment}: options did not stick after olddefconfig: {string.Join(", ", notStuck)}");
+        var requirements = ConfigRequirements.Load(ctx.Repo.KernelRequirements);
+        var resolved = ConfigRequirements.Resolve(File.ReadAllText(ctx.Repo.KernelConfigFragment), requirements, KconfigSymbols.Scan(source), ExtraConfig);
+        if (resolved.Missing.Count == 0) return resolved.Text;
+        if (job.Harness || job.TreeAsIs) // a bisect's commit that lacks it cannot be judged: skip, not bad
+            throw new InfrastructureException($"{job.SourceId} lacks what the harness's config needs: {string.Join("; ", resolved.Missing)}");
+        throw new BadInputException(resolved.Missing.Select(m => new InputProblem(InputKind.KernelSource, job.SourceId, $"lacks {m}")).ToList());
     }
 }

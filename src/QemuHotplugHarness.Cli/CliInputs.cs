@@ -35,6 +35,7 @@ public static class CliInputs
         [InputKind.KernelImage] = "--kernel-image",
         [InputKind.Modules] = "--modules",
         [InputKind.KernelDeb] = "--kernel-deb",
+        [InputKind.KernelLine] = "--kernel-line",
         [InputKind.BootTimeout] = "--boot-timeout",
         [InputKind.CommandTimeout] = "--command-timeout",
         [InputKind.SshPort] = "--ssh-port",

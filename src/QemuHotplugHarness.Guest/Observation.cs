@@ -59,7 +59,13 @@ public sealed record Observation
     public ulong? VmemmapBase { get; init; }
 
     public string? KernelFactsSource { get; init; }
+
+    /// <summary>The kernel's section size (NUMBER(SECTION_SIZE_BITS) of VMCOREINFO), checked against the model's before the workload.</summary>
+    public int? SectionSizeBits { get; init; }
     public IReadOnlyList<string> PreconditionFailures { get; init; } = [];
     public string? KernelRelease { get; init; }
+
+    /// <summary>The kernel line the kernel was built from (kernel-lines/NAME.json); null for a prebuilt kernel.</summary>
+    public string? KernelLine { get; init; }
     public double Seconds { get; init; }
 }

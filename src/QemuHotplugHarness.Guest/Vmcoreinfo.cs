@@ -8,6 +8,9 @@ namespace QemuHotplugHarness.Guest;
 /// <summary>What the harness learns from the guest kernel's VMCOREINFO note (in /proc/kcore's ELF notes).</summary>
 public sealed record KernelFacts(int StructPageSize, ulong VmemmapBase, string Source)
 {
+    /// <summary>NUMBER(SECTION_SIZE_BITS): the kernel's memory section size (27, 128 MiB, on x86-64); null when not exported.</summary>
+    public int? SectionSizeBits { get; init; }
+
     /// <summary>Parses VMCOREINFO text: SIZE(page), NUMBER(pgtable_l5_enabled), NUMBER(vmemmap_base) when KASLR exports it.</summary>
     public static KernelFacts FromVmcoreinfo(string text)
     {
@@ -17,7 +20,8 @@ public sealed record KernelFacts(int StructPageSize, ulong VmemmapBase, string S
         var baseAddr = values.TryGetValue("NUMBER(vmemmap_base)", out var b)
             ? ulong.Parse(b, CultureInfo.InvariantCulture)
             : l5 ? KernelSpec.VmemmapBase5Level : KernelSpec.VmemmapBase4Level;
-        return new KernelFacts(size, baseAddr, "vmcoreinfo");
+        var sectionBits = values.TryGetValue("NUMBER(SECTION_SIZE_BITS)", out var bits) && int.TryParse(bits, CultureInfo.InvariantCulture, out var n) ? n : (int?)null;
+        return new KernelFacts(size, baseAddr, "vmcoreinfo") { SectionSizeBits = sectionBits };
     }
 
     /// <summary>The pfn whose struct page holds <paramref name="address"/>; null outside vmemmap.</summary>

@@ -22,7 +22,8 @@ public sealed class CellRunner(AccelChooser accel, RunOptions options, ILogger l
         await ArtifactFiles.WriteAsync(files.Prediction, HarnessJson.Serialize(plan.Prediction), ct);
         var started = System.Diagnostics.Stopwatch.StartNew();
         var observation = await ObserveAsync(plan, ct);
-        observation = observation with { Seconds = Math.Round(started.Elapsed.TotalSeconds, 2), KernelRelease = plan.Inputs.Kernel.Release };
+        observation = observation with { Seconds = Math.Round(started.Elapsed.TotalSeconds, 2), KernelRelease = plan.Inputs.Kernel.Release,
+            KernelLine = plan.Inputs.Kernel.Line };
         await ArtifactFiles.WriteAsync(files.Observation, HarnessJson.Serialize(observation), CancellationToken.None);
         return observation;
     }
@@ -107,7 +108,7 @@ public sealed class CellRunner(AccelChooser accel, RunOptions options, ILogger l
         var (qemu, kernel, image) = inputs;
         return GuestBuilder.For(scenario, qemu.Binary, kernel.BootImage(), image.HostPublicKey, path => ImageBuilder.WriteRunInitrd(image, path, kernel.Modules?.Archive))
             .WithInputsKey($"qemu {qemu.Key}; kernel {kernel.Key}; image {image.Key}").WithFirmware(qemu.FirmwareDirs).WithFastFirmware(qemu.FastFirmware)
-            .WithNic(kernel.HasBuiltInVirtioNet() ? GuestNic.VirtioNet : GuestNic.E1000)
+            .WithNic(kernel.Nic() == NicDriver.VirtioNet ? GuestNic.VirtioNet : GuestNic.E1000)
             .WithAccel(accelerator).WithConsoleLog(consoleLog).WithSshPort(options.SshPort).WithTimeouts(options.Timeouts).Build();
     }
 
@@ -127,6 +128,7 @@ public sealed class CellRunner(AccelChooser accel, RunOptions options, ILogger l
         {
             BootSeconds = Seconds(guest.ReadyTime), MarkerSeconds = Seconds(guest.MarkerTime), Layout = facts.Layout,
             StructPageSize = facts.Kernel?.StructPageSize, VmemmapBase = facts.Kernel?.VmemmapBase, KernelFactsSource = facts.Kernel?.Source,
+            SectionSizeBits = facts.Kernel?.SectionSizeBits,
         };
         var failures = Preconditions.Check(plan.Scenario, plan.Prediction, facts);
         if (plan.Inputs.Kernel.IsPrebuilt && plan.Inputs.Kernel.Config is null)

@@ -14,15 +14,15 @@ public sealed record KernelSources(string? KernelSrc, string? Patch, string? Qem
     /// <summary>Distro kernel packages given as [NAME=]FILE, unpacked (once, cached) before anything is built.</summary>
     public IReadOnlyList<string> KernelDebs { get; init; } = [];
 
-    /// <summary>Checks that each [NAME=]FILE names a file (the rest is checked when it is unpacked, before anything is built).</summary>
+    /// <summary>Checks that each [NAME=]FILE|DIR names files (the rest is checked when they are unpacked, before anything is built).</summary>
     public static IReadOnlyList<string> CheckKernelDebs(IReadOnlyList<string> specs)
     {
-        var missing = specs.Where(d => !File.Exists(KernelPackage.ParseSpec(d).File)).Select(d => new InputProblem(InputKind.KernelDeb, d, "no such file")).ToList();
-        return missing.Count > 0 ? throw new BadInputException(missing) : specs;
+        KernelDebSet.Group(specs);
+        return specs;
     }
 
     /// <summary>Every name a kernel is registered under: images, and packages (whose names are known before unpacking).</summary>
-    public IEnumerable<string> RegisteredNames => Prebuilt.Keys.Concat(KernelDebs.Select(d => KernelPackage.ParseSpec(d).Name));
+    public IEnumerable<string> RegisteredNames => Prebuilt.Keys.Concat(KernelDebSet.Group(KernelDebs).Select(d => d.Name));
 
     /// <summary>
     /// Parses prebuilt kernel images given as NAME=PATH and checks each (a bzImage; its config when one is beside it).
@@ -60,6 +60,7 @@ public sealed class InputsResolver(BuildContext ctx, KernelSources sources)
         try
         {
             var prebuilt = await PrebuiltAsync(ct); // packages first: a bad one is found before QEMU is built
+            var line = s.Kernel.Line is { } lineName ? ctx.Repo.Lines().Get(lineName) : null; // an unknown line too
             var qemu = await Memo("qemu-" + s.Qemu, () => new QemuBuilder(ctx).GetAsync(s.Qemu, sources.QemuSrc, ct));
             KernelBuild kernel;
             if (s.Kernel.Image is { } name)
@@ -68,7 +69,8 @@ public sealed class InputsResolver(BuildContext ctx, KernelSources sources)
             else if (prebuilt.TryGetValue(s.Kernel.Variant.ToString().ToLowerInvariant(), out var registered))
                 kernel = registered; // a prebuilt image registered as unpatched=PATH: the matrix's cells use the user's builds
             else
-                kernel = await Memo("kernel-" + s.Kernel.Variant, () => new KernelBuilder(ctx) { TreeAsIs = sources.TreeAsIs }.GetAsync(s.Kernel.Variant, sources.KernelSrc, sources.Patch, ct));
+                kernel = await Memo($"kernel-{s.Kernel.Variant}-{line?.Name}", () => new KernelBuilder(ctx) { TreeAsIs = sources.TreeAsIs, Line = line }
+                    .GetAsync(s.Kernel.Variant, sources.KernelSrc, sources.Patch, ct));
             var image = await Memo("image", () => new ImageBuilder(ctx).GetAsync(ct));
             return new GuestInputs(qemu, kernel, image);
         }
@@ -83,7 +85,7 @@ public sealed class InputsResolver(BuildContext ctx, KernelSources sources)
     {
         if (_prebuilt is not null) return _prebuilt;
         var all = new Dictionary<string, KernelBuild>(sources.Prebuilt);
-        foreach (var deb in sources.KernelDebs)
+        foreach (var deb in KernelDebSet.Group(sources.KernelDebs))
         {
             var kernel = await new KernelPackage(ctx).RegisterAsync(deb, ct);
             all[kernel.Name] = kernel;

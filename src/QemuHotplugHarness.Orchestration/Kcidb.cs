@@ -50,10 +50,12 @@ public static class Kcidb
     private static JsonObject BuildNode(string id, string checkoutId, string kernel, IReadOnlyList<SummaryCell> cells, ChangeUnderTest change)
     {
         var release = cells.Select(c => c.Observation.KernelRelease).FirstOrDefault(r => r is not null);
+        var line = cells.Select(c => c.Observation.KernelLine).FirstOrDefault(r => r is not null);
         return new JsonObject
         {
             ["id"] = id, ["checkout_id"] = checkoutId, ["origin"] = Origin, ["architecture"] = "x86_64",
-            ["config_name"] = "tinyconfig+hotplug", ["comment"] = $"{kernel} kernel {release ?? "unknown"} from {change.TreeText}; patch under test: {change.Subject}",
+            ["config_name"] = "tinyconfig+hotplug", ["comment"] = $"{kernel} kernel {release ?? "unknown"}{(line is null ? "" : $" (kernel line {line})")} from {change.TreeText}; "
+                + $"patch under test: {change.Subject}",
             ["status"] = release is not null ? "PASS" : "MISS",
         };
     }
@@ -67,7 +69,11 @@ public static class Kcidb
             ["start_time"] = s.StartedAt.ToString("o"), ["duration"] = c.Observation.Seconds,
             ["comment"] = $"predicted {c.Prediction.Outcome.Kebab()}, observed {c.Observation.Outcome.Kebab()}" + (c.Match ? "" : "; " + string.Join("; ", c.Mismatches)),
             ["output_files"] = new JsonArray(evidence.OutputFiles.Select(f => (JsonNode)Resource(f)).ToArray()),
-            ["environment"] = new JsonObject { ["comment"] = $"QEMU {c.Scenario.Qemu.Kebab()}, accel {c.Observation.Accel?.Kebab() ?? "none"}, PSE {(c.Scenario.Cpu.Pse ? "on" : "off")}" },
+            ["environment"] = new JsonObject
+            {
+                ["comment"] = $"QEMU {c.Scenario.Qemu.Kebab()}, accel {c.Observation.Accel?.Kebab() ?? "none"}, PSE {(c.Scenario.Cpu.Pse ? "on" : "off")}"
+                    + Reports.KernelText(c.Observation),
+            },
         };
         if (evidence.ConsoleLog is { } console) test["log_url"] = FileUri(console);
         if (c.Observation.Oopses.FirstOrDefault() is { } oops) test["log_excerpt"] = oops.Title;

@@ -22,6 +22,8 @@ public static class Preconditions
             failures.Add($"Persistent Memory is {Text(seen.PersistentMemory)}, predicted {Text(predicted.PersistentMemory)}");
         if (scenario.Nvdimm.Address is { } asked && seen.NvdimmAddressQmp != asked)
             failures.Add($"QMP puts the NVDIMM at {(seen.NvdimmAddressQmp is { } at ? Hex.Format(at) : "nowhere")}, asked for {Hex.Format(asked)}");
+        if (facts.Kernel?.SectionSizeBits is { } bits && 1UL << bits != Sparsemem.SectionSize)
+            failures.Add($"the kernel's memory sections are 2^{bits} bytes (VMCOREINFO), the model's {Sparsemem.SectionSize >> 20} MiB");
         if (facts.HasPse != scenario.Cpu.Pse)
             failures.Add($"/proc/cpuinfo {(facts.HasPse ? "has" : "lacks")} pse, asked for pse {(scenario.Cpu.Pse ? "on" : "off")}");
         return failures;

@@ -138,11 +138,15 @@ public static class Reports
             tc.Add(new XElement("failure", new XAttribute("message", string.Join("; ", c.Mismatches)),
                 string.Join("\n", c.Mismatches) + (oops is null ? "" : $"\n{oops.Title}\nsee {new CellArtifacts(c.Folder).Oops(1)}")));
         }
-        var outText = $"predicted {c.Prediction.Outcome.Kebab()}, observed {c.Observation.Outcome.Kebab()}" +
+        var outText = $"predicted {c.Prediction.Outcome.Kebab()}, observed {c.Observation.Outcome.Kebab()}" + KernelText(c.Observation) +
                       string.Concat(c.Observation.Oopses.Select(o => $"\n{o.Title} (fault {HexOrNone(o.FaultAddress)}, pfn {HexOrNone(o.FaultPfn)})"));
         tc.Add(new XElement("system-out", outText));
         return tc;
     }
+
+    /// <summary>"; kernel 7.2.13 (line latest)" for a cell whose kernel is known.</summary>
+    public static string KernelText(Observation o) =>
+        o.KernelRelease is null ? "" : $"; kernel {o.KernelRelease}" + (o.KernelLine is null ? "" : $" (line {o.KernelLine})");
 
     public static string HexOrNone(ulong? value) => value is { } v ? Hex.Format(v) : "none";
 }

@@ -51,6 +51,9 @@ public sealed record KernelSpec
     /// <summary>Name of a prebuilt kernel registered with <c>--kernel-image NAME=PATH</c>; null = build <see cref="Variant"/>.</summary>
     public string? Image { get; init; }
 
+    /// <summary>The kernel line (kernel-lines/NAME.json) whose Debian source is built; null = the default line (6.1).</summary>
+    public string? Line { get; init; }
+
     /// <summary>Size of struct page in the guest kernel (64 with SLUB, 56 with SLOB); learned from the build when known.</summary>
     public int StructPageSize { get; init; } = 64;
 

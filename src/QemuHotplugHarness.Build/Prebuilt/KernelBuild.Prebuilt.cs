@@ -8,16 +8,24 @@ public sealed partial record KernelBuild
     /// <summary>The kernel's config file when known (a package's config-RELEASE, one beside the image); null = unknown.</summary>
     public string? Config { get; init; }
 
+    /// <summary>The kernel line the build belongs to (kernel-lines/NAME.json); null for a prebuilt kernel.</summary>
+    public string? Line { get; init; }
+
     /// <summary>Registered by the user (an image or a package), not built by the harness.</summary>
     public bool IsPrebuilt { get; init; }
 
     /// <summary>
-    /// Whether the kernel has a virtio-net NIC driver built in (<c>CONFIG_VIRTIO_PCI=y</c> and <c>CONFIG_VIRTIO_NET=y</c>
-    /// in its config): the harness's own builds do. A kernel without it, or with an unknown config, gets e1000.
+    /// The NIC the guest gets: the one the kernel has a driver for (<see cref="KernelRequirements.ChooseNic"/>; the
+    /// harness's own builds have virtio-net built in). Without a config: virtio-net when its module is all the packed
+    /// modules give, e1000 otherwise.
     /// </summary>
-    public bool HasBuiltInVirtioNet() =>
-        ConfigOptions() is { } options
-        && options.GetValueOrDefault("CONFIG_VIRTIO_PCI") == "y" && options.GetValueOrDefault("CONFIG_VIRTIO_NET") == "y";
+    public NicDriver Nic()
+    {
+        if (ConfigOptions() is { } options)
+            return KernelRequirements.ChooseNic(options, modulesUsable: Modules is not null)?.Nic ?? NicDriver.E1000;
+        var loaded = Modules?.LoadOrder ?? [];
+        return loaded.Contains("virtio_net") && !loaded.Contains("e1000") ? NicDriver.VirtioNet : NicDriver.E1000;
+    }
 
     /// <summary>
     /// What QEMU boots with <c>-kernel</c>: the harness's own vmlinux through its PVH entry when its config has

@@ -87,6 +87,9 @@ public static class PrebuiltKernels
             else if (d.Required && tree.Builtin is not null)
                 throw new ModuleTreeException($"no module {d.Module} and modules.builtin does not list it (needed: {d.Why})");
         }
+        // The NIC: e1000, else virtio-net, as modules where the tree has them (built in: nothing to load).
+        var nic = KernelRequirements.Nics.Reverse().FirstOrDefault(n => n.Drivers.All(d => tree.Builtin?.Contains(d.Module!) == true || tree.Find(d.Module!) is not null));
+        wanted.AddRange(nic?.Drivers.Select(d => d.Module!).Where(m => tree.Builtin?.Contains(m) != true) ?? []);
         return wanted;
     }
 

@@ -19,6 +19,9 @@ public static class BuildCommand
         [CommandOption("--patch <FILE>")] [Description("The patch under test (default: kernel-patches/).")]
         public string? Patch { get; init; }
 
+        [CommandOption("--kernel-line <LINE>")] [Description("Kernel line whose Debian source is built: 6.1, 6.12 or latest (default 6.1).")]
+        public string? KernelLine { get; init; }
+
         [CommandOption("--variant <VARIANT>")] [Description("build kernel: unpatched, patched or both (default both).")]
         public string Variant { get; init; } = "both";
 
@@ -46,7 +49,7 @@ public static class BuildCommand
             };
             InputChecks.Build(s.KernelSrc, s.Patch, s.QemuSrc);
             if (s.KernelSrc is not null && WantKernel) KernelTree.Validate(s.KernelSrc);
-            if (WantKernel) await InputChecks.PatchAsync(s.KernelSrc, s.Patch, ct);
+            if (WantKernel) await InputChecks.PatchAsync(s.KernelSrc, s.Patch, s.KernelLine, ct);
             var artifacts = HarnessLog.PrepareArtifacts(s.Artifacts ?? HarnessLog.DefaultArtifacts("build-"));
             using var log = (Serilog.Core.Logger)HarnessLog.Create(artifacts);
             var ctx = BuildContext.Create(log, artifacts);
@@ -56,9 +59,10 @@ public static class BuildCommand
                 built["qemuPatched"] = await new QemuBuilder(ctx).GetAsync(QemuFlavour.Patched, s.QemuSrc, ct);
                 built["qemuStock"] = await new QemuBuilder(ctx).GetAsync(QemuFlavour.Stock, null, ct);
             }
+            var line = s.KernelLine is null ? null : ctx.Repo.Lines().Get(s.KernelLine);
             if (WantKernel)
                 foreach (var v in variants)
-                    built["kernel" + v] = await new KernelBuilder(ctx).GetAsync(v, s.KernelSrc, s.Patch, ct);
+                    built["kernel" + v] = await new KernelBuilder(ctx) { Line = line }.GetAsync(v, s.KernelSrc, s.Patch, ct);
             if (WantImage) built["image"] = await new ImageBuilder(ctx).GetAsync(ct);
             if (s.Json) Console.WriteLine(HarnessJson.Serialize(built));
             else foreach (var (k, v) in built) log.Information("{Name}: {Value}", k, v);

@@ -37,15 +37,17 @@ public static class InputChecks
     public static async Task GuestAsync(GuestSettings s, bool treeAsIs, CancellationToken ct)
     {
         Guest(s);
-        if (!treeAsIs) await PatchAsync(s.KernelSrc, s.Patch, ct);
+        if (!treeAsIs) await PatchAsync(s.KernelSrc, s.Patch, s.KernelLine, ct);
     }
 
     /// <summary>The patch under test against the tree it will be applied to; nothing to check for the project's own patch on Debian's source.</summary>
-    public static async Task PatchAsync(string? kernelSrc, string? patch, CancellationToken ct)
+    public static async Task PatchAsync(string? kernelSrc, string? patch, string? kernelLine, CancellationToken ct)
     {
-        if (kernelSrc is null && patch is null) return;
-        var file = patch ?? Directory.GetFiles(RepoLayout.Discover().KernelPatches, "*.patch").Order(StringComparer.Ordinal).FirstOrDefault();
-        if (file is null || await KernelBuilder.PatchProblemAsync(HarnessCache.DefaultRoot(), kernelSrc, file, ct) is not { } problem) return;
+        if (kernelSrc is null && patch is null && kernelLine is null) return;
+        var repo = RepoLayout.Discover();
+        var line = kernelLine is null ? null : repo.Lines().Get(kernelLine);
+        var file = patch ?? Directory.GetFiles(repo.KernelPatches, "*.patch").Order(StringComparer.Ordinal).FirstOrDefault();
+        if (file is null || await KernelBuilder.PatchProblemAsync(HarnessCache.DefaultRoot(), kernelSrc, file, ct, line) is not { } problem) return;
         throw patch is not null
             ? new BadInputException(InputKind.Patch, patch, problem)
             : new BadInputException(InputKind.KernelSource, kernelSrc!, $"the patch under test ({Path.GetFileName(file)}) {problem}");

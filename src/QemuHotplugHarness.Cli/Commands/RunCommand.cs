@@ -32,7 +32,9 @@ public class GuestSettings : ScenarioSettings
     [CommandOption("--modules <DIR>")] [Description("Modules tree (/lib/modules/RELEASE) of the prebuilt kernel; its NVDIMM and NIC drivers are loaded at boot.")]
     public string? Modules { get; init; }
 
-    [CommandOption("--kernel-deb <[NAME=]FILE>")] [Description("Register a distro kernel package (linux-image-*.deb) under NAME (default deb; repeatable).")]
+    [CommandOption("--kernel-deb <[NAME=]FILE|DIR>")]
+    [Description("Register a distro kernel under NAME (default deb): linux-image-*.deb, or the set a kernel is split into " +
+                 "(linux-image + linux-binary + linux-modules ...: repeat with the same NAME, comma-separate, or give a folder).")]
     public string[] KernelDebs { get; init; } = [];
 
     [CommandOption("--boot-timeout <SECONDS>")] [Description("Seconds to wait for the guest (default 120).")]
@@ -93,7 +95,7 @@ public class GuestSettings : ScenarioSettings
     {
         var runner = ctx.Runner("kernel");
         var tree = KernelSrc is null
-            ? TreeIdentity.Debian(KernelBuilder.DebianSourcePackage, await DebianPackages.InstalledVersionAsync(runner, KernelBuilder.DebianSourcePackage, ct) ?? "(not installed)")
+            ? await DebianTreeAsync(ctx, ct)
             : await new KernelTree(runner, ctx.Cache).IdentifyAsync(KernelSrc, ct);
         var patches = Patch is null
             ? Directory.Exists(ctx.Repo.KernelPatches) ? Directory.GetFiles(ctx.Repo.KernelPatches, "*.patch").OrderBy(p => p, StringComparer.Ordinal).ToList() : []
@@ -101,6 +103,14 @@ public class GuestSettings : ScenarioSettings
         if (!treeAsIs) return ChangeUnderTest.Of(patches, tree);
         var looked = ChangeUnderTest.Of(patches, tree);
         return ChangeUnderTest.Of([], tree) with { Subject = $"the tree as it is, checked for: {looked.Subject}" };
+    }
+
+    /// <summary>The line's Debian source as reports name it (its package and the version on this machine, when known yet).</summary>
+    private async Task<TreeIdentity> DebianTreeAsync(BuildContext ctx, CancellationToken ct)
+    {
+        var line = KernelLine is null ? ctx.Repo.Lines().Default : ctx.Repo.Lines().Get(KernelLine);
+        var local = await new LineSources(ctx).LocalAsync(line, ct);
+        return TreeIdentity.Debian(local?.Package ?? line.Debian.Package ?? line.Debian.PackagePrefix + "*", local?.Version ?? "(not fetched yet)");
     }
 }
 

@@ -22,6 +22,7 @@ public sealed record ScenarioOptions
     public string? NamespaceSize { get; init; }
     public string? Mode { get; init; }
     public int? Iterations { get; init; }
+    public string? KernelLine { get; init; }
 
     public Scenario Apply(Scenario s)
     {
@@ -53,6 +54,7 @@ public sealed record ScenarioOptions
         if (NamespaceSize is not null) s = s.WithNamespaceSize(ByteSize.Parse(NamespaceSize, InputKind.NamespaceSize));
         if (Mode is not null) s = s with { Workload = s.Workload with { Mode = ParseEnum<NamespaceMode>(InputKind.Mode, Mode, "devdax or fsdax") } };
         if (Iterations is not null) s = s.WithIterations(Iterations.Value);
+        if (KernelLine is not null) s = s with { Kernel = s.Kernel with { Line = KernelLine } };
         return s;
     }
 

@@ -53,6 +53,10 @@ public class ScenarioSettings : CommandSettings
     [CommandOption("--iterations <N>")] [Description("Reconfigurations of namespace0.0 (default 3).")]
     public int? Iterations { get; init; }
 
+    [CommandOption("--kernel-line <LINE>")]
+    [Description("Kernel line whose Debian source is built: 6.1, 6.12 or latest (kernel-lines/; default 6.1).")]
+    public string? KernelLine { get; init; }
+
     [CommandOption("--json")] [Description("Write the result as JSON on stdout.")]
     public bool Json { get; init; }
 
@@ -60,13 +64,15 @@ public class ScenarioSettings : CommandSettings
     {
         Machine = Machine, Ram = Ram, MaxMem = MaxMem, Slots = Slots, Smp = Smp, Qemu = Qemu,
         NvdimmSize = NvdimmSize, NvdimmAddr = NvdimmAddr, LabelSize = LabelSize, Pse = Pse, Kernel = Kernel,
-        NamespaceSize = NamespaceSize, Mode = Mode, Iterations = Iterations,
+        NamespaceSize = NamespaceSize, Mode = Mode, Iterations = Iterations, KernelLine = KernelLine,
     };
 
     /// <summary>The seed (or the file), overridden by the flags, validated.</summary>
     public Scenario ResolveScenario()
     {
         var baseScenario = ScenarioFile is null ? Scenario.Seed : ScenarioJson.Load(ScenarioFile);
-        return ScenarioValidator.EnsureValid(ToOptions().Apply(baseScenario));
+        var scenario = ScenarioValidator.EnsureValid(ToOptions().Apply(baseScenario));
+        if (scenario.Kernel.Line is { } line) Build.RepoLayout.Discover().Lines().Get(line); // an unknown line: exit 2 here
+        return scenario;
     }
 }

@@ -145,6 +145,7 @@ public sealed class ValidateCommand : AsyncCommand<ValidateCommand.Settings>
         "--nvdimm-addr", sc.Nvdimm.Address is { } a ? Hex.Format(a) : "auto", "--pse", sc.Cpu.Pse ? "on" : "off",
         "--kernel", sc.Kernel.Image ?? sc.Kernel.Variant.Kebab(), "--namespace-size", sc.Workload.NamespaceSize.ToString(),
         "--mode", sc.Workload.Mode.Kebab(), "--iterations", Num(sc.Workload.Iterations),
+        .. sc.Kernel.Line is { } line ? new[] { "--kernel-line", line } : [],
     ];
 
     private static string Num(int n) => n.ToString(CultureInfo.InvariantCulture);

@@ -64,6 +64,7 @@ public static class FakeKernelFiles
     {
         var lines = QemuHotplugHarness.Build.KernelRequirements.BuiltIn.Select(r => $"{r.Option}=y")
             .Concat(QemuHotplugHarness.Build.KernelRequirements.Drivers.Select(r => $"{r.Option}={drivers}"))
+            .Append($"CONFIG_E1000={drivers}") // the NIC Debian's generic kernels are run with
             .Append("CONFIG_MODULES=y")
             .Where(l => !without.Any(w => l.StartsWith(w + "=", StringComparison.Ordinal)))
             .Concat(without.Select(w => $"# {w} is not set"));

@@ -59,6 +59,16 @@ public class PreconditionsTests
     }
 
     [Test]
+    public void A_kernel_whose_sections_are_not_the_models_size_fails_naming_both()
+    {
+        var facts = SeedFacts() with { Kernel = KernelFacts.FromVmcoreinfo("SIZE(page)=64\nNUMBER(SECTION_SIZE_BITS)=26\n") };
+        Assert.That(Check(Scenario.Seed, facts), Is.EqualTo(new[] { "the kernel's memory sections are 2^26 bytes (VMCOREINFO), the model's 128 MiB" }));
+        var seed = SeedFacts() with { Kernel = KernelFacts.FromVmcoreinfo("SIZE(page)=64\nNUMBER(SECTION_SIZE_BITS)=27\n") };
+        Assert.That(Check(Scenario.Seed, seed), Is.Empty);
+        Assert.That(seed.Kernel!.SectionSizeBits, Is.EqualTo(27));
+    }
+
+    [Test]
     public void Every_failure_is_listed()
     {
         var facts = SeedFacts(noRam: true, noPmem: true, qmp: null, pse: true);
