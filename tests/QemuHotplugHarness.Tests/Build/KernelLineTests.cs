@@ -122,3 +122,30 @@ public class KernelLineTests
         Assert.That(e!.Reason, Is.EqualTo(Path.Combine(_dir, "gone.deb") + ": no such file or folder"));
     }
 }
+
+/// <summary>One nightly matrix over several kernel lines: each cell names its line, and the cells of two lines are two kernels.</summary>
+public class KernelLineMatrixTests
+{
+    [Test]
+    public void A_matrix_cell_picks_its_kernel_line()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"qhh-lines-matrix-{Guid.NewGuid():N}.json");
+        File.WriteAllText(file, """
+            [{ "name": "u-6.12", "scenario": { "kernel": { "line": "6.12", "variant": "unpatched" } } },
+             { "name": "p-latest", "scenario": { "kernel": { "line": "latest", "variant": "patched" } } },
+             { "name": "seed" }]
+            """);
+        try
+        {
+            var cells = QemuHotplugHarness.Orchestration.Matrix.Load(file);
+            Assert.That(cells.Select(c => (c.Scenario.Kernel.Line, c.Scenario.Kernel.Variant)), Is.EqualTo(new (string?, KernelVariant)[]
+            {
+                ("6.12", KernelVariant.Unpatched), ("latest", KernelVariant.Patched), (null, KernelVariant.Unpatched),
+            }));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+}
