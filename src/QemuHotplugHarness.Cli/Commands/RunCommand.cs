@@ -105,12 +105,12 @@ public class GuestSettings : ScenarioSettings
         return ChangeUnderTest.Of([], tree) with { Subject = $"the tree as it is, checked for: {looked.Subject}" };
     }
 
-    /// <summary>The line's Debian source as reports name it (its package and the version on this machine, when known yet).</summary>
+    /// <summary>The line's Debian source as reports name it: its package and version (fetched now when not on this machine yet).</summary>
     private async Task<TreeIdentity> DebianTreeAsync(BuildContext ctx, CancellationToken ct)
     {
         var line = KernelLine is null ? ctx.Repo.Lines().Default : ctx.Repo.Lines().Get(KernelLine);
-        var local = await new LineSources(ctx).LocalAsync(line, ct);
-        return TreeIdentity.Debian(local?.Package ?? line.Debian.Package ?? line.Debian.PackagePrefix + "*", local?.Version ?? "(not fetched yet)");
+        var source = await new LineSources(ctx).GetAsync(line, ct); // the build needs it next anyway
+        return TreeIdentity.Debian(source.Package, source.Version);
     }
 }
 
