@@ -25,6 +25,18 @@ public sealed class KernelBuilder(BuildContext ctx)
     /// </summary>
     public bool TreeAsIs { get; init; }
 
+    /// <summary>
+    /// A case's config lines beyond images/kernel/hotplug.config, appended to the fragment's text wherever it is read,
+    /// merged or keyed: cases with equal lists share builds, another list gets its own build folder. Empty = the fragment alone.
+    /// </summary>
+    public IReadOnlyList<string> ExtraConfig { get; init; } = [];
+
+    /// <summary>The fragment's text with <paramref name="extra"/> appended (unchanged when there is none, so existing keys stay).</summary>
+    public static string WithExtraConfig(string fragmentText, IReadOnlyList<string> extra) =>
+        extra.Count == 0 ? fragmentText : fragmentText + (fragmentText.EndsWith('\n') ? "" : "\n") + string.Join("\n", extra) + "\n";
+
+    private string FragmentText() => WithExtraConfig(File.ReadAllText(ctx.Repo.KernelConfigFragment), ExtraConfig);
+
     public async Task<KernelBuild> GetAsync(KernelVariant variant, string? userSource, string? patchFile, CancellationToken ct)
     {
         var patch = PatchUnderTest(patchFile);
@@ -34,12 +46,11 @@ public sealed class KernelBuilder(BuildContext ctx)
             return await GetFromTreeAsync(variant, userSource, patch, ct);
         }
         var runner = ctx.Runner("kernel");
-        var fragment = ctx.Repo.KernelConfigFragment;
         var sourceId = $"debian {DebianSourcePackage} " + await DebianPackages.RequireInstalledAsync(runner, DebianSourcePackage, ct);
         if (!File.Exists(DebianTarball)) throw new InfrastructureException($"{DebianTarball} is missing (reinstall {DebianSourcePackage})");
 
         // The key is what the kernel is built from (the package's version, the fragment, the variant, the patch).
-        var treeKey = HarnessCache.Key(["kernel-tree", sourceId, File.ReadAllText(fragment)]);
+        var treeKey = HarnessCache.Key(["kernel-tree", sourceId, FragmentText()]);
         var key = HarnessCache.Key(["kernel", treeKey, variant.ToString(), File.ReadAllText(patch)]);
         var name = variant.ToString().ToLowerInvariant();
         if (ctx.Cache.TryGet("kernel", key) is { } hit) return Load(name, hit, key, sourceId);
@@ -54,7 +65,7 @@ public sealed class KernelBuilder(BuildContext ctx)
     /// </summary>
     private async Task<KernelBuild> GetFromTreeAsync(KernelVariant variant, string userSource, string patch, CancellationToken ct)
     {
-        var fragmentText = File.ReadAllText(ctx.Repo.KernelConfigFragment);
+        var fragmentText = FragmentText();
         var trees = new KernelTree(ctx.Runner("kernel"), ctx.Cache);
         var ws = trees.WorkspaceOf(userSource, fragmentText);
         KernelTree.Snapshot snapshot;
@@ -90,7 +101,7 @@ public sealed class KernelBuilder(BuildContext ctx)
     {
         var runner = ctx.Runner("kernel");
         var trees = new KernelTree(runner, ctx.Cache);
-        var ws = trees.WorkspaceOf(job.Tree, File.ReadAllText(ctx.Repo.KernelConfigFragment));
+        var ws = trees.WorkspaceOf(job.Tree, FragmentText());
         // One build at a time per tree (its snapshot) and per shared build folder; always in this order.
         using var treeLock = await ctx.Cache.LockAsync("kernel-src-" + Path.GetFileName(ws.Root), TimeSpan.FromMinutes(90), ct);
         using var buildLock = await ctx.Cache.LockAsync("kernel-build-" + Path.GetFileName(ws.BuildRoot), TimeSpan.FromMinutes(90), ct);
@@ -263,7 +274,13 @@ public sealed class KernelBuilder(BuildContext ctx)
         var stamp = Path.Combine(ws.Build, ".qhh-configured");
         if (File.Exists(stamp)) return;
         Directory.CreateDirectory(ws.Build);
-        await ConfigureAsync(runner, ws.Source, ["O=" + ws.Build], Path.Combine(ws.Build, ".config"), ctx.Repo.KernelConfigFragment, ct);
+        var fragment = ctx.Repo.KernelConfigFragment;
+        if (ExtraConfig.Count > 0)
+        {
+            fragment = Path.Combine(ws.Build, ".qhh-fragment.config");
+            await File.WriteAllTextAsync(fragment, FragmentText(), ct);
+        }
+        await ConfigureAsync(runner, ws.Source, ["O=" + ws.Build], Path.Combine(ws.Build, ".config"), fragment, ct);
         await File.WriteAllTextAsync(stamp, "configured\n", ct);
     }
 

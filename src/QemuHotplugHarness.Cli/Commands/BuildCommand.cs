@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using QemuHotplugHarness.Build;
+using QemuHotplugHarness.Orchestration;
 using QemuHotplugHarness.Scenarios;
 using Serilog;
 using Spectre.Console.Cli;
@@ -16,8 +17,11 @@ public static class BuildCommand
         [CommandOption("--kernel-src <DIR>")] [Description("Build this kernel tree (a git checkout too) instead of linux-source-6.1.")]
         public string? KernelSrc { get; init; }
 
-        [CommandOption("--patch <FILE>")] [Description("The patch under test (default: kernel-patches/).")]
+        [CommandOption("--patch <FILE>")] [Description("The patch under test (default: the case's fix for the kernel line).")]
         public string? Patch { get; init; }
+
+        [CommandOption("--case <NAME>")] [Description("build kernel: the kernels of this case of cases/ (its fix and config; default: the seed's case).")]
+        public string? Case { get; init; }
 
         [CommandOption("--variant <VARIANT>")] [Description("build kernel: unpatched, patched or both (default both).")]
         public string Variant { get; init; } = "both";
@@ -46,7 +50,9 @@ public static class BuildCommand
             };
             InputChecks.Build(s.KernelSrc, s.Patch, s.QemuSrc);
             if (s.KernelSrc is not null && WantKernel) KernelTree.Validate(s.KernelSrc);
-            if (WantKernel) await InputChecks.PatchAsync(s.KernelSrc, s.Patch, ct);
+            var recipe = WantKernel ? KernelRecipe.Of(SuiteCases.Library(RepoLayout.Discover()).Load(s.Case ?? SuiteCases.DefaultCase),
+                new KernelSources(s.KernelSrc, s.Patch, s.QemuSrc, new Dictionary<string, KernelBuild>())) : null;
+            if (recipe is not null) await InputChecks.PatchAsync(s.KernelSrc, s.Patch, [recipe.Patch], ct);
             var artifacts = HarnessLog.PrepareArtifacts(s.Artifacts ?? HarnessLog.DefaultArtifacts("build-"));
             using var log = (Serilog.Core.Logger)HarnessLog.Create(artifacts);
             var ctx = BuildContext.Create(log, artifacts);
@@ -58,7 +64,7 @@ public static class BuildCommand
             }
             if (WantKernel)
                 foreach (var v in variants)
-                    built["kernel" + v] = await new KernelBuilder(ctx).GetAsync(v, s.KernelSrc, s.Patch, ct);
+                    built["kernel" + v] = await new KernelBuilder(ctx) { ExtraConfig = recipe!.ExtraConfig }.GetAsync(v, s.KernelSrc, recipe.Patch, ct);
             if (WantImage) built["image"] = await new ImageBuilder(ctx).GetAsync(ct);
             if (s.Json) Console.WriteLine(HarnessJson.Serialize(built));
             else foreach (var (k, v) in built) log.Information("{Name}: {Value}", k, v);
