@@ -37,8 +37,8 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
         if (s.Repeat is < 1 or > 1000) throw new BadInputException(InputKind.Repeat, s.Repeat.ToString(CultureInfo.InvariantCulture), "must be between 1 and 1000");
         if (s.Jobs < 1) throw new BadInputException(InputKind.Jobs, s.Jobs.ToString(CultureInfo.InvariantCulture), "at least 1");
         var bisectTree = s.Bisect && s.KernelSrc is not null;
-        var sources = s.Sources() with { TreeAsIs = bisectTree };
         var cases = SelectCases(s);
+        var sources = s.Sources() with { TreeAsIs = bisectTree };
         var cells = cases.SelectMany(c => CellsOf(s, c, sources, bisectTree)).ToList();
         var patches = cells.Select(c => c.Kernel!.Patch).Distinct().ToList();
         await InputChecks.GuestAsync(s, bisectTree, ct, patches);

@@ -65,8 +65,9 @@ public static partial class CaseLoader
         var workload = r.Field(root, "", "workload", required: false) is { } w ? ReadWorkload(w, r) : null;
         if (modelled == true && workload is not null)
             r.Problem("workload", "the simulator models only the ndctl reconfigure loop of \"scenario\": a custom workload needs \"modelled\": false");
-        var cells = r.Field(root, "", "cells", required: false) is { } cs ? CaseCells.Read(cs, modelled ?? true, r) : null;
-        if (modelled == false && cells is null) r.Problem("cells", "missing (a case outside the simulator needs cells with expectations)");
+        var cellsField = r.Field(root, "", "cells", required: false);
+        var cells = cellsField is { } cs ? CaseCells.Read(cs, modelled ?? true, r) : null;
+        if (modelled == false && cellsField is null) r.Problem("cells", "missing (a case outside the simulator needs cells with expectations)");
         var scenario = ReadScenario(root, name ?? folderName, workload, r, display);
         if (name is null || summary is null || fix is null || lines is null || config is null || modelled is null || scenario is null) return null;
         return new Case
