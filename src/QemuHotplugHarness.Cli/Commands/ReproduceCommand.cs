@@ -78,7 +78,7 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
     }
 
     /// <summary>A case's cells on its scenario (or --scenario's) with the flags applied: its own cells, or --matrix, or the bisect cell.</summary>
-    private static IReadOnlyList<Cell> CellsOf(Settings s, Case c, KernelSources sources, bool bisectTree)
+    public static IReadOnlyList<Cell> CellsOf(Settings s, Case c, KernelSources sources, bool bisectTree)
     {
         var recipe = KernelRecipe.Of(c, sources);
         var b = s.ScenarioFile is not null ? s.ResolveScenario() : s.ResolveScenario(c.Scenario);

@@ -42,3 +42,48 @@ public class CaseCliTests
         Assert.That(e.Reason, Does.StartWith("not modelled, and none of its cells (unpatched-pse-off, patched-pse-on) is kernel patched, PSE off, QEMU patched"));
     }
 }
+
+/// <summary>reproduce's cells of a case: its own cells with the flags applied to its scenario, its kernel recipe, its expectations.</summary>
+public class ReproduceCaseCellsTests
+{
+    private static Case Fixture() => new CaseLibrary(Path.Combine(AppContext.BaseDirectory, "Corpus", "cases", "good")).Load("memunmap-uninit");
+
+    [Test]
+    public void A_case_cells_carry_the_case_its_fix_and_config_and_its_expectations_and_flags_apply_to_its_scenario()
+    {
+        var c = Fixture();
+        var cells = ReproduceCommand.CellsOf(new ReproduceCommand.Settings { Smp = 4 }, c, KernelSources.Default, bisectTree: false);
+        Assert.Multiple(() =>
+        {
+            Assert.That(cells.Select(x => (x.Label, x.Scenario.Kernel.Variant, x.Scenario.Cpu.Pse)), Is.EqualTo(new[]
+            {
+                ("memunmap-uninit/unpatched-pse-off", QemuHotplugHarness.Scenarios.KernelVariant.Unpatched, false),
+                ("memunmap-uninit/patched-pse-on", QemuHotplugHarness.Scenarios.KernelVariant.Patched, true),
+            }));
+            Assert.That(cells.Select(x => x.Scenario.Machine.Smp), Has.All.EqualTo(4), "the scenario flags override the case's scenario");
+            Assert.That(cells.Select(x => x.Scenario.Workload.IsCustom), Has.All.True);
+            Assert.That(cells.Select(x => Path.GetFileName(x.Kernel!.Patch)), Has.All.EqualTo("fix-6.1.patch"));
+            Assert.That(cells[0].Kernel!.ExtraConfig, Is.EqualTo(new[] { "CONFIG_DEBUG_VM=y", "CONFIG_DEBUG_VM_PGFLAGS=y" }));
+            Assert.That(cells.Select(x => x.Expect!.Outcome), Is.EqualTo(new[] { QemuHotplugHarness.Scenarios.Outcome.Oops, QemuHotplugHarness.Scenarios.Outcome.Clean }));
+        });
+    }
+
+    [Test]
+    public void A_kernel_line_without_the_case_fix_is_refused_before_any_cell()
+    {
+        var e = Assert.Throws<QemuHotplugHarness.Scenarios.BadInputException>(() =>
+            ReproduceCommand.CellsOf(new ReproduceCommand.Settings(), Fixture(), KernelSources.Default with { KernelLine = "6.12" }, bisectTree: false))!;
+        Assert.That(e.Message, Is.EqualTo("case memunmap-uninit: no fix for kernel line 6.12 (add cases/memunmap-uninit/fix-6.12.patch and a \"lines\" entry)"));
+    }
+
+    [Test]
+    public void A_matrix_file_cannot_replace_the_cells_of_a_case_outside_the_model()
+    {
+        var matrix = Path.Combine(Directory.CreateTempSubdirectory("qhh-matrix-").FullName, "m.json");
+        File.WriteAllText(matrix, """[{ "name": "a" }]""");
+        var e = Assert.Throws<QemuHotplugHarness.Scenarios.BadInputException>(() =>
+            ReproduceCommand.CellsOf(new ReproduceCommand.Settings { MatrixFile = matrix }, Fixture(), KernelSources.Default, bisectTree: false))!;
+        Assert.That(e.Problems.Single().Reason, Does.StartWith("not modelled (the simulator has no model of memunmap_pages()): its own cells carry what each must show; drop --matrix"));
+        Directory.Delete(Path.GetDirectoryName(matrix)!, recursive: true);
+    }
+}
