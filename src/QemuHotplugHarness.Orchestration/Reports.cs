@@ -58,7 +58,7 @@ public sealed record ChangeUnderTest(string Subject, string TreeName, IReadOnlyL
     /// <summary>Reads the subjects and hashes the patches (the I/O edge; renderers get the result).</summary>
     public static ChangeUnderTest FromPatches(IReadOnlyList<string> patchFiles, string treeName)
     {
-        var subjects = patchFiles.Select(SubjectOf).Where(s => s is not null).ToList();
+        var subjects = patchFiles.Select(SubjectOf).Where(s => s is not null).Distinct().ToList(); // cases may share a fix
         var hash = patchFiles.Count == 0 ? "" : Sha256(string.Concat(patchFiles.Select(p => Sha256(File.ReadAllText(p)) + "\n")));
         var subject = subjects.Count == 0 ? "(no patch)" : string.Join("; ", subjects);
         return new ChangeUnderTest(subject, treeName, patchFiles, hash);

@@ -156,3 +156,19 @@ public class CaseJudgingTests
         Assert.That(Reproducer.Plan(Matrix.Shard(cells.Take(1).ToList(), 1, null)).Select(w => w.Folder), Is.EqualTo(new[] { "u" }), "one case: folders as before");
     }
 }
+
+/// <summary>The change of a suite: every case's fix named once, even when two cases carry the same fix.</summary>
+public class SuiteChangeTests
+{
+    [Test]
+    public void Two_cases_with_the_same_fix_name_it_once()
+    {
+        var dir = Directory.CreateTempSubdirectory("qhh-change-").FullName;
+        var (a, b, c) = (Path.Combine(dir, "a.patch"), Path.Combine(dir, "b.patch"), Path.Combine(dir, "c.patch"));
+        File.WriteAllText(a, "Subject: [PATCH] mm/sparse: one fix\n");
+        File.WriteAllText(b, "Subject: [PATCH v2] mm/sparse: one fix\n");
+        File.WriteAllText(c, "Subject: [PATCH] mm/memunmap: another fix\n");
+        Assert.That(ChangeUnderTest.FromPatches([a, b, c], "linux-source-6.1").Subject, Is.EqualTo("mm/sparse: one fix; mm/memunmap: another fix"));
+        Directory.Delete(dir, recursive: true);
+    }
+}
