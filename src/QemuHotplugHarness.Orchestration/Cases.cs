@@ -23,11 +23,15 @@ public static class SuiteCases
 
     public static CaseLibrary Library(RepoLayout repo) => new(Path.Combine(repo.Root, "cases"));
 
-    /// <summary>A case's cells: the seed's five-cell matrix (predicted) when it names none, else its own, each with its expectation when not modelled.</summary>
+    /// <summary>
+    /// A case's cells: the seed's five-cell matrix (predicted) when it names none, else its own, each with its expectation
+    /// when not modelled.
+    /// </summary>
     public static IReadOnlyList<Cell> Cells(Case c, Scenario b, KernelRecipe recipe)
     {
         if (c.Cells is null) return Matrix.Default(b).Select(cell => Tag(cell, c, null, recipe)).ToList();
-        return c.Cells.Select(cc => Tag(new Cell(cc.Name, b.WithQemu(cc.Qemu).WithKernel(cc.Kernel).WithPse(cc.Pse).WithName(cc.Name)), c, cc.Expect, recipe)).ToList();
+        return c.Cells.Select(cc =>
+            Tag(new Cell(cc.Name, b.WithQemu(cc.Qemu).WithKernel(cc.Kernel).WithPse(cc.Pse).WithName(cc.Name)), c, cc.Expect, recipe)).ToList();
     }
 
     /// <summary>A cell of case <paramref name="c"/>: judged by <paramref name="expect"/> when the case is not modelled.</summary>
@@ -59,7 +63,8 @@ public static class CaseExpectations
     {
         if (c is null || c.Modelled) return Predictor.Predict(s);
         var cell = CellOf(c, s) ?? throw new BadInputException(InputKind.Case, c.Name,
-            $"not modelled, and none of its cells ({string.Join(", ", c.Cells!.Select(x => x.Name))}) is kernel {s.Kernel.Image ?? s.Kernel.Variant.Kebab()}, " +
+            $"not modelled, and none of its cells ({string.Join(", ", c.Cells!.Select(x => x.Name))}) " +
+            $"is kernel {s.Kernel.Image ?? s.Kernel.Variant.Kebab()}, " +
             $"PSE {(s.Cpu.Pse ? "on" : "off")}, QEMU {s.Qemu.Kebab()}: such a case is judged by its cells' expectations");
         return Prediction.FromExpectation(Predictor.Predict(s), cell.Expect!, c.NotModelledReason ?? "the case says so");
     }
@@ -71,6 +76,7 @@ public static class CaseExpectations
         $"Fix: {c.Fix.Subject}{(c.Fix.Commit is null ? "" : $" ({c.Fix.Commit})")}; kernel lines: {string.Join(", ", c.Lines.Keys)}",
         $"Not modelled: {c.NotModelledReason}",
         "Expectations (judged on real guests):",
-        .. (c.Cells ?? []).Select(x => $"  {x.Name}: kernel {x.Kernel.Kebab()}, PSE {(x.Pse ? "on" : "off")}, QEMU {x.Qemu.Kebab()}: {x.Expect?.Describe() ?? "none"}"),
+        .. (c.Cells ?? []).Select(x =>
+            $"  {x.Name}: kernel {x.Kernel.Kebab()}, PSE {(x.Pse ? "on" : "off")}, QEMU {x.Qemu.Kebab()}: {x.Expect?.Describe() ?? "none"}"),
     ];
 }

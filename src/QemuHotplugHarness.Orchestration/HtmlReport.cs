@@ -76,7 +76,8 @@ public static class HtmlReport
 
     private static void Matrix(StringBuilder h, IReadOnlyList<SummaryCell> cells, string heading)
     {
-        h.Append(heading).Append("<table><tr><th>cell</th><th>QEMU</th><th>kernel</th><th>PSE</th><th>predicted</th><th>observed</th><th>match</th><th>boot s</th></tr>");
+        h.Append(heading)
+         .Append("<table><tr><th>cell</th><th>QEMU</th><th>kernel</th><th>PSE</th><th>predicted</th><th>observed</th><th>match</th><th>boot s</th></tr>");
         foreach (var c in cells)
         {
             h.Append($"<tr><td><a href=\"{E(c.Folder)}/\">{E(c.Name)}</a></td><td>{E(c.Scenario.Qemu.Kebab())}</td><td>{E(c.Scenario.Kernel.Image ?? c.Scenario.Kernel.Variant.Kebab())}</td>")

@@ -64,7 +64,10 @@ public sealed class InputsResolver(BuildContext ctx, KernelSources sources)
 
     public Task<GuestInputs> ResolveAsync(Scenario s, CancellationToken ct) => ResolveAsync(s, null, ct);
 
-    /// <summary>What <paramref name="s"/> boots, its kernels built from <paramref name="recipe"/> (null: the sources' recipe, else the default case's).</summary>
+    /// <summary>
+    /// What <paramref name="s"/> boots, its kernels built from <paramref name="recipe"/> (null: the sources' recipe, else the
+    /// default case's).
+    /// </summary>
     public async Task<GuestInputs> ResolveAsync(Scenario s, KernelRecipe? recipe, CancellationToken ct)
     {
         await _gate.WaitAsync(ct);

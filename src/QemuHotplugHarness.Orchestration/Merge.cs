@@ -24,7 +24,8 @@ public static class Merge
         var validation = summaries[0].Validation;
         if (summaries.Any(s => s.Validation?.Seed != validation?.Seed || s.Validation?.Sample != validation?.Sample))
             throw new BadInputException("the validate shards drew different samples (--seed or --sample differ); merge shards of one draw");
-        var caseInfos = summaries.SelectMany(s => s.Cases ?? []).DistinctBy(c => c.Name).Select(c => new CaseInfo(c.Name, c.Fix, c.Commit, c.Modelled)).ToList();
+        var caseInfos = summaries.SelectMany(s => s.Cases ?? []).DistinctBy(c => c.Name)
+            .Select(c => new CaseInfo(c.Name, c.Fix, c.Commit, c.Modelled)).ToList();
         var cases = caseInfos.Count == 0 ? null : RunState.CaseSummaries(caseInfos, cells, kind, shard: false);
         var merged = new Summary
         {

@@ -117,20 +117,26 @@ public static class Reports
     {
         var properties = s.Change is { } change ? new[] { Property("patch", change.Subject), Property("tree", change.TreeText) } : [];
         if (s.Cases is not { Count: > 0 } cases)
-            return new XDocument(new XElement("testsuites", JunitSuite(s, "qemu-hotplug-harness " + s.Kind.Kebab(), "", s.Verdict, s.Cells, s.Seconds, properties)));
+            return new XDocument(new XElement("testsuites",
+                JunitSuite(s, "qemu-hotplug-harness " + s.Kind.Kebab(), "", s.Verdict, s.Cells, s.Seconds, properties)));
         var suites = cases.Select(c =>
         {
             var cells = s.Cells.Where(x => x.Case == c.Name).ToList();
-            XElement[] caseProperties = [Property("case", c.Name), Property("fix", c.Fix), .. c.Commit is null ? Array.Empty<XElement>() : [Property("commit", c.Commit)],
-                Property("verdict", c.Verdict.Kebab()), .. properties];
-            return JunitSuite(s, $"qemu-hotplug-harness {s.Kind.Kebab()} {c.Name}", c.Name + ".", c.Verdict, cells, cells.Sum(x => x.Observation.Seconds), caseProperties);
+            XElement[] caseProperties =
+            [
+                Property("case", c.Name), Property("fix", c.Fix), .. c.Commit is null ? Array.Empty<XElement>() : [Property("commit", c.Commit)],
+                Property("verdict", c.Verdict.Kebab()), .. properties,
+            ];
+            var seconds = cells.Sum(x => x.Observation.Seconds);
+            return JunitSuite(s, $"qemu-hotplug-harness {s.Kind.Kebab()} {c.Name}", c.Name + ".", c.Verdict, cells, seconds, caseProperties);
         });
         return new XDocument(new XElement("testsuites", suites));
     }
 
     private static XElement Property(string name, string value) => new("property", new XAttribute("name", name), new XAttribute("value", value));
 
-    private static XElement JunitSuite(Summary s, string name, string classPrefix, Verdict verdict, IReadOnlyList<SummaryCell> cells, double seconds, XElement[] properties)
+    private static XElement JunitSuite(Summary s, string name, string classPrefix, Verdict verdict, IReadOnlyList<SummaryCell> cells, double seconds,
+        XElement[] properties)
     {
         var cases = cells.Select(c => JunitCase(s, c, $"qemu-hotplug-harness.{classPrefix}{verdict.Kebab()}")).ToList();
         return new XElement("testsuite",

@@ -93,7 +93,10 @@ public sealed record WorkloadSpec
     [JsonIgnore]
     public bool IsCustom => Iteration is not null;
 
-    /// <summary>The argument arrays, in order: a case's setup then its iteration steps, else the ndctl loop (label steps first when <see cref="InitLabels"/>).</summary>
+    /// <summary>
+    /// The argument arrays, in order: a case's setup then its iteration steps, else the ndctl loop (label steps first when
+    /// <see cref="InitLabels"/>).
+    /// </summary>
     public IReadOnlyList<WorkloadStep> Steps() => IsCustom ? CustomSteps() : ReconfigureSteps();
 
     private List<WorkloadStep> CustomSteps()

@@ -35,9 +35,12 @@ public sealed class BuildBench(ILogger log, string scratch, string logDir)
         if (kernel)
         {
             var ctx = Context("seq");
-            steps.Add(await MeasureAsync("kernel cold (unpatched)", ctx, async () => Describe(await new KernelBuilder(ctx).GetAsync(KernelVariant.Unpatched, null, SeedPatch, ct))));
-            steps.Add(await MeasureAsync("kernel incremental (patched)", ctx, async () => Describe(await new KernelBuilder(ctx).GetAsync(KernelVariant.Patched, null, SeedPatch, ct))));
-            steps.Add(await MeasureAsync("kernel cached", ctx, async () => Describe(await new KernelBuilder(ctx).GetAsync(KernelVariant.Unpatched, null, SeedPatch, ct))));
+            steps.Add(await MeasureAsync("kernel cold (unpatched)", ctx,
+                async () => Describe(await new KernelBuilder(ctx).GetAsync(KernelVariant.Unpatched, null, SeedPatch, ct))));
+            steps.Add(await MeasureAsync("kernel incremental (patched)", ctx,
+                async () => Describe(await new KernelBuilder(ctx).GetAsync(KernelVariant.Patched, null, SeedPatch, ct))));
+            steps.Add(await MeasureAsync("kernel cached", ctx,
+                async () => Describe(await new KernelBuilder(ctx).GetAsync(KernelVariant.Unpatched, null, SeedPatch, ct))));
         }
         if (qemu)
         {

@@ -28,7 +28,8 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
         [CommandOption("--bisect")] [Description("Exit codes for git bisect run: 0 good, 1 bad, 125 skip. With --kernel-src: test the tree as it is (patch not applied), one cell unless --matrix.")]
         public bool Bisect { get; init; }
 
-        [CommandOption("--suite")] [Description("Every case of cases/, each its own matrix: a verdict per case and one for the suite (patch-fixes only when every case's is).")]
+        [CommandOption("--suite")]
+        [Description("Every case of cases/, each its own matrix: a verdict per case and one for the suite (patch-fixes only when every case's is).")]
         public bool Suite { get; init; }
     }
 
@@ -73,7 +74,8 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
         var clashes = new (bool Given, string Flag)[]
         {
             (s.Case is not null, "--case"), (s.ScenarioFile is not null, "--scenario"), (s.MatrixFile is not null, "--matrix"), (s.Bisect, "--bisect"),
-        }.Where(x => x.Given).Select(x => InputProblem.General($"--suite and {x.Flag}: the suite runs every case with its own scenario and cells; give one")).ToList();
+        }.Where(x => x.Given)
+            .Select(x => InputProblem.General($"--suite and {x.Flag}: the suite runs every case with its own scenario and cells; give one")).ToList();
         return clashes.Count > 0 ? throw new BadInputException(clashes) : SuiteCases.Library(RepoLayout.Discover()).LoadAll();
     }
 
@@ -85,7 +87,8 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
         var chosen = s.MatrixFile is not null ? Matrix.Load(s.MatrixFile) : bisectTree ? Matrix.Bisect(b) : null;
         if (chosen is null) return SuiteCases.Cells(c, b, recipe);
         if (!c.Modelled)
-            throw new BadInputException(InputKind.Case, c.Name, $"not modelled ({c.NotModelledReason}): its own cells carry what each must show; drop {(s.MatrixFile is not null ? "--matrix" : "--bisect")}");
+            throw new BadInputException(InputKind.Case, c.Name,
+                $"not modelled ({c.NotModelledReason}): its own cells carry what each must show; drop {(s.MatrixFile is not null ? "--matrix" : "--bisect")}");
         return chosen.Select(cell => SuiteCases.Tag(cell, c, null, recipe)).ToList();
     }
 
@@ -126,10 +129,15 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
             var width = Math.Max(32, summary.Cells.Select(c => c.Label.Length + 1).DefaultIfEmpty(0).Max());
             Console.WriteLine($"{"cell".PadRight(width)} {"predicted",-16} {"observed",-16} match");
             foreach (var c in summary.Cells)
-                Console.WriteLine($"{c.Label.PadRight(width)} {c.Prediction.Outcome.Kebab() + (c.Prediction.OopsIteration is { } p ? "@" + p : ""),-16} {c.Observation.Outcome.Kebab() + (c.Observation.OopsIteration is { } o ? "@" + o : ""),-16} {(c.Match ? "yes" : "NO: " + string.Join("; ", c.Mismatches))}");
+            {
+                var (predicted, observed) = (c.Prediction.Outcome.Kebab() + (c.Prediction.OopsIteration is { } p ? "@" + p : ""),
+                    c.Observation.Outcome.Kebab() + (c.Observation.OopsIteration is { } o ? "@" + o : ""));
+                Console.WriteLine($"{c.Label.PadRight(width)} {predicted,-16} {observed,-16} {(c.Match ? "yes" : "NO: " + string.Join("; ", c.Mismatches))}");
+            }
             Console.WriteLine($"change: {change.Subject} on {change.TreeText}");
             foreach (var c in summary.Cases ?? [])
-                Console.WriteLine($"case {c.Name}: {c.Verdict.Kebab()} ({c.Fix}{(c.Commit is null ? "" : ", " + c.Commit)}{(c.Modelled ? "" : "; judged by its expectations")})");
+                Console.WriteLine($"case {c.Name}: {c.Verdict.Kebab()} ({c.Fix}{(c.Commit is null ? "" : ", " + c.Commit)}" +
+                                  $"{(c.Modelled ? "" : "; judged by its expectations")})");
             Console.WriteLine($"verdict: {summary.Verdict.Kebab()} ({summary.Seconds:F0} s, {summary.Accel?.Kebab() ?? "no guest"}); artifacts: {artifacts}");
         }
         return VerdictExit.Of(summary.Verdict, s.Bisect);

@@ -59,7 +59,10 @@ public class GuestSettings : ScenarioSettings
                 throw new BadInputException(InputKind.Artifacts, Artifacts ?? "artifacts (the default)",
                     $"inside the kernel tree under test ({KernelSrc}): it would become part of the tree; give --artifacts outside it");
         }
-        var sources = new KernelSources(KernelSrc, Patch, QemuSrc, KernelSources.ParsePrebuilt(KernelImages, Modules)) { KernelDebs = KernelSources.CheckKernelDebs(KernelDebs), KernelLine = KernelLine };
+        var sources = new KernelSources(KernelSrc, Patch, QemuSrc, KernelSources.ParsePrebuilt(KernelImages, Modules))
+        {
+            KernelDebs = KernelSources.CheckKernelDebs(KernelDebs), KernelLine = KernelLine,
+        };
         return SelectedCase() is { } c ? sources with { Recipe = KernelRecipe.Of(c, sources) } : sources;
     }
 

@@ -77,7 +77,8 @@ public class ScenarioSettings : CommandSettings
     {
         if (Case is null) return null;
         if (ScenarioFile is not null)
-            throw new BadInputException(InputKind.Scenario, ScenarioFile, $"give either a scenario file or {CliInputs.Flag(InputKind.Case)} (a case brings its own scenario)");
+            throw new BadInputException(InputKind.Scenario, ScenarioFile,
+                $"give either a scenario file or {CliInputs.Flag(InputKind.Case)} (a case brings its own scenario)");
         return _case ??= SuiteCases.Library(RepoLayout.Discover()).Load(Case);
     }
 

@@ -9,7 +9,9 @@ internal static class CaseCells
     {
         if (e.ValueKind != JsonValueKind.Array || e.GetArrayLength() == 0)
         {
-            r.Problem("cells", e.ValueKind == JsonValueKind.Array ? "no cells (leave \"cells\" out for the seed's five-cell matrix)" : $"must be an array, not {CaseReader.Kind(e)}");
+            r.Problem("cells", e.ValueKind == JsonValueKind.Array
+                ? "no cells (leave \"cells\" out for the seed's five-cell matrix)"
+                : $"must be an array, not {CaseReader.Kind(e)}");
             return null;
         }
         var cells = new List<CaseCell>();
@@ -30,14 +32,16 @@ internal static class CaseCells
     {
         if (!r.Object(e, path, "name", "kernel", "pse", "qemu", "expect")) return null;
         var name = r.String(e, path, "name", required: true);
-        if (name is not null && !CaseLoader.CellNamePattern().IsMatch(name)) r.Problem(path + ".name", $"\"{name}\": use letters, digits, dashes and underscores");
+        if (name is not null && !CaseLoader.CellNamePattern().IsMatch(name))
+            r.Problem(path + ".name", $"\"{name}\": use letters, digits, dashes and underscores");
         var kernel = r.Word<KernelVariant>(e, path, "kernel", "kernel variant", required: true);
         var pse = r.Bool(e, path, "pse") ?? false;
         var qemu = r.Word<QemuFlavour>(e, path, "qemu", "QEMU flavour") ?? QemuFlavour.Patched;
         CaseExpectation? expect = null;
         if (r.Field(e, path, "expect", required: !modelled) is { } x)
         {
-            if (modelled) r.Problem(path + ".expect", "a modelled case is judged by the simulator's prediction (set \"modelled\": false to judge by expectations)");
+            if (modelled)
+                r.Problem(path + ".expect", "a modelled case is judged by the simulator's prediction (set \"modelled\": false to judge by expectations)");
             else expect = Expectation(x, path + ".expect", r);
         }
         var complete = name is not null && kernel is not null && (modelled || expect is not null);

@@ -15,7 +15,8 @@ public sealed class CaseLibrary(string folder)
     {
         var names = Names();
         if (!names.Contains(name, StringComparer.Ordinal))
-            throw new BadInputException(InputKind.Case, name, names.Count == 0 ? $"no such case ({Display} has none)" : $"no such case (cases: {string.Join(", ", names)})");
+            throw new BadInputException(InputKind.Case, name,
+                names.Count == 0 ? $"no such case ({Display} has none)" : $"no such case (cases: {string.Join(", ", names)})");
         return CaseLoader.Load(Path.Combine(folder, name), DisplayOf(name));
     }
 

@@ -36,7 +36,8 @@ public static partial class CaseLoader
         var before = problems.Count;
         try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllText(file), new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            var options = new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true };
+            using var doc = JsonDocument.Parse(File.ReadAllText(file), options);
             var c = Read(doc.RootElement, Path.GetFullPath(folder), new CaseReader(display, problems), display);
             return problems.Count == before ? c : null;
         }
@@ -81,7 +82,8 @@ public static partial class CaseLoader
     {
         if (!r.Object(e, "fix", "subject", "commit", "fixes", "release", "link")) return null;
         var subject = r.String(e, "fix", "subject", required: true);
-        var (commit, fixes, release, link) = (r.String(e, "fix", "commit"), r.String(e, "fix", "fixes"), r.String(e, "fix", "release"), r.String(e, "fix", "link"));
+        var (commit, fixes) = (r.String(e, "fix", "commit"), r.String(e, "fix", "fixes"));
+        var (release, link) = (r.String(e, "fix", "release"), r.String(e, "fix", "link"));
         if (commit is not null && !CommitPattern().IsMatch(commit)) r.Problem("fix.commit", $"\"{commit}\" is not a commit id (7 to 40 hex digits)");
         return subject is null ? null : new CaseFix(subject, commit, fixes, release, link);
     }
@@ -170,9 +172,14 @@ public static partial class CaseLoader
             }
         }
         scenario = scenario.WithName(name);
-        if (workload is not null) scenario = scenario with { Workload = scenario.Workload with { Setup = workload.Setup, Iteration = workload.Iteration, Iterations = workload.Iterations } };
+        if (workload is not null)
+            scenario = scenario with
+            {
+                Workload = scenario.Workload with { Setup = workload.Setup, Iteration = workload.Iteration, Iterations = workload.Iterations },
+            };
         var problems = ScenarioValidator.Validate(scenario);
-        foreach (var p in problems) r.Problem("scenario", p.Input is { } input ? $"{JsonNamingPolicy.CamelCase.ConvertName(input.ToString())} {p.Value}: {p.Reason}" : p.Reason);
+        foreach (var p in problems)
+            r.Problem("scenario", p.Input is { } input ? $"{JsonNamingPolicy.CamelCase.ConvertName(input.ToString())} {p.Value}: {p.Reason}" : p.Reason);
         return problems.Count == 0 ? scenario : null;
     }
 

@@ -1,5 +1,6 @@
 using QemuHotplugHarness.Cli.Commands;
 using QemuHotplugHarness.Orchestration;
+using QemuHotplugHarness.Scenarios;
 using QemuHotplugHarness.Scenarios.Cases;
 
 namespace QemuHotplugHarness.Tests.Cli;
@@ -36,10 +37,12 @@ public class CaseCliTests
     public void Run_of_a_case_outside_the_model_takes_the_expectation_of_its_cell_or_says_there_is_none()
     {
         var c = new CaseLibrary(Path.Combine(AppContext.BaseDirectory, "Corpus", "cases", "good")).Load("memunmap-uninit");
-        var p = CaseExpectations.PredictionFor(c, c.Scenario.WithKernel(QemuHotplugHarness.Scenarios.KernelVariant.Patched).WithPse(true));
-        Assert.That((p.Outcome, p.Expected), Is.EqualTo((QemuHotplugHarness.Scenarios.Outcome.Clean, new CaseExpectation(QemuHotplugHarness.Scenarios.Outcome.Clean))));
-        var e = Assert.Throws<QemuHotplugHarness.Scenarios.BadInputException>(() => CaseExpectations.PredictionFor(c, c.Scenario.WithKernel(QemuHotplugHarness.Scenarios.KernelVariant.Patched)))!;
-        Assert.That(e.Reason, Does.StartWith("not modelled, and none of its cells (unpatched-pse-off, patched-pse-on) is kernel patched, PSE off, QEMU patched"));
+        var p = CaseExpectations.PredictionFor(c, c.Scenario.WithKernel(KernelVariant.Patched).WithPse(true));
+        Assert.That((p.Outcome, p.Expected), Is.EqualTo((Outcome.Clean, new CaseExpectation(Outcome.Clean))));
+        var e = Assert.Throws<BadInputException>(() =>
+            CaseExpectations.PredictionFor(c, c.Scenario.WithKernel(KernelVariant.Patched)))!;
+        Assert.That(e.Reason,
+            Does.StartWith("not modelled, and none of its cells (unpatched-pse-off, patched-pse-on) is kernel patched, PSE off, QEMU patched"));
     }
 }
 
@@ -57,23 +60,24 @@ public class ReproduceCaseCellsTests
         {
             Assert.That(cells.Select(x => (x.Label, x.Scenario.Kernel.Variant, x.Scenario.Cpu.Pse)), Is.EqualTo(new[]
             {
-                ("memunmap-uninit/unpatched-pse-off", QemuHotplugHarness.Scenarios.KernelVariant.Unpatched, false),
-                ("memunmap-uninit/patched-pse-on", QemuHotplugHarness.Scenarios.KernelVariant.Patched, true),
+                ("memunmap-uninit/unpatched-pse-off", KernelVariant.Unpatched, false),
+                ("memunmap-uninit/patched-pse-on", KernelVariant.Patched, true),
             }));
             Assert.That(cells.Select(x => x.Scenario.Machine.Smp), Has.All.EqualTo(4), "the scenario flags override the case's scenario");
             Assert.That(cells.Select(x => x.Scenario.Workload.IsCustom), Has.All.True);
             Assert.That(cells.Select(x => Path.GetFileName(x.Kernel!.Patch)), Has.All.EqualTo("fix-6.1.patch"));
             Assert.That(cells[0].Kernel!.ExtraConfig, Is.EqualTo(new[] { "CONFIG_DEBUG_VM=y", "CONFIG_DEBUG_VM_PGFLAGS=y" }));
-            Assert.That(cells.Select(x => x.Expect!.Outcome), Is.EqualTo(new[] { QemuHotplugHarness.Scenarios.Outcome.Oops, QemuHotplugHarness.Scenarios.Outcome.Clean }));
+            Assert.That(cells.Select(x => x.Expect!.Outcome), Is.EqualTo(new[] { Outcome.Oops, Outcome.Clean }));
         });
     }
 
     [Test]
     public void A_kernel_line_without_the_case_fix_is_refused_before_any_cell()
     {
-        var e = Assert.Throws<QemuHotplugHarness.Scenarios.BadInputException>(() =>
+        var e = Assert.Throws<BadInputException>(() =>
             ReproduceCommand.CellsOf(new ReproduceCommand.Settings(), Fixture(), KernelSources.Default with { KernelLine = "6.12" }, bisectTree: false))!;
-        Assert.That(e.Message, Is.EqualTo("case memunmap-uninit: no fix for kernel line 6.12 (add cases/memunmap-uninit/fix-6.12.patch and a \"lines\" entry)"));
+        Assert.That(e.Message,
+            Is.EqualTo("case memunmap-uninit: no fix for kernel line 6.12 (add cases/memunmap-uninit/fix-6.12.patch and a \"lines\" entry)"));
     }
 
     [Test]
@@ -81,9 +85,10 @@ public class ReproduceCaseCellsTests
     {
         var matrix = Path.Combine(Directory.CreateTempSubdirectory("qhh-matrix-").FullName, "m.json");
         File.WriteAllText(matrix, """[{ "name": "a" }]""");
-        var e = Assert.Throws<QemuHotplugHarness.Scenarios.BadInputException>(() =>
+        var e = Assert.Throws<BadInputException>(() =>
             ReproduceCommand.CellsOf(new ReproduceCommand.Settings { MatrixFile = matrix }, Fixture(), KernelSources.Default, bisectTree: false))!;
-        Assert.That(e.Problems.Single().Reason, Does.StartWith("not modelled (the simulator has no model of memunmap_pages()): its own cells carry what each must show; drop --matrix"));
+        Assert.That(e.Problems.Single().Reason,
+            Does.StartWith("not modelled (the simulator has no model of memunmap_pages()): its own cells carry what each must show; drop --matrix"));
         Directory.Delete(Path.GetDirectoryName(matrix)!, recursive: true);
     }
 }

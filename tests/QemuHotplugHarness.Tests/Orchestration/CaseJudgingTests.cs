@@ -26,13 +26,16 @@ public class CaseJudgingTests
 
     /// <summary>A cell of a case outside the model: predicted by its expectation (outcome, title, iteration).</summary>
     private static Cell CaseCell(string name, KernelVariant kernel, CaseExpectation expect) =>
-        new Cell(name, Scenario.Seed.WithName(name).WithKernel(kernel)) { Case = "memunmap-uninit", Expect = expect, NotModelled = "no model of memunmap_pages()" };
+        new Cell(name, Scenario.Seed.WithName(name).WithKernel(kernel))
+            { Case = "memunmap-uninit", Expect = expect, NotModelled = "no model of memunmap_pages()" };
 
     [TestCase("kernel BUG in *", 1, 1, Title, new string[0])]
     [TestCase(Title, null, 3, Title, new string[0])]
     [TestCase("kernel BUG in *", 1, 2, Title, new[] { "oopsIteration: expected 1, observed 2" })]
-    [TestCase("kernel BUG in *", null, 1, "BUG: unable to handle page fault in memmap_init_zone", new[] { "title: expected 'kernel BUG in *', observed 'BUG: unable to handle page fault in memmap_init_zone'" })]
-    public void An_oops_is_judged_by_the_expected_title_and_iteration_and_no_fault_pfn(string title, int? iteration, int observedAt, string observedTitle, string[] mismatches)
+    [TestCase("kernel BUG in *", null, 1, "BUG: unable to handle page fault in memmap_init_zone",
+        new[] { "title: expected 'kernel BUG in *', observed 'BUG: unable to handle page fault in memmap_init_zone'" })]
+    public void An_oops_is_judged_by_the_expected_title_and_iteration_and_no_fault_pfn(string title, int? iteration,
+        int observedAt, string observedTitle, string[] mismatches)
     {
         var prediction = CaseCell("u", KernelVariant.Unpatched, new CaseExpectation(Outcome.Oops, title, iteration)).Predict();
         Assert.That(prediction.Outcome, Is.EqualTo(Outcome.Oops));
@@ -45,7 +48,8 @@ public class CaseJudgingTests
         var prediction = CaseCell("p", KernelVariant.Patched, new CaseExpectation(Outcome.Clean)).Predict();
         Assert.Multiple(() =>
         {
-            Assert.That(prediction.Layout.PersistentMemory, Is.EqualTo(new AddressRange(0x1_4400_0000, 0x3_43e0_0000)), "the NVDIMM where the seed's machine puts it");
+            Assert.That(prediction.Layout.PersistentMemory,
+                Is.EqualTo(new AddressRange(0x1_4400_0000, 0x3_43e0_0000)), "the NVDIMM where the seed's machine puts it");
             Assert.That(prediction.Explanation, Is.EqualTo(new[] { "Not modelled: no model of memunmap_pages()", "Expected (the case's cell): clean" }));
             Assert.That(prediction.Iterations, Is.Empty);
             Assert.That(Comparison.Mismatches(prediction, OopsObserved(1, Title)), Is.EqualTo(new[] { "outcome: predicted clean, observed oops" }));
@@ -56,7 +60,8 @@ public class CaseJudgingTests
     public void A_modelled_cell_is_still_the_simulator_prediction()
     {
         var cell = new Cell("unpatched-pse-off", Scenario.Seed) { Case = "early-section-memmap" };
-        Assert.That((cell.Predict().Outcome, cell.Predict().FirstFaultPfn, cell.Predict().Expected), Is.EqualTo((Outcome.Oops, (ulong?)0x144002, (CaseExpectation?)null)));
+        Assert.That((cell.Predict().Outcome, cell.Predict().FirstFaultPfn, cell.Predict().Expected),
+            Is.EqualTo((Outcome.Oops, (ulong?)0x144002, (CaseExpectation?)null)));
     }
 
     [TestCase(new[] { Verdict.PatchFixes, Verdict.PatchFixes }, Verdict.PatchFixes)]
@@ -82,19 +87,23 @@ public class CaseJudgingTests
             .Select(c => Judged(c, SeedObservations.Of(c.Name), "early-section-memmap/" + c.Name));
         var other = new[]
         {
-            Judged(CaseCell("unpatched-pse-off", KernelVariant.Unpatched, new CaseExpectation(Outcome.Oops, "kernel BUG in *", 1)), OopsObserved(1, Title), "memunmap-uninit/unpatched-pse-off"),
-            Judged(CaseCell("patched-pse-off", KernelVariant.Patched, new CaseExpectation(Outcome.Clean)), OopsObserved(1, Title), "memunmap-uninit/patched-pse-off"),
+            Judged(CaseCell("unpatched-pse-off", KernelVariant.Unpatched, new CaseExpectation(Outcome.Oops, "kernel BUG in *", 1)),
+                OopsObserved(1, Title), "memunmap-uninit/unpatched-pse-off"),
+            Judged(CaseCell("patched-pse-off", KernelVariant.Patched, new CaseExpectation(Outcome.Clean)),
+                OopsObserved(1, Title), "memunmap-uninit/patched-pse-off"),
         };
         var cells = seed.Concat(other).ToList();
         var infos = new[] { new CaseInfo("early-section-memmap", "mm/sparse: never partially remove memmap for early section", "ef69bc9f68de", true),
             new CaseInfo("memunmap-uninit", "mm/memunmap: don't access uninitialized memmap in memunmap_pages()", "77e080e7680e", false) };
         var cases = RunState.CaseSummaries(infos, cells, RunKind.Reproduce, shard: false);
-        return new Summary { Verdict = Verdicts.Suite(cases.Select(c => c.Verdict).ToList()), Cells = cells, Cases = cases, StartedAt = DateTimeOffset.UnixEpoch, Seconds = 30 };
+        return new Summary { Verdict = Verdicts.Suite(cases.Select(c => c.Verdict).ToList()), Cells = cells, Cases = cases,
+            StartedAt = DateTimeOffset.UnixEpoch, Seconds = 30 };
     }
 
     private static readonly Case SeedCase = new()
     {
-        Name = "early-section-memmap", Folder = "/nowhere", Summary = "s", Fix = new CaseFix("mm/sparse: never partially remove memmap for early section", "ef69bc9f68de", null, null, null),
+        Name = "early-section-memmap", Folder = "/nowhere", Summary = "s",
+        Fix = new CaseFix("mm/sparse: never partially remove memmap for early section", "ef69bc9f68de", null, null, null),
         Lines = new Dictionary<string, CaseLine>(), Scenario = Scenario.Seed, Modelled = true,
     };
 
@@ -102,7 +111,8 @@ public class CaseJudgingTests
     public void Each_case_has_its_verdict_and_the_suite_verdict_is_theirs_together()
     {
         var s = Suite();
-        Assert.That(s.Cases!.Select(c => (c.Name, c.Verdict)), Is.EqualTo(new[] { ("early-section-memmap", Verdict.PatchFixes), ("memunmap-uninit", Verdict.PatchDoesNotFix) }));
+        Assert.That(s.Cases!.Select(c => (c.Name, c.Verdict)),
+            Is.EqualTo(new[] { ("early-section-memmap", Verdict.PatchFixes), ("memunmap-uninit", Verdict.PatchDoesNotFix) }));
         Assert.That(s.Verdict, Is.EqualTo(Verdict.PatchDoesNotFix));
         Assert.That(s.Cases![1].Cells, Is.EqualTo(new[] { "memunmap-uninit/unpatched-pse-off", "memunmap-uninit/patched-pse-off" }));
         var json = JsonNode.Parse(HarnessJson.Serialize(s))!;
@@ -119,7 +129,8 @@ public class CaseJudgingTests
         {
             ("qemu-hotplug-harness reproduce early-section-memmap", 5, 0), ("qemu-hotplug-harness reproduce memunmap-uninit", 2, 1),
         }));
-        var properties = suites[1].Element("properties")!.Elements("property").ToDictionary(p => (string)p.Attribute("name")!, p => (string)p.Attribute("value")!);
+        var properties = suites[1].Element("properties")!.Elements("property")
+            .ToDictionary(p => (string)p.Attribute("name")!, p => (string)p.Attribute("value")!);
         Assert.That(properties["fix"], Is.EqualTo("mm/memunmap: don't access uninitialized memmap in memunmap_pages()"));
         Assert.That((properties["commit"], properties["verdict"]), Is.EqualTo(("77e080e7680e", "patch-does-not-fix")));
     }
@@ -132,7 +143,8 @@ public class CaseJudgingTests
         Assert.That(paths, Is.EquivalentTo(new[]
         {
             "early-section-memmap.stock-qemu-unpatched-pse-off", "early-section-memmap.unpatched-pse-off", "early-section-memmap.unpatched-pse-on",
-            "early-section-memmap.patched-pse-off", "early-section-memmap.patched-pse-on", "memunmap-uninit.unpatched-pse-off", "memunmap-uninit.patched-pse-off",
+            "early-section-memmap.patched-pse-off", "early-section-memmap.patched-pse-on",
+            "memunmap-uninit.unpatched-pse-off", "memunmap-uninit.patched-pse-off",
         }));
         var ids = kcidb["tests"]!.AsArray().Select(t => t!["id"]!.GetValue<string>()).ToList();
         Assert.That(ids.Distinct().Count(), Is.EqualTo(7), "test ids stay unique across cases");
@@ -144,16 +156,21 @@ public class CaseJudgingTests
     {
         var html = HtmlReport.Render(Suite(), new ChangeUnderTest("two fixes", "linux-source-6.1", [], ""), new Dictionary<SummaryCell, CellEvidence>());
         Assert.That(html, Does.Contain("<h2 id=\"case-early-section-memmap\">Case early-section-memmap</h2>"));
-        Assert.That(html, Does.Contain("<h2 id=\"case-memunmap-uninit\">Case memunmap-uninit</h2><p class=\"fix\">fix: mm/memunmap: don&#39;t access uninitialized memmap in memunmap_pages() (77e080e7680e); judged by the case's expectations (not modelled)</p>"));
-        Assert.That(html, Does.Contain("<h3>memunmap-uninit/patched-pse-off</h3><p>Not modelled: no model of memunmap_pages() Expected (the case&#39;s cell): clean</p>"));
+        Assert.That(html, Does.Contain("<h2 id=\"case-memunmap-uninit\">Case memunmap-uninit</h2><p class=\"fix\">fix: " +
+            "mm/memunmap: don&#39;t access uninitialized memmap in memunmap_pages() (77e080e7680e); judged by the case's expectations (not modelled)</p>"));
+        Assert.That(html,
+            Does.Contain("<h3>memunmap-uninit/patched-pse-off</h3><p>Not modelled: no model of memunmap_pages() Expected (the case&#39;s cell): clean</p>"));
     }
 
     [Test]
     public void A_suite_puts_each_cell_folder_under_its_case()
     {
-        var cells = new[] { CaseCell("u", KernelVariant.Unpatched, new CaseExpectation(Outcome.Clean)), new Cell("u", Scenario.Seed) { Case = "early-section-memmap" } };
-        Assert.That(Reproducer.Plan(Matrix.Shard(cells, 1, null), caseFolders: true).Select(w => w.Folder), Is.EqualTo(new[] { "memunmap-uninit/u", "early-section-memmap/u" }));
-        Assert.That(Reproducer.Plan(Matrix.Shard(cells.Take(1).ToList(), 1, null)).Select(w => w.Folder), Is.EqualTo(new[] { "u" }), "one case: folders as before");
+        var cells = new[] { CaseCell("u", KernelVariant.Unpatched, new CaseExpectation(Outcome.Clean)),
+            new Cell("u", Scenario.Seed) { Case = "early-section-memmap" } };
+        Assert.That(Reproducer.Plan(Matrix.Shard(cells, 1, null), caseFolders: true).Select(w => w.Folder),
+            Is.EqualTo(new[] { "memunmap-uninit/u", "early-section-memmap/u" }));
+        Assert.That(Reproducer.Plan(Matrix.Shard(cells.Take(1).ToList(), 1, null)).Select(w => w.Folder),
+            Is.EqualTo(new[] { "u" }), "one case: folders as before");
     }
 }
 

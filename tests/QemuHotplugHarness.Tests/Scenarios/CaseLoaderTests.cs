@@ -25,7 +25,8 @@ public class CaseLoaderTests
         Assert.Multiple(() =>
         {
             Assert.That(c.Name, Is.EqualTo("memunmap-uninit"));
-            Assert.That(c.Fix, Is.EqualTo(new CaseFix("mm/memunmap: don't access uninitialized memmap in memunmap_pages()", "77e080e7680e", null, "v5.5", null)));
+            Assert.That(c.Fix,
+                Is.EqualTo(new CaseFix("mm/memunmap: don't access uninitialized memmap in memunmap_pages()", "77e080e7680e", null, "v5.5", null)));
             Assert.That(c.Lines.Keys, Is.EqualTo(new[] { "6.1" }));
             Assert.That(c.PatchFor("6.1"), Is.EqualTo(Path.Combine(Fixtures("good"), "memunmap-uninit", "fix-6.1.patch")));
             Assert.That(c.Lines["6.1"].Code, Is.EqualTo("mm/memremap.c memunmap_pages()"));
@@ -51,8 +52,10 @@ public class CaseLoaderTests
         Assert.That(steps.Select(s => (s.Name, s.Iteration, string.Join(' ', s.Arguments))), Is.EqualTo(new[]
         {
             ("setup-1", 0, "ndctl disable-region all"), ("setup-2", 0, "ndctl init-labels all"), ("setup-3", 0, "ndctl enable-region all"),
-            ("iteration-1-step-1", 1, "ndctl create-namespace --mode=devdax --map=dev --size=64M"), ("iteration-1-step-2", 1, "ndctl destroy-namespace --force all"),
-            ("iteration-2-step-1", 2, "ndctl create-namespace --mode=devdax --map=dev --size=64M"), ("iteration-2-step-2", 2, "ndctl destroy-namespace --force all"),
+            ("iteration-1-step-1", 1, "ndctl create-namespace --mode=devdax --map=dev --size=64M"),
+            ("iteration-1-step-2", 1, "ndctl destroy-namespace --force all"),
+            ("iteration-2-step-1", 2, "ndctl create-namespace --mode=devdax --map=dev --size=64M"),
+            ("iteration-2-step-2", 2, "ndctl destroy-namespace --force all"),
         }));
         Assert.That(steps.Any(s => s.IsReconfigure), Is.False, "no /proc/iomem read for namespace0.0 after a case's own steps");
     }
@@ -63,7 +66,8 @@ public class CaseLoaderTests
         var steps = Scenario.Seed.Workload.Steps();
         Assert.That(steps.Select(s => (s.Name, s.Iteration, s.IsReconfigure, string.Join(' ', s.Arguments))), Is.EqualTo(new[]
         {
-            ("disable-region", 0, false, "ndctl disable-region all"), ("init-labels", 0, false, "ndctl init-labels all"), ("enable-region", 0, false, "ndctl enable-region all"),
+            ("disable-region", 0, false, "ndctl disable-region all"), ("init-labels", 0, false, "ndctl init-labels all"),
+            ("enable-region", 0, false, "ndctl enable-region all"),
             ("reconfigure-1", 1, true, "ndctl create-namespace --force --reconfig=namespace0.0 --mode=devdax --size=16M"),
             ("reconfigure-2", 2, true, "ndctl create-namespace --force --reconfig=namespace0.0 --mode=devdax --size=16M"),
             ("reconfigure-3", 3, true, "ndctl create-namespace --force --reconfig=namespace0.0 --mode=devdax --size=16M"),
@@ -115,7 +119,8 @@ public class CaseLoaderTests
         """;
 
     [TestCase(", \"notModelledReason\": \"r\"", "", "notModelledReason: missing (a case outside the simulator says why)")]
-    [TestCase("\"outcome\": \"oops\", \"title\": \"BUG*\"", "\"outcome\": \"clean\", \"title\": \"BUG*\"", "cells[0].expect.title: only an oops has a title (outcome is clean)")]
+    [TestCase("\"outcome\": \"oops\", \"title\": \"BUG*\"", "\"outcome\": \"clean\", \"title\": \"BUG*\"",
+        "cells[0].expect.title: only an oops has a title (outcome is clean)")]
     [TestCase("[\"ndctl\", \"destroy-namespace\", \"all\"]", "[]", "workload.iteration[0]: an empty command")]
     [TestCase("\"iterations\": 1", "\"iterations\": 0", "workload.iterations: must be a whole number from 1 to 10000, not 0")]
     [TestCase("\"kernel\": \"unpatched\"", "\"kernel\": \"fixed\"", "cells[0].kernel: unknown kernel variant \"fixed\" (use unpatched, patched)")]
@@ -123,8 +128,10 @@ public class CaseLoaderTests
     [TestCase("\"patch\": \"fix.patch\"", "\"patch\": \"../fix.patch\"", "lines.6.1.patch: \"../fix.patch\": name a file inside the case's folder")]
     [TestCase("\"name\": \"t\", ", "\"name\": \"t\", \"scenario\": { \"nvdimm\": { \"address\": \"0x144100000\" } }, ",
         "scenario: nvdimmAddress 0x144100000: not 2 MiB aligned")]
-    [TestCase("\"name\": \"t\", ", "\"name\": \"t\", \"extra\": 1, ", "extra: unknown field (known: name, summary, fix, lines, config, scenario, workload, cells, modelled, notModelledReason)")]
-    [TestCase("} } ],", "} }, { \"name\": \"u\", \"kernel\": \"patched\", \"expect\": { \"outcome\": \"clean\" } } ],", "cells[1].name: \"u\" is the name of an earlier cell")]
+    [TestCase("\"name\": \"t\", ", "\"name\": \"t\", \"extra\": 1, ",
+        "extra: unknown field (known: name, summary, fix, lines, config, scenario, workload, cells, modelled, notModelledReason)")]
+    [TestCase("} } ],", "} }, { \"name\": \"u\", \"kernel\": \"patched\", \"expect\": { \"outcome\": \"clean\" } } ],",
+        "cells[1].name: \"u\" is the name of an earlier cell")]
     public void Each_problem_is_named_by_its_field(string from, string to, string problem)
     {
         var e = Assert.Throws<BadInputException>(() => LoadMutated(from, to))!;
@@ -168,7 +175,8 @@ public class CaseLoaderTests
             Assert.That(c.Fix.Subject, Is.EqualTo("mm/sparse: never partially remove memmap for early section"));
             Assert.That(ChangeUnderTest.SubjectOf(recipe.Patch), Is.EqualTo("mm/sparse: never partially remove memmap for early section"));
             Assert.That(Path.GetFileName(recipe.Patch), Is.EqualTo("fix-6.1.patch"));
-            Assert.That(cells.Select(x => x.Name), Is.EqualTo(new[] { "stock-qemu-unpatched-pse-off", "unpatched-pse-off", "unpatched-pse-on", "patched-pse-off", "patched-pse-on" }));
+            Assert.That(cells.Select(x => x.Name),
+                Is.EqualTo(new[] { "stock-qemu-unpatched-pse-off", "unpatched-pse-off", "unpatched-pse-on", "patched-pse-off", "patched-pse-on" }));
             Assert.That(cells.Select(x => x.Scenario with { Name = "seed" }), Is.EqualTo(Matrix.Default(Scenario.Seed).Select(x => x.Scenario)));
             Assert.That(cells.Select(x => x.Expect), Has.All.Null, "the simulator predicts the seed");
             Assert.That(cells.Select(x => x.Case), Has.All.EqualTo("early-section-memmap"));
