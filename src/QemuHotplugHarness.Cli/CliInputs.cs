@@ -47,6 +47,7 @@ public static class CliInputs
         [InputKind.ShardFolder] = "merge", // the DIR arguments of qhh merge DIR...
         [InputKind.Sample] = "--sample",
         [InputKind.Seed] = "--seed",
+        [InputKind.Case] = "--case",
     };
 
     public static string Flag(InputKind input) => Names[input];

@@ -13,10 +13,11 @@ public interface IWorkloadRecorder
 public sealed record WorkloadResult(Outcome Outcome, string? Error, IReadOnlyList<ObservedIteration> Iterations, int? OopsIteration);
 
 /// <summary>
-/// Runs the ndctl steps against a shell and a console and decides how the workload ended: the first oops wins
-/// (even when the command it killed then timed out), then a lost SSH connection (infra-error: the harness cannot
-/// say what the kernel did), then a timeout (hung), then a failing exit (workload-failed).
-/// An oops during a label step is at iteration 0. Knows nothing of SSH or QEMU: tests drive it with fakes.
+/// Runs the workload's steps (the ndctl loop, or a case's setup and iteration commands) against a shell and a console
+/// and decides how the workload ended: the first oops wins (even when the command it killed then timed out), then a
+/// lost SSH connection (infra-error: the harness cannot say what the kernel did), then a timeout (hung), then a
+/// failing exit (workload-failed). An oops during a setup step is at iteration 0; a step of iteration k counts as k.
+/// Knows nothing of SSH or QEMU: tests drive it with fakes.
 /// </summary>
 public sealed class WorkloadRunner(IGuestShell shell, IGuestConsole console, IWorkloadRecorder recorder, GuestTimeouts timeouts)
 {
@@ -24,21 +25,21 @@ public sealed class WorkloadRunner(IGuestShell shell, IGuestConsole console, IWo
 
     public async Task<WorkloadResult> RunAsync(IReadOnlyList<WorkloadStep> steps, Action<string>? progress, CancellationToken ct)
     {
-        var iteration = 0;
+        var reported = 0;
         foreach (var step in steps)
         {
-            if (step.IsReconfigure) iteration++;
-            progress?.Invoke(step.IsReconfigure ? $"iteration {iteration}" : step.Name);
+            if (step.IsSetup) progress?.Invoke(step.Name);
+            else if (step.Iteration != reported) progress?.Invoke($"iteration {reported = step.Iteration}");
             var result = await shell.RunAsync(step.Arguments, timeouts.Command, ct);
             await recorder.StepAsync(step, result, ct);
             await console.SettleAsync(ct);
-            var end = step.IsReconfigure ? await ReconfiguredAsync(iteration, result, ct) : LabelStep(step, result);
+            var end = step.IsSetup ? SetupStep(step, result) : await IterationStepAsync(step, result, ct);
             if (end is not null) return end;
         }
         return Result(Outcome.Clean, null, null);
     }
 
-    private WorkloadResult? LabelStep(WorkloadStep step, GuestCommandResult result)
+    private WorkloadResult? SetupStep(WorkloadStep step, GuestCommandResult result)
     {
         if (console.Oopses.Count > 0) return Result(Outcome.Oops, null, oopsIteration: 0);
         if (result.ConnectionLost) return Result(Outcome.InfraError, $"{step.Name}: {result.Stderr.Trim()}", null);
@@ -47,10 +48,12 @@ public sealed class WorkloadRunner(IGuestShell shell, IGuestConsole console, IWo
         return Result(result.TimedOut ? Outcome.Hung : Outcome.WorkloadFailed, error, null);
     }
 
-    private async Task<WorkloadResult?> ReconfiguredAsync(int iteration, GuestCommandResult result, CancellationToken ct)
+    /// <summary>A step of an iteration; after the ndctl reconfiguration, /proc/iomem says where namespace0.0 and its device went.</summary>
+    private async Task<WorkloadResult?> IterationStepAsync(WorkloadStep step, GuestCommandResult result, CancellationToken ct)
     {
+        var iteration = step.Iteration;
         AddressRange? ns = null, dax = null;
-        if (console.Oopses.Count == 0 && result.ExitCode is not null)
+        if (step.IsReconfigure && console.Oopses.Count == 0 && result.ExitCode is not null)
         {
             var iomem = (await shell.RunShellAsync("cat /proc/iomem", timeouts.Probe, ct)).Stdout;
             await recorder.IomemAsync(iteration, iomem, ct);
@@ -58,10 +61,11 @@ public sealed class WorkloadRunner(IGuestShell shell, IGuestConsole console, IWo
             dax = Iomem.Find(iomem, "dax0.0", above4G: true) ?? Iomem.Find(iomem, "pmem0", above4G: true);
         }
         _iterations.Add(new ObservedIteration(iteration, result.Command, result.ExitCode, Math.Round(result.Seconds, 3), result.TimedOut, ns, dax, result.Stderr.Trim()));
+        var which = step.IsReconfigure ? $"iteration {iteration}" : $"iteration {iteration} ({step.Name})";
         if (console.Oopses.Count > 0) return Result(Outcome.Oops, null, iteration);
-        if (result.ConnectionLost) return Result(Outcome.InfraError, $"iteration {iteration}: {result.Stderr.Trim()}", null);
-        if (result.TimedOut) return Result(Outcome.Hung, $"iteration {iteration} did not finish within {timeouts.Command.TotalSeconds:F0} s", null);
-        if (result.ExitCode != 0) return Result(Outcome.WorkloadFailed, $"iteration {iteration}: ndctl exit {result.ExitCode}: {result.Stderr.Trim()}", null);
+        if (result.ConnectionLost) return Result(Outcome.InfraError, $"{which}: {result.Stderr.Trim()}", null);
+        if (result.TimedOut) return Result(Outcome.Hung, $"{which} did not finish within {timeouts.Command.TotalSeconds:F0} s", null);
+        if (result.ExitCode != 0) return Result(Outcome.WorkloadFailed, $"{which}: {step.Arguments[0]} exit {result.ExitCode}: {result.Stderr.Trim()}", null);
         return null;
     }
 

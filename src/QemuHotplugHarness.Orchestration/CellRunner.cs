@@ -75,7 +75,7 @@ public sealed class CellRunner(AccelChooser accel, RunOptions options, ILogger l
         || e is OperationCanceledException && !ct.IsCancellationRequested;
 
     /// <summary>The workload steps a snapshot runs before it is saved (label initialisation), so restored cells skip them.</summary>
-    public static IReadOnlyList<WorkloadStep> Prologue(Scenario s) => s.Workload.Steps().Where(step => !step.IsReconfigure).ToList();
+    public static IReadOnlyList<WorkloadStep> Prologue(Scenario s) => s.Workload.Steps().Where(step => step.IsSetup).ToList();
 
     /// <summary>Restored from this guest's snapshot (made first if missing) unless snapshots are off; cold when there is none.</summary>
     private async Task<QemuGuest> StartGuestAsync(CellPlan plan, GuestConfiguration config, CancellationToken ct)
@@ -160,7 +160,7 @@ public sealed class CellRunner(AccelChooser accel, RunOptions options, ILogger l
         {
             if (guest.RestoredFrom is { } snapshot)
             {
-                steps = steps.Where(s => s.IsReconfigure).ToList();
+                steps = steps.Where(s => !s.IsSetup).ToList();
                 await recorder.NoteAsync($"# the prologue ran before snapshot {snapshot.Key} was saved:\n" +
                     (File.Exists(snapshot.PrologueLog) ? await File.ReadAllTextAsync(snapshot.PrologueLog, ct) : "# (none)\n"), ct);
             }

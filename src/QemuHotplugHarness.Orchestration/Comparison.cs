@@ -1,5 +1,6 @@
 using QemuHotplugHarness.Guest;
 using QemuHotplugHarness.Scenarios;
+using QemuHotplugHarness.Scenarios.Cases;
 using QemuHotplugHarness.Simulator;
 
 namespace QemuHotplugHarness.Orchestration;
@@ -11,6 +12,7 @@ public static class Comparison
     {
         var list = new List<string>();
         if (p.Outcome != o.Outcome) list.Add($"outcome: predicted {p.Outcome.Kebab()}, observed {o.Outcome.Kebab()}");
+        if (p.Expected is { } expected) return [.. list, .. ExpectationMismatches(expected, o)];
         if (p.Outcome == Outcome.Oops && o.Outcome == Outcome.Oops)
         {
             if (p.OopsIteration != o.OopsIteration) list.Add($"oopsIteration: predicted {p.OopsIteration}, observed {o.OopsIteration}");
@@ -21,6 +23,15 @@ public static class Comparison
             (o.Rejection is null || !o.Rejection.Contains(p.Rejection, StringComparison.Ordinal)))
             list.Add($"rejection: predicted '{p.Rejection}', observed '{o.Rejection}'");
         return list;
+    }
+
+    /// <summary>A case outside the model: the oops's iteration and title where the case's cell gives them (no fault pfn: nothing predicts one).</summary>
+    private static IEnumerable<string> ExpectationMismatches(CaseExpectation e, Observation o)
+    {
+        if (e.Outcome != Outcome.Oops || o.Outcome != Outcome.Oops) yield break;
+        if (e.Iteration is { } i && i != o.OopsIteration) yield return $"oopsIteration: expected {i}, observed {o.OopsIteration}";
+        var title = o.Oopses.FirstOrDefault()?.Title;
+        if (!e.TitleMatches(title)) yield return $"title: expected '{e.Title}', observed '{title ?? "none"}'";
     }
 
     private static string Pfn(ulong? pfn) => pfn is { } v ? Hex.Format(v) : "none";

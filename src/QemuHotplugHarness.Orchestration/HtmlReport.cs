@@ -37,7 +37,9 @@ public static class HtmlReport
         var h = new StringBuilder();
         Head(h, s, change);
         if (s.Kind == RunKind.Validate) AgreementTable(h, s);
-        else Matrix(h, s);
+        else if (s.Cases is { Count: > 0 } cases)
+            foreach (var c in cases) CaseSection(h, c, s.Cells.Where(x => x.Case == c.Name).ToList());
+        else Matrix(h, s.Cells, "<h2>Matrix</h2>");
         Legend(h);
         foreach (var c in s.Cells) CellSection(h, c, evidence.TryGetValue(c, out var e) ? e : new CellEvidence([], [], null));
         h.Append("</body></html>");
@@ -62,10 +64,21 @@ public static class HtmlReport
 
     private static string Outcome(Scenarios.Outcome o, int? iteration) => iteration is { } i ? $"{o.Kebab()} @ {i}" : o.Kebab();
 
-    private static void Matrix(StringBuilder h, Summary s)
+    /// <summary>A case: its name, fix, own verdict and matrix.</summary>
+    private static void CaseSection(StringBuilder h, CaseSummary c, IReadOnlyList<SummaryCell> cells)
     {
-        h.Append("<h2>Matrix</h2><table><tr><th>cell</th><th>QEMU</th><th>kernel</th><th>PSE</th><th>predicted</th><th>observed</th><th>match</th><th>boot s</th></tr>");
-        foreach (var c in s.Cells)
+        var good = c.Verdict is Verdict.PatchFixes or Verdict.Partial;
+        h.Append($"<h2 id=\"case-{E(c.Name)}\">Case {E(c.Name)}</h2><p class=\"fix\">fix: {E(c.Fix)}{(c.Commit is null ? "" : $" ({E(c.Commit)})")}")
+         .Append(c.Modelled ? "; predicted by the simulator" : "; judged by the case's expectations (not modelled)").Append("</p>")
+         .Append($"<p><span class=\"verdict {(good ? "ok" : "bad")}\">{E(c.Verdict.Kebab())}</span></p>");
+        Matrix(h, cells, "");
+    }
+
+    private static void Matrix(StringBuilder h, IReadOnlyList<SummaryCell> cells, string heading)
+    {
+        h.Append(heading)
+         .Append("<table><tr><th>cell</th><th>QEMU</th><th>kernel</th><th>PSE</th><th>predicted</th><th>observed</th><th>match</th><th>boot s</th></tr>");
+        foreach (var c in cells)
         {
             h.Append($"<tr><td><a href=\"{E(c.Folder)}/\">{E(c.Name)}</a></td><td>{E(c.Scenario.Qemu.Kebab())}</td><td>{E(c.Scenario.Kernel.Image ?? c.Scenario.Kernel.Variant.Kebab())}</td>")
              .Append($"<td>{(c.Scenario.Cpu.Pse ? "on" : "off")}</td><td>{E(Outcome(c.Prediction.Outcome, c.Prediction.OopsIteration))}</td>")
@@ -106,7 +119,13 @@ public static class HtmlReport
 
     private static void CellSection(StringBuilder h, SummaryCell c, CellEvidence evidence)
     {
-        h.Append($"<h3>{E(c.Name)}</h3>");
+        h.Append($"<h3>{E(c.Label)}</h3>");
+        if (c.Prediction.Expected is not null)
+        {
+            h.Append("<p>").Append(E(string.Join(" ", c.Prediction.Explanation))).Append("</p>");
+            Oopses(h, c, evidence);
+            return;
+        }
         if (c.Prediction.Layout.SharedSection is null)
         {
             h.Append("<p>No section shared with boot RAM: ").Append(E(c.Prediction.Rejection ?? "nothing to draw")).Append("</p>");
@@ -115,6 +134,11 @@ public static class HtmlReport
         h.Append($"<p>{E(c.Prediction.Layout.SharedSection)}</p><table><tr><th>iteration</th><th>simulator</th><th>guest</th></tr>");
         foreach (var it in c.Prediction.Iterations) IterationRow(h, c, it);
         h.Append("</table>");
+        Oopses(h, c, evidence);
+    }
+
+    private static void Oopses(StringBuilder h, SummaryCell c, CellEvidence evidence)
+    {
         foreach (var (o, i) in c.Observation.Oopses.Select((o, i) => (o, i)))
         {
             var text = i < evidence.OopsTexts.Count ? string.Join('\n', evidence.OopsTexts[i].Split('\n').Take(OopsExcerptLines)) : o.Title;

@@ -8,6 +8,14 @@ public sealed record KernelSources(string? KernelSrc, string? Patch, string? Qem
 {
     public static KernelSources Default { get; } = new(null, null, null, new Dictionary<string, KernelBuild>());
 
+    /// <summary>The kernel line whose fix patch a case's kernels are built with ("6.1", "6.12", "latest"; resolved to a tree by the builders).</summary>
+    public string KernelLine { get; init; } = DefaultKernelLine;
+
+    public const string DefaultKernelLine = "6.1";
+
+    /// <summary>The kernel of scenarios that name no case (run, validate, soak, bench); null = the default case's for <see cref="KernelLine"/>.</summary>
+    public KernelRecipe? Recipe { get; init; }
+
     /// <summary>Build <see cref="KernelSrc"/> as it is, neither applying nor reverting the patch (bisect).</summary>
     public bool TreeAsIs { get; init; }
 
@@ -54,7 +62,13 @@ public sealed class InputsResolver(BuildContext ctx, KernelSources sources)
     private Dictionary<string, KernelBuild>? _prebuilt;
     private readonly SemaphoreSlim _gate = new(1, 1);
 
-    public async Task<GuestInputs> ResolveAsync(Scenario s, CancellationToken ct)
+    public Task<GuestInputs> ResolveAsync(Scenario s, CancellationToken ct) => ResolveAsync(s, null, ct);
+
+    /// <summary>
+    /// What <paramref name="s"/> boots, its kernels built from <paramref name="recipe"/> (null: the sources' recipe, else the
+    /// default case's).
+    /// </summary>
+    public async Task<GuestInputs> ResolveAsync(Scenario s, KernelRecipe? recipe, CancellationToken ct)
     {
         await _gate.WaitAsync(ct);
         try
@@ -69,8 +83,7 @@ public sealed class InputsResolver(BuildContext ctx, KernelSources sources)
             else if (prebuilt.TryGetValue(s.Kernel.Variant.ToString().ToLowerInvariant(), out var registered))
                 kernel = registered; // a prebuilt image registered as unpatched=PATH: the matrix's cells use the user's builds
             else
-                kernel = await Memo($"kernel-{s.Kernel.Variant}-{line?.Name}", () => new KernelBuilder(ctx) { TreeAsIs = sources.TreeAsIs, Line = line }
-                    .GetAsync(s.Kernel.Variant, sources.KernelSrc, sources.Patch, ct));
+                kernel = await BuiltKernelAsync(s.Kernel.Variant, recipe ?? sources.Recipe ?? DefaultRecipe(), line, ct);
             var image = await Memo("image", () => new ImageBuilder(ctx).GetAsync(ct));
             return new GuestInputs(qemu, kernel, image);
         }
@@ -79,6 +92,20 @@ public sealed class InputsResolver(BuildContext ctx, KernelSources sources)
             _gate.Release();
         }
     }
+
+    /// <summary>
+    /// The kernel of a variant, a recipe and a line (the scenario's, else the run's): a cell of another line than the
+    /// run's builds that line's source with the case's fix for it.
+    /// </summary>
+    private Task<KernelBuild> BuiltKernelAsync(KernelVariant variant, KernelRecipe recipe, KernelLine? line, CancellationToken ct)
+    {
+        var patch = line is not null && recipe.PatchForLine is { } forLine ? forLine(line.Name) : recipe.Patch;
+        return Memo($"kernel-{variant}\n{recipe.Key}\n{line?.Name}\n{patch}", () =>
+            new KernelBuilder(ctx) { TreeAsIs = sources.TreeAsIs, ExtraConfig = recipe.ExtraConfig, Line = line ?? ctx.Repo.Lines().Get(sources.KernelLine) }
+                .GetAsync(variant, sources.KernelSrc, patch, ct));
+    }
+
+    private KernelRecipe DefaultRecipe() => KernelRecipe.Of(SuiteCases.Library(ctx.Repo).Load(SuiteCases.DefaultCase), sources);
 
     /// <summary>The registered images and the unpacked kernel packages, by name.</summary>
     private async Task<IReadOnlyDictionary<string, KernelBuild>> PrebuiltAsync(CancellationToken ct)

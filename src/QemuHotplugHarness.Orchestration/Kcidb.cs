@@ -13,7 +13,7 @@ public static class Kcidb
         var checkoutId = $"{Origin}:{(change.PatchHash.Length > 0 ? change.PatchHash[..16] : "nopatch")}-{s.StartedAt.ToUnixTimeSeconds()}";
         var builds = new JsonArray();
         var tests = new JsonArray();
-        foreach (var kernel in s.Cells.GroupBy(c => c.Scenario.Kernel.Image ?? c.Scenario.Kernel.Variant.Kebab()))
+        foreach (var kernel in s.Cells.GroupBy(KernelOf))
         {
             var buildId = $"{checkoutId}-{kernel.Key}";
             builds.Add(BuildNode(buildId, checkoutId, kernel.Key, kernel.ToList(), change));
@@ -25,6 +25,16 @@ public static class Kcidb
             ["checkouts"] = new JsonArray(Checkout(s, change, checkoutId)), ["builds"] = builds, ["tests"] = tests,
         };
     }
+
+    /// <summary>The kernel a cell booted: its variant or image, per case in a run of cases (each case builds its own fix).</summary>
+    private static string KernelOf(SummaryCell c)
+    {
+        var kernel = c.Scenario.Kernel.Image ?? c.Scenario.Kernel.Variant.Kebab();
+        return c.Case is { } name && c.Scenario.Kernel.Image is null ? $"{name}-{kernel}" : kernel;
+    }
+
+    /// <summary>The KCIDB test path: "CASE.CELL" for a case's cell, the seed's historical "mm.sparse_hotplug.CELL" outside cases.</summary>
+    public static string TestPath(SummaryCell c) => c.Case is { } name ? $"{PathPart(name)}.{PathPart(c.Name)}" : "mm.sparse_hotplug." + Slug(c.Name);
 
     private static JsonObject Checkout(Summary s, ChangeUnderTest change, string id)
     {
@@ -65,7 +75,7 @@ public static class Kcidb
         var test = new JsonObject
         {
             ["id"] = $"{buildId}-{Slug(c.Name)}-{c.Repeat}", ["build_id"] = buildId, ["origin"] = Origin,
-            ["path"] = "mm.sparse_hotplug." + Slug(c.Name), ["status"] = Status(s, c),
+            ["path"] = TestPath(c), ["status"] = Status(s, c),
             ["start_time"] = s.StartedAt.ToString("o"), ["duration"] = c.Observation.Seconds,
             ["comment"] = $"predicted {c.Prediction.Outcome.Kebab()}, observed {c.Observation.Outcome.Kebab()}" + (c.Match ? "" : "; " + string.Join("; ", c.Mismatches)),
             ["output_files"] = new JsonArray(evidence.OutputFiles.Select(f => (JsonNode)Resource(f)).ToArray()),
@@ -97,4 +107,7 @@ public static class Kcidb
     private static JsonObject Resource(string path) => new() { ["name"] = Path.GetFileName(path), ["url"] = FileUri(path) };
     private static string FileUri(string path) => new Uri(Path.GetFullPath(path)).AbsoluteUri;
     private static string Slug(string s) => string.Concat(s.Select(ch => char.IsAsciiLetterOrDigit(ch) || ch == '_' ? ch : '_'));
+
+    /// <summary>A name as one KCIDB path component (letters, digits, '_' and '-').</summary>
+    private static string PathPart(string s) => string.Concat(s.Select(ch => char.IsAsciiLetterOrDigit(ch) || ch is '_' or '-' ? ch : '_'));
 }

@@ -1,10 +1,33 @@
 using System.Text.Json;
 using QemuHotplugHarness.Scenarios;
+using QemuHotplugHarness.Scenarios.Cases;
+using QemuHotplugHarness.Simulator;
 
 namespace QemuHotplugHarness.Orchestration;
 
-/// <summary>One cell of the matrix: a named scenario.</summary>
-public sealed record Cell(string Name, Scenario Scenario);
+/// <summary>One cell of the matrix: a named scenario, and when it belongs to a case, the case's name, kernel and expectation.</summary>
+public sealed record Cell(string Name, Scenario Scenario)
+{
+    /// <summary>The case the cell belongs to (null: a run of scenarios outside any case, e.g. validate).</summary>
+    public string? Case { get; init; }
+
+    /// <summary>The case's kernel (its fix patch and config); null = the sources' default.</summary>
+    public KernelRecipe? Kernel { get; init; }
+
+    /// <summary>What the cell must show when the case is outside the simulator (null: the simulator predicts it).</summary>
+    public CaseExpectation? Expect { get; init; }
+
+    /// <summary>Why the case is outside the simulator (with <see cref="Expect"/>).</summary>
+    public string? NotModelled { get; init; }
+
+    /// <summary>"case/cell" in a run of cases, else the cell's name.</summary>
+    public string Label => Case is null ? Name : $"{Case}/{Name}";
+
+    /// <summary>The simulator's prediction, or for a case outside the model its expectation on the simulator's layout.</summary>
+    public Prediction Predict() => Expect is { } e
+        ? Prediction.FromExpectation(Predictor.Predict(Scenario), e, NotModelled ?? "the case says so")
+        : Predictor.Predict(Scenario);
+}
 
 public static class Matrix
 {

@@ -15,8 +15,8 @@ public static class Merge
         foreach (var (dir, summary) in shardDirs.Zip(summaries))
             foreach (var c in summary.Cells)
                 cells.Add(c with { Folder = Path.GetRelativePath(output, Path.Combine(dir, c.Folder)) });
-        cells = cells.OrderBy(c => c.Name, StringComparer.Ordinal).ThenBy(c => c.Repeat).ToList();
-        var dupes = cells.GroupBy(c => (c.Name, c.Repeat)).Where(g => g.Count() > 1).Select(g => g.Key.Name).ToList();
+        cells = cells.OrderBy(c => c.Case ?? "", StringComparer.Ordinal).ThenBy(c => c.Name, StringComparer.Ordinal).ThenBy(c => c.Repeat).ToList();
+        var dupes = cells.GroupBy(c => (c.Label, c.Repeat)).Where(g => g.Count() > 1).Select(g => g.Key.Label).ToList();
         if (dupes.Count > 0) throw new BadInputException($"cell {dupes[0]} appears in more than one shard folder");
         var interrupted = summaries.Any(s => s.Interrupted);
         var kind = summaries[0].Kind;
@@ -24,9 +24,15 @@ public static class Merge
         var validation = summaries[0].Validation;
         if (summaries.Any(s => s.Validation?.Seed != validation?.Seed || s.Validation?.Sample != validation?.Sample))
             throw new BadInputException("the validate shards drew different samples (--seed or --sample differ); merge shards of one draw");
+        var caseInfos = summaries.SelectMany(s => s.Cases ?? []).DistinctBy(c => c.Name)
+            .Select(c => new CaseInfo(c.Name, c.Fix, c.Commit, c.Modelled)).ToList();
+        var cases = caseInfos.Count == 0 ? null : RunState.CaseSummaries(caseInfos, cells, kind, shard: false);
         var merged = new Summary
         {
-            Verdict = interrupted ? Verdict.InfraError : Verdicts.Decide(kind, cells.Select(c => c.Result).ToList(), shard: false),
+            Verdict = interrupted ? Verdict.InfraError
+                : cases is { Count: > 1 } ? Verdicts.Suite(cases.Select(c => c.Verdict).ToList())
+                : Verdicts.Decide(kind, cells.Select(c => c.Result).ToList(), shard: false),
+            Cases = cases,
             Kind = kind, Validation = validation,
             Cells = cells, Interrupted = interrupted,
             StartedAt = summaries.Min(s => s.StartedAt), Seconds = summaries.Max(s => s.Seconds),

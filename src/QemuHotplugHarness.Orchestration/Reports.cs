@@ -24,12 +24,21 @@ public sealed record Summary
     public RunKind Kind { get; init; } = RunKind.Reproduce;
     /// <summary>validate: the draw (seed, sample size, outcome classes).</summary>
     public Validation.ValidationInfo? Validation { get; init; }
+    /// <summary>The cases run (reproduce of a case or a suite): each with its fix and verdict; the top-level verdict is the suite's.</summary>
+    public IReadOnlyList<CaseSummary>? Cases { get; init; }
 }
 
 /// <summary>One cell of summary.json.</summary>
 /// <remarks>Positional with more than six fields: one parameter per JSON field of the cell, never a call site to keep short.</remarks>
 public sealed record SummaryCell(string Name, int Repeat, Scenario Scenario, Prediction Prediction, Observation Observation, bool Match, IReadOnlyList<string> Mismatches, string Folder)
 {
+    /// <summary>The case the cell belongs to (null outside any case).</summary>
+    public string? Case { get; init; }
+
+    /// <summary>"case/cell" in a run of cases, else the cell's name.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string Label => Case is null ? Name : $"{Case}/{Name}";
+
     [System.Text.Json.Serialization.JsonIgnore]
     public CellResult Result => new(Name, Repeat, Scenario, Prediction, Observation, Mismatches);
 }
@@ -49,7 +58,7 @@ public sealed record ChangeUnderTest(string Subject, string TreeName, IReadOnlyL
     /// <summary>Reads the subjects and hashes the patches (the I/O edge; renderers get the result).</summary>
     public static ChangeUnderTest FromPatches(IReadOnlyList<string> patchFiles, string treeName)
     {
-        var subjects = patchFiles.Select(SubjectOf).Where(s => s is not null).ToList();
+        var subjects = patchFiles.Select(SubjectOf).Where(s => s is not null).Distinct().ToList(); // cases may share a fix
         var hash = patchFiles.Count == 0 ? "" : Sha256(string.Concat(patchFiles.Select(p => Sha256(File.ReadAllText(p)) + "\n")));
         var subject = subjects.Count == 0 ? "(no patch)" : string.Join("; ", subjects);
         return new ChangeUnderTest(subject, treeName, patchFiles, hash);
@@ -103,30 +112,48 @@ public static class Reports
         WriteReports(run, summary, change);
     }
 
+    /// <summary>junit.xml: one testsuite per case (a run of cases), else one for the run; a testcase per cell.</summary>
     public static XDocument Junit(Summary s)
     {
-        var cases = s.Cells.Select(c => JunitCase(s, c)).ToList();
-        var properties = s.Change is { } change
-            ? new XElement("properties",
-                new XElement("property", new XAttribute("name", "patch"), new XAttribute("value", change.Subject)),
-                new XElement("property", new XAttribute("name", "tree"), new XAttribute("value", change.TreeText)))
-            : null;
-        var suite = new XElement("testsuite",
-            new XAttribute("name", "qemu-hotplug-harness " + s.Kind.Kebab()),
+        var properties = s.Change is { } change ? new[] { Property("patch", change.Subject), Property("tree", change.TreeText) } : [];
+        if (s.Cases is not { Count: > 0 } cases)
+            return new XDocument(new XElement("testsuites",
+                JunitSuite(s, "qemu-hotplug-harness " + s.Kind.Kebab(), "", s.Verdict, s.Cells, s.Seconds, properties)));
+        var suites = cases.Select(c =>
+        {
+            var cells = s.Cells.Where(x => x.Case == c.Name).ToList();
+            XElement[] caseProperties =
+            [
+                Property("case", c.Name), Property("fix", c.Fix), .. c.Commit is null ? Array.Empty<XElement>() : [Property("commit", c.Commit)],
+                Property("verdict", c.Verdict.Kebab()), .. properties,
+            ];
+            var seconds = cells.Sum(x => x.Observation.Seconds);
+            return JunitSuite(s, $"qemu-hotplug-harness {s.Kind.Kebab()} {c.Name}", c.Name + ".", c.Verdict, cells, seconds, caseProperties);
+        });
+        return new XDocument(new XElement("testsuites", suites));
+    }
+
+    private static XElement Property(string name, string value) => new("property", new XAttribute("name", name), new XAttribute("value", value));
+
+    private static XElement JunitSuite(Summary s, string name, string classPrefix, Verdict verdict, IReadOnlyList<SummaryCell> cells, double seconds,
+        XElement[] properties)
+    {
+        var cases = cells.Select(c => JunitCase(s, c, $"qemu-hotplug-harness.{classPrefix}{verdict.Kebab()}")).ToList();
+        return new XElement("testsuite",
+            new XAttribute("name", name),
             new XAttribute("tests", cases.Count),
             new XAttribute("failures", cases.Count(c => c.Element("failure") is not null)),
             new XAttribute("errors", cases.Count(c => c.Element("error") is not null)),
             new XAttribute("skipped", 0),
-            new XAttribute("time", s.Seconds.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)),
+            new XAttribute("time", seconds.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)),
             new XAttribute("timestamp", s.StartedAt.UtcDateTime.ToString("s")),
-            properties, cases);
-        return new XDocument(new XElement("testsuites", suite));
+            properties.Length == 0 ? null : new XElement("properties", properties), cases);
     }
 
-    private static XElement JunitCase(Summary s, SummaryCell c)
+    private static XElement JunitCase(Summary s, SummaryCell c, string classname)
     {
         var tc = new XElement("testcase",
-            new XAttribute("classname", "qemu-hotplug-harness." + s.Verdict.Kebab()),
+            new XAttribute("classname", classname),
             new XAttribute("name", c.Repeat > 1 ? $"{c.Name}#{c.Repeat}" : c.Name),
             new XAttribute("time", c.Observation.Seconds.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)));
         // validate: only an infrastructure error leaves a scenario unjudged; a guest unlike the model's layout disagrees.

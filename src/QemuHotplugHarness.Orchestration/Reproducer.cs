@@ -24,7 +24,10 @@ public sealed class Reproducer(BuildContext ctx, InputsResolver inputs, ILogger 
     public static int DefaultJobs => Environment.ProcessorCount;
 
     /// <summary>What reports say about the change under test.</summary>
-    public ChangeUnderTest Change { get; init; } = ChangeUnderTest.FromPatchFolder(ctx.Repo.KernelPatches, DefaultTree);
+    public ChangeUnderTest Change { get; init; } = ChangeUnderTest.FromPatches([], DefaultTree);
+
+    /// <summary>The cases the cells belong to (empty: cells outside any case); summary.json and the reports name each with its verdict.</summary>
+    public IReadOnlyList<CaseInfo> Cases { get; init; } = [];
 
     /// <summary>The tree the kernel variants are built from when the user names none (Debian's linux-source package).</summary>
     public const string DefaultTree = "linux-source-6.1";
@@ -38,15 +41,21 @@ public sealed class Reproducer(BuildContext ctx, InputsResolver inputs, ILogger 
         return Math.Clamp(wanted, 1, bound);
     }
 
-    public static IReadOnlyList<WorkItem> Plan(IReadOnlyList<(Cell Cell, int Repeat)> work) =>
-        work.Select(w => new WorkItem(w.Cell, w.Repeat,
-            work.Count(x => x.Cell.Name == w.Cell.Name) > 1 || w.Repeat > 1 ? $"{w.Cell.Name}-{w.Repeat}" : w.Cell.Name)).ToList();
+    /// <summary>Each cell × repeat and its folder; with <paramref name="caseFolders"/> (a suite) under a folder per case.</summary>
+    public static IReadOnlyList<WorkItem> Plan(IReadOnlyList<(Cell Cell, int Repeat)> work, bool caseFolders = false) =>
+        work.Select(w => new WorkItem(w.Cell, w.Repeat, Folder(w, work, caseFolders))).ToList();
+
+    private static string Folder((Cell Cell, int Repeat) w, IReadOnlyList<(Cell Cell, int Repeat)> work, bool caseFolders)
+    {
+        var name = work.Count(x => x.Cell.Label == w.Cell.Label) > 1 || w.Repeat > 1 ? $"{w.Cell.Name}-{w.Repeat}" : w.Cell.Name;
+        return caseFolders && w.Cell.Case is { } c ? $"{c}/{name}" : name;
+    }
 
     public async Task<Summary> RunAsync(IReadOnlyList<WorkItem> work, string artifacts, RunOptions options, string? shard,
         Action<string, string>? progress, CancellationToken ct)
     {
         var run = new RunArtifacts(artifacts);
-        var state = new RunState(run, shard, Change, work);
+        var state = new RunState(run, shard, Change, work) { Cases = Cases };
         try
         {
             await BuildAllAsync(work, progress, ct);
@@ -65,27 +74,27 @@ public sealed class Reproducer(BuildContext ctx, InputsResolver inputs, ILogger 
     /// <summary>Builds first (cached), so cell times are guest times.</summary>
     private async Task BuildAllAsync(IReadOnlyList<WorkItem> work, Action<string, string>? progress, CancellationToken ct)
     {
-        foreach (var item in work.DistinctBy(w => w.Cell.Name))
+        foreach (var item in work.DistinctBy(w => w.Cell.Label))
         {
-            progress?.Invoke(item.Cell.Name, "building");
-            await inputs.ResolveAsync(item.Cell.Scenario, ct);
+            progress?.Invoke(item.Cell.Label, "building");
+            await inputs.ResolveAsync(item.Cell.Scenario, item.Cell.Kernel, ct);
         }
-        foreach (var item in work.DistinctBy(w => w.Cell.Name)) progress?.Invoke(item.Cell.Name, "queued");
+        foreach (var item in work.DistinctBy(w => w.Cell.Label)) progress?.Invoke(item.Cell.Label, "queued");
     }
 
     private async Task<SummaryCell> RunCellAsync(WorkItem item, RunArtifacts run, RunOptions options, Action<string, string>? progress, CancellationToken ct)
     {
         var (cell, repeat, folder) = item;
-        progress?.Invoke(cell.Name, "starting");
-        var prediction = Predictor.Predict(cell.Scenario);
+        progress?.Invoke(cell.Label, "starting");
+        var prediction = cell.Predict();
         var files = run.Cell(folder);
-        var cellOptions = options with { Progress = p => progress?.Invoke(cell.Name, p) };
-        var observation = await ObserveAsync(new CellRequest(cell.Scenario, prediction, files), cellOptions, ct);
+        var cellOptions = options with { Progress = p => progress?.Invoke(cell.Label, p) };
+        var observation = await ObserveAsync(new CellRequest(cell.Scenario, prediction, files) { Kernel = cell.Kernel }, cellOptions, ct);
         var mismatches = Comparison.Mismatches(prediction, observation);
-        progress?.Invoke(cell.Name, $"done: {observation.Outcome.Kebab()}{(mismatches.Count == 0 ? " (match)" : " MISMATCH")}");
-        log.Information("{Cell}: predicted {Predicted}, observed {Observed}{Match}", cell.Name, prediction.Outcome.Kebab(), observation.Outcome.Kebab(),
+        progress?.Invoke(cell.Label, $"done: {observation.Outcome.Kebab()}{(mismatches.Count == 0 ? " (match)" : " MISMATCH")}");
+        log.Information("{Cell}: predicted {Predicted}, observed {Observed}{Match}", cell.Label, prediction.Outcome.Kebab(), observation.Outcome.Kebab(),
             mismatches.Count == 0 ? " - match" : " - MISMATCH: " + string.Join("; ", mismatches));
-        return new SummaryCell(cell.Name, repeat, cell.Scenario, prediction, observation, mismatches.Count == 0, mismatches, folder);
+        return new SummaryCell(cell.Name, repeat, cell.Scenario, prediction, observation, mismatches.Count == 0, mismatches, folder) { Case = cell.Case };
     }
 
     /// <summary>Builds (or takes from the cache) what a scenario boots.</summary>
@@ -99,7 +108,7 @@ public sealed class Reproducer(BuildContext ctx, InputsResolver inputs, ILogger 
     {
         try
         {
-            var guestInputs = await inputs.ResolveAsync(request.Scenario, ct);
+            var guestInputs = await inputs.ResolveAsync(request.Scenario, request.Kernel, ct);
             var runner = new CellRunner(new AccelChooser(ctx.Cache, log), options, log, Snapshots(ctx, log));
             return await runner.RunAsync(new CellPlan(request.Scenario, request.Prediction, guestInputs, request.Artifacts), ct);
         }
@@ -122,4 +131,8 @@ public sealed class Reproducer(BuildContext ctx, InputsResolver inputs, ILogger 
 }
 
 /// <summary>A cell to observe: its scenario, its one prediction and its folder.</summary>
-public sealed record CellRequest(Scenario Scenario, Prediction Prediction, CellArtifacts Artifacts);
+public sealed record CellRequest(Scenario Scenario, Prediction Prediction, CellArtifacts Artifacts)
+{
+    /// <summary>The case's kernel recipe; null = the sources' default.</summary>
+    public KernelRecipe? Kernel { get; init; }
+}

@@ -18,6 +18,9 @@ public sealed class RunState(RunArtifacts run, string? shard, ChangeUnderTest ch
     /// <summary>What the run is; decides its verdict.</summary>
     public RunKind Kind { get; init; } = RunKind.Reproduce;
 
+    /// <summary>The cases of the run (empty: none); each gets its verdict in summary.json, and a suite's verdict is theirs together.</summary>
+    public IReadOnlyList<CaseInfo> Cases { get; init; } = [];
+
     /// <summary>validate: the draw, written into summary.json.</summary>
     public Validation.ValidationInfo? Validation { get; init; }
 
@@ -53,15 +56,25 @@ public sealed class RunState(RunArtifacts run, string? shard, ChangeUnderTest ch
     {
         var cells = _cells.ToList();
         var results = cells.Select(c => c.Result).ToList();
-        var verdict = Interrupted ? Verdict.InfraError : Verdicts.Decide(Kind, results, shard is not null);
+        var cases = Cases.Count == 0 ? null : CaseSummaries(Cases, cells, Kind, shard is not null);
+        var verdict = Interrupted ? Verdict.InfraError
+            : cases is { Count: > 1 } ? Verdicts.Suite(cases.Select(c => c.Verdict).ToList())
+            : Verdicts.Decide(Kind, results, shard is not null);
         return new Summary
         {
             Verdict = verdict, Cells = cells, Interrupted = Interrupted, StartedAt = _started,
             Seconds = Math.Round(_watch.Elapsed.TotalSeconds, 1), Shard = shard, Change = change,
             Accel = cells.Select(c => c.Observation.Accel).FirstOrDefault(a => a is not null),
-            Kind = Kind, Validation = Validation,
+            Kind = Kind, Validation = Validation, Cases = cases,
         };
     }
 
-    private int Order(SummaryCell c) => plan.ToList().FindIndex(w => w.Cell.Name == c.Name && w.Repeat == c.Repeat);
+    /// <summary>Each case that has cells here, with its verdict over its own cells.</summary>
+    public static IReadOnlyList<CaseSummary> CaseSummaries(IReadOnlyList<CaseInfo> cases, IReadOnlyList<SummaryCell> cells, RunKind kind, bool shard) =>
+        cases.Select(info => (info, mine: cells.Where(c => c.Case == info.Name).ToList())).Where(x => x.mine.Count > 0)
+            .Select(x => new CaseSummary(x.info.Name, x.info.Fix, x.info.Commit, x.info.Modelled,
+                Verdicts.Decide(kind, x.mine.Select(c => c.Result).ToList(), shard), x.mine.Select(c => c.Folder).ToList()))
+            .ToList();
+
+    private int Order(SummaryCell c) => plan.ToList().FindIndex(w => w.Cell.Name == c.Name && w.Cell.Case == c.Case && w.Repeat == c.Repeat);
 }

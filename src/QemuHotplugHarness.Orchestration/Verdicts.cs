@@ -63,6 +63,21 @@ public static class Verdicts
         return Verdict.ModelAgrees;
     }
 
+    /// <summary>Verdicts of a suite's cases, most telling first: the suite says patch-fixes only when every case does.</summary>
+    private static readonly Verdict[] SuiteOrder = [Verdict.InfraError, Verdict.PatchDoesNotFix, Verdict.NotReproduced, Verdict.Mismatch, Verdict.Partial];
+
+    /// <summary>
+    /// A suite's verdict from its cases' verdicts: the first of <see cref="SuiteOrder"/> any case has (the order
+    /// <see cref="Decide(IReadOnlyList{CellResult})"/> applies to cells), patch-fixes only when every case says so.
+    /// </summary>
+    public static Verdict Suite(IReadOnlyList<Verdict> cases)
+    {
+        if (cases.Count == 0) return Verdict.InfraError;
+        foreach (var v in SuiteOrder)
+            if (cases.Contains(v)) return v;
+        return cases.All(v => v == Verdict.PatchFixes) ? Verdict.PatchFixes : Verdict.Mismatch;
+    }
+
     public static Verdict Decide(IReadOnlyList<CellResult> cells)
     {
         if (cells.Count == 0 || cells.Any(c => c.Unjudged)) return Verdict.InfraError;

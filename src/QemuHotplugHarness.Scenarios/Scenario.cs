@@ -66,8 +66,17 @@ public sealed record KernelSpec
     public const ulong VmemmapBase5Level = 0xffd4_0000_0000_0000UL;
 }
 
-/// <summary>One ndctl invocation of the workload.</summary>
-public sealed record WorkloadStep(string Name, IReadOnlyList<string> Arguments, bool IsReconfigure);
+/// <summary>
+/// One command of the workload (an argument array, run over SSH without a shell). <see cref="Iteration"/> is 0 for a
+/// setup step (the label steps of the ndctl loop, a case's "setup") and k for a step of iteration k.
+/// </summary>
+public sealed record WorkloadStep(string Name, IReadOnlyList<string> Arguments, bool IsReconfigure)
+{
+    public int Iteration { get; init; }
+
+    /// <summary>Runs before the first iteration (and before a snapshot is saved).</summary>
+    public bool IsSetup => Iteration == 0;
+}
 
 /// <summary>What runs in the guest: label initialisation, then <see cref="Iterations"/> reconfigurations of namespace0.0.</summary>
 public sealed record WorkloadSpec
@@ -77,8 +86,31 @@ public sealed record WorkloadSpec
     public int Iterations { get; init; } = 3;
     public bool InitLabels { get; init; } = true;
 
-    /// <summary>The ndctl argument arrays, in order (the label steps first when <see cref="InitLabels"/>).</summary>
-    public IReadOnlyList<WorkloadStep> Steps()
+    /// <summary>A case's setup commands (argument arrays), run once before the iterations; used only with <see cref="Iteration"/>.</summary>
+    public IReadOnlyList<IReadOnlyList<string>>? Setup { get; init; }
+
+    /// <summary>A case's commands of one iteration, repeated <see cref="Iterations"/> times; null = the ndctl reconfigure loop.</summary>
+    public IReadOnlyList<IReadOnlyList<string>>? Iteration { get; init; }
+
+    /// <summary>Whether the steps are a case's own (setup and iteration commands) rather than the ndctl reconfigure loop.</summary>
+    [JsonIgnore]
+    public bool IsCustom => Iteration is not null;
+
+    /// <summary>
+    /// The argument arrays, in order: a case's setup then its iteration steps, else the ndctl loop (label steps first when
+    /// <see cref="InitLabels"/>).
+    /// </summary>
+    public IReadOnlyList<WorkloadStep> Steps() => IsCustom ? CustomSteps() : ReconfigureSteps();
+
+    private List<WorkloadStep> CustomSteps()
+    {
+        var steps = (Setup ?? []).Select((argv, j) => new WorkloadStep($"setup-{j + 1}", argv, false)).ToList();
+        for (var i = 1; i <= Iterations; i++)
+            steps.AddRange(Iteration!.Select((argv, j) => new WorkloadStep($"iteration-{i}-step-{j + 1}", argv, false) { Iteration = i }));
+        return steps;
+    }
+
+    private List<WorkloadStep> ReconfigureSteps()
     {
         var steps = new List<WorkloadStep>();
         if (InitLabels)
@@ -88,7 +120,7 @@ public sealed record WorkloadSpec
             steps.Add(new("enable-region", ["ndctl", "enable-region", "all"], false));
         }
         for (var i = 1; i <= Iterations; i++)
-            steps.Add(new($"reconfigure-{i}", ReconfigureArguments(), true));
+            steps.Add(new($"reconfigure-{i}", ReconfigureArguments(), true) { Iteration = i });
         return steps;
     }
 

@@ -69,6 +69,9 @@ public static class ScenarioValidator
         check(w.NamespaceSize.Bytes == 0, InputKind.NamespaceSize, w.NamespaceSize, "a namespace needs a size");
         check(w.NamespaceSize.Bytes != 0 && !w.NamespaceSize.IsAligned(SubsectionSize), InputKind.NamespaceSize, w.NamespaceSize,
             "must be a multiple of 2M");
+        if (w.Iteration is { Count: 0 }) check(true, InputKind.Iterations, w.Iterations, "a custom workload needs at least one iteration command");
+        foreach (var argv in (w.Setup ?? []).Concat(w.Iteration ?? []).Where(a => a.Count == 0 || string.IsNullOrEmpty(a[0])))
+            check(true, InputKind.Scenario, "workload", "a workload command is empty");
         var usable = n.Size.Bytes > n.LabelSize.Bytes ? n.Size.Bytes - n.LabelSize.Bytes : 0;
         check(w.NamespaceSize.Bytes > usable && n.Size.Bytes != 0, InputKind.NamespaceSize, w.NamespaceSize,
             $"larger than the NVDIMM ({n.Size} less {n.LabelSize} of labels)");

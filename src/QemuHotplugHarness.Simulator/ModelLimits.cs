@@ -16,6 +16,8 @@ public static class ModelLimits
             reasons.Add($"kernel image '{image}': which section_deactivate() a prebuilt kernel has is unknown (the model knows the unpatched and patched variants; register the image as unpatched=PATH or patched=PATH)");
         if (!s.Workload.InitLabels)
             reasons.Add("a workload without init-labels: where ndctl places a namespace on a region with stale or no labels is not modelled");
+        if (s.Workload.IsCustom)
+            reasons.Add("a case's own workload steps: the simulator models only the ndctl reconfigure loop of namespace0.0");
         return reasons;
     }
 

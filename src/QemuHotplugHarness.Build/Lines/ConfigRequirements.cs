@@ -64,7 +64,7 @@ public static partial class ConfigRequirements
     {
         var lines = new List<string>();
         var missing = new List<string>();
-        foreach (var line in baseFragment.Split('\n').Concat(extra ?? []).Select(l => l.TrimEnd()))
+        foreach (var line in baseFragment.TrimEnd().Split('\n').Concat(extra ?? []).Select(l => l.TrimEnd()))
         {
             if (Option(line) is not { } option) { lines.Add(line); continue; }
             if (defined.Contains(option.Name["CONFIG_".Length..])) lines.Add(line);

@@ -25,15 +25,22 @@ public sealed record BuildBenchResult(BuildBenchHost Host, IReadOnlyList<BuildBe
 /// </summary>
 public sealed class BuildBench(ILogger log, string scratch, string logDir)
 {
+    /// <summary>The default case's fix for its first line: what the bench builds (the kernels reproduce builds by default).</summary>
+    private static string SeedPatch => QemuHotplugHarness.Orchestration.SuiteCases.Library(RepoLayout.Discover())
+        .Load(QemuHotplugHarness.Orchestration.SuiteCases.DefaultCase).PatchFor(QemuHotplugHarness.Orchestration.KernelSources.DefaultKernelLine);
+
     public async Task<BuildBenchResult> RunAsync(bool kernel, bool qemu, bool sideBySide, CancellationToken ct)
     {
         var steps = new List<BuildBenchStep>();
         if (kernel)
         {
             var ctx = Context("seq");
-            steps.Add(await MeasureAsync("kernel cold (unpatched)", ctx, async () => Describe(await new KernelBuilder(ctx).GetAsync(KernelVariant.Unpatched, null, null, ct))));
-            steps.Add(await MeasureAsync("kernel incremental (patched)", ctx, async () => Describe(await new KernelBuilder(ctx).GetAsync(KernelVariant.Patched, null, null, ct))));
-            steps.Add(await MeasureAsync("kernel cached", ctx, async () => Describe(await new KernelBuilder(ctx).GetAsync(KernelVariant.Unpatched, null, null, ct))));
+            steps.Add(await MeasureAsync("kernel cold (unpatched)", ctx,
+                async () => Describe(await new KernelBuilder(ctx).GetAsync(KernelVariant.Unpatched, null, SeedPatch, ct))));
+            steps.Add(await MeasureAsync("kernel incremental (patched)", ctx,
+                async () => Describe(await new KernelBuilder(ctx).GetAsync(KernelVariant.Patched, null, SeedPatch, ct))));
+            steps.Add(await MeasureAsync("kernel cached", ctx,
+                async () => Describe(await new KernelBuilder(ctx).GetAsync(KernelVariant.Unpatched, null, SeedPatch, ct))));
         }
         if (qemu)
         {
@@ -46,7 +53,7 @@ public sealed class BuildBench(ILogger log, string scratch, string logDir)
             var ctx = Context("side-by-side");
             steps.Add(await MeasureAsync("kernel + qemu side by side (cold)", ctx, async () =>
             {
-                var k = new KernelBuilder(ctx).GetAsync(KernelVariant.Unpatched, null, null, ct);
+                var k = new KernelBuilder(ctx).GetAsync(KernelVariant.Unpatched, null, SeedPatch, ct);
                 var q = new QemuBuilder(ctx).GetAsync(QemuFlavour.Patched, null, ct);
                 await Task.WhenAll(k, q);
                 return Describe(await k) + "; " + Describe(await q);

@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using QemuHotplugHarness.Build;
+using QemuHotplugHarness.Orchestration;
 using QemuHotplugHarness.Scenarios;
 using Serilog;
 using Spectre.Console.Cli;
@@ -16,11 +17,13 @@ public static class BuildCommand
         [CommandOption("--kernel-src <DIR>")] [Description("Build this kernel tree (a git checkout too) instead of linux-source-6.1.")]
         public string? KernelSrc { get; init; }
 
-        [CommandOption("--patch <FILE>")] [Description("The patch under test (default: kernel-patches/).")]
+        [CommandOption("--patch <FILE>")] [Description("The patch under test (default: the case's fix for the kernel line).")]
         public string? Patch { get; init; }
 
         [CommandOption("--kernel-line <LINE>")] [Description("Kernel line whose Debian source is built: 6.1, 6.12 or latest (default 6.1).")]
         public string? KernelLine { get; init; }
+        [CommandOption("--case <NAME>")] [Description("build kernel: the kernels of this case of cases/ (its fix and config; default: the seed's case).")]
+        public string? Case { get; init; }
 
         [CommandOption("--variant <VARIANT>")] [Description("build kernel: unpatched, patched or both (default both).")]
         public string Variant { get; init; } = "both";
@@ -49,7 +52,10 @@ public static class BuildCommand
             };
             InputChecks.Build(s.KernelSrc, s.Patch, s.QemuSrc);
             if (s.KernelSrc is not null && WantKernel) KernelTree.Validate(s.KernelSrc);
-            if (WantKernel) await InputChecks.PatchAsync(s.KernelSrc, s.Patch, s.KernelLine, ct);
+            var lineName = s.KernelLine ?? KernelSources.DefaultKernelLine;
+            var recipe = WantKernel ? KernelRecipe.Of(SuiteCases.Library(RepoLayout.Discover()).Load(s.Case ?? SuiteCases.DefaultCase),
+                new KernelSources(s.KernelSrc, s.Patch, s.QemuSrc, new Dictionary<string, KernelBuild>()) { KernelLine = lineName }) : null;
+            if (recipe is not null) await InputChecks.PatchAsync(s.KernelSrc, s.Patch, [recipe.Patch], ct, lineName);
             var artifacts = HarnessLog.PrepareArtifacts(s.Artifacts ?? HarnessLog.DefaultArtifacts("build-"));
             using var log = (Serilog.Core.Logger)HarnessLog.Create(artifacts);
             var ctx = BuildContext.Create(log, artifacts);
@@ -59,10 +65,10 @@ public static class BuildCommand
                 built["qemuPatched"] = await new QemuBuilder(ctx).GetAsync(QemuFlavour.Patched, s.QemuSrc, ct);
                 built["qemuStock"] = await new QemuBuilder(ctx).GetAsync(QemuFlavour.Stock, null, ct);
             }
-            var line = s.KernelLine is null ? null : ctx.Repo.Lines().Get(s.KernelLine);
+            var line = ctx.Repo.Lines().Get(lineName);
             if (WantKernel)
                 foreach (var v in variants)
-                    built["kernel" + v] = await new KernelBuilder(ctx) { Line = line }.GetAsync(v, s.KernelSrc, s.Patch, ct);
+                    built["kernel" + v] = await new KernelBuilder(ctx) { ExtraConfig = recipe!.ExtraConfig, Line = line }.GetAsync(v, s.KernelSrc, recipe.Patch, ct);
             if (WantImage) built["image"] = await new ImageBuilder(ctx).GetAsync(ct);
             if (s.Json) Console.WriteLine(HarnessJson.Serialize(built));
             else foreach (var (k, v) in built) log.Information("{Name}: {Value}", k, v);

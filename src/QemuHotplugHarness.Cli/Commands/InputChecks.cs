@@ -34,23 +34,28 @@ public static class InputChecks
     /// a tree was given and the tree is not tested as it is): a patch that applies neither way is refused here, not
     /// after QEMU and the first kernel were built.
     /// </summary>
-    public static async Task GuestAsync(GuestSettings s, bool treeAsIs, CancellationToken ct)
+    public static async Task GuestAsync(GuestSettings s, bool treeAsIs, CancellationToken ct, IReadOnlyList<string>? casePatches = null)
     {
         Guest(s);
-        if (!treeAsIs) await PatchAsync(s.KernelSrc, s.Patch, s.KernelLine, ct);
+        if (!treeAsIs && (s.KernelSrc is not null || s.Patch is not null))
+            await PatchAsync(s.KernelSrc, s.Patch, casePatches ?? s.CasePatches(), ct, s.EffectiveKernelLine());
     }
 
-    /// <summary>The patch under test against the tree it will be applied to; nothing to check for the project's own patch on Debian's source.</summary>
-    public static async Task PatchAsync(string? kernelSrc, string? patch, string? kernelLine, CancellationToken ct)
+    /// <summary>
+    /// The patch under test (--patch, else each case's fix) against the tree it will be applied to; nothing to check for
+    /// the cases' own patches on Debian's source.
+    /// </summary>
+    public static async Task PatchAsync(string? kernelSrc, string? patch, IReadOnlyList<string> casePatches, CancellationToken ct, string? kernelLine = null)
     {
-        if (kernelSrc is null && patch is null && kernelLine is null) return;
-        var repo = RepoLayout.Discover();
-        var line = kernelLine is null ? null : repo.Lines().Get(kernelLine);
-        var file = patch ?? Directory.GetFiles(repo.KernelPatches, "*.patch").Order(StringComparer.Ordinal).FirstOrDefault();
-        if (file is null || await KernelBuilder.PatchProblemAsync(HarnessCache.DefaultRoot(), kernelSrc, file, ct, line) is not { } problem) return;
-        throw patch is not null
-            ? new BadInputException(InputKind.Patch, patch, problem)
-            : new BadInputException(InputKind.KernelSource, kernelSrc!, $"the patch under test ({Path.GetFileName(file)}) {problem}");
+        if (kernelSrc is null && patch is null) return;
+        var line = kernelLine is null ? null : RepoLayout.Discover().Lines().Get(kernelLine);
+        foreach (var file in patch is null ? casePatches : [patch])
+        {
+            if (await KernelBuilder.PatchProblemAsync(HarnessCache.DefaultRoot(), kernelSrc, file, ct, line) is not { } problem) continue;
+            throw patch is not null
+                ? new BadInputException(InputKind.Patch, patch, problem)
+                : new BadInputException(InputKind.KernelSource, kernelSrc!, $"the patch under test ({Path.GetFileName(file)}) {problem}");
+        }
     }
 
     /// <summary>build: the trees and the patch it would build from.</summary>

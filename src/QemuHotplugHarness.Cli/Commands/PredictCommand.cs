@@ -1,6 +1,8 @@
 using System.ComponentModel;
 using System.Diagnostics;
+using QemuHotplugHarness.Orchestration;
 using QemuHotplugHarness.Scenarios;
+using QemuHotplugHarness.Scenarios.Cases;
 using QemuHotplugHarness.Simulator;
 using Spectre.Console.Cli;
 
@@ -21,12 +23,27 @@ public sealed class PredictCommand : Command<PredictCommand.Settings>
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
+        if (settings.SelectedCase() is { Modelled: false } c) return CaseNotModelled(c, settings.Json);
         var scenario = settings.ResolveScenario();
         // predict knows no --kernel-image: a name that is not a variant would silently be modelled as the unpatched one.
         if (scenario.Kernel.Image is { } name)
             throw new BadInputException(InputKind.Kernel, name, "not a kernel variant (predict models unpatched and patched; prebuilt images are registered with run/reproduce --kernel-image)");
         if (ModelLimits.NotModelled(scenario) is { Count: > 0 } reasons) return NotModelled(scenario, reasons, settings.Json);
         return settings.Sweep ? RunSweep(scenario, settings) : PredictOne(scenario, settings.Json);
+    }
+
+    /// <summary>A case outside the simulator: why, and the expectations its cells are judged by (exit 0).</summary>
+    private static int CaseNotModelled(Case c, bool json)
+    {
+        if (json)
+            Console.WriteLine(HarnessJson.Serialize(new
+            {
+                @case = c.Name, modelled = false, notModelled = new[] { c.NotModelledReason }, fix = c.Fix,
+                expectations = (c.Cells ?? []).Select(x => new { cell = x.Name, kernel = x.Kernel, pse = x.Pse, qemu = x.Qemu, expect = x.Expect }),
+            }));
+        else
+            foreach (var line in CaseExpectations.Describe(c)) Console.WriteLine(line);
+        return 0;
     }
 
     /// <summary>Outside the model: say what is not modelled instead of guessing (exit 0: predict answered the question).</summary>

@@ -3,6 +3,7 @@ using System.Globalization;
 using QemuHotplugHarness.Build;
 using QemuHotplugHarness.Orchestration;
 using QemuHotplugHarness.Scenarios;
+using QemuHotplugHarness.Scenarios.Cases;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -26,6 +27,10 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
 
         [CommandOption("--bisect")] [Description("Exit codes for git bisect run: 0 good, 1 bad, 125 skip. With --kernel-src: test the tree as it is (patch not applied), one cell unless --matrix.")]
         public bool Bisect { get; init; }
+
+        [CommandOption("--suite")]
+        [Description("Every case of cases/, each its own matrix: a verdict per case and one for the suite (patch-fixes only when every case's is).")]
+        public bool Suite { get; init; }
     }
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken ct)
@@ -33,11 +38,12 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
         if (s.Repeat is < 1 or > 1000) throw new BadInputException(InputKind.Repeat, s.Repeat.ToString(CultureInfo.InvariantCulture), "must be between 1 and 1000");
         if (s.Jobs < 1) throw new BadInputException(InputKind.Jobs, s.Jobs.ToString(CultureInfo.InvariantCulture), "at least 1");
         var bisectTree = s.Bisect && s.KernelSrc is not null;
-        await InputChecks.GuestAsync(s, bisectTree, ct);
-        var baseScenario = s.ResolveScenario();
-        var cells = s.MatrixFile is not null ? Matrix.Load(s.MatrixFile) : bisectTree ? Matrix.Bisect(baseScenario) : Matrix.Default(baseScenario);
-        var work = Reproducer.Plan(Matrix.Shard(cells, s.Repeat, s.Shard));
+        var cases = SelectCases(s);
         var sources = s.Sources() with { TreeAsIs = bisectTree };
+        var cells = cases.SelectMany(c => CellsOf(s, c, sources, bisectTree)).ToList();
+        var patches = cells.Select(c => c.Kernel!.Patch).Distinct().ToList();
+        await InputChecks.GuestAsync(s, bisectTree, ct, patches);
+        var work = Reproducer.Plan(Matrix.Shard(cells, s.Repeat, s.Shard), caseFolders: s.Suite);
         foreach (var c in cells) s.ValidatedSources(c.Scenario);
         var artifacts = HarnessLog.PrepareArtifacts(s.Artifacts ?? HarnessLog.DefaultArtifacts(""));
         // A live table of cells on a terminal; plain log lines otherwise (CI logs).
@@ -45,10 +51,12 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
         using var log = (Serilog.Core.Logger)HarnessLog.Create(artifacts, quietConsole: live);
         var ctx = BuildContext.Create(log, artifacts);
         var inputs = new InputsResolver(ctx, sources);
-        log.Information("reproduce: {Cells} cell(s) x {Repeat} into {Artifacts}", cells.Count, s.Repeat, artifacts);
+        log.Information("reproduce: {Cases} case(s), {Cells} cell(s) x {Repeat} into {Artifacts}", cases.Count, cells.Count, s.Repeat, artifacts);
         try
         {
-            return await ReproduceAsync(s, ctx, inputs, log, work, artifacts, await s.ChangeAsync(ctx, bisectTree, ct), live, ct);
+            var change = await s.ChangeAsync(ctx, bisectTree, ct, patches);
+            return await ReproduceAsync(s, new Reproducer(ctx, inputs, log) { Jobs = s.Jobs, Change = change, Cases = cases.Select(SuiteCases.Info).ToList() },
+                log, work, artifacts, live, ct);
         }
         catch (HarnessException e) when (s.Bisect && e is not BadInputException)
         {
@@ -59,10 +67,35 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
         }
     }
 
-    private static async Task<int> ReproduceAsync(Settings s, BuildContext ctx, InputsResolver inputs, Serilog.ILogger log, IReadOnlyList<WorkItem> work,
-        string artifacts, ChangeUnderTest change, bool live, CancellationToken ct)
+    /// <summary>--suite: every case (nothing that picks one scenario or one case with it); else --case, or the default case.</summary>
+    private static IReadOnlyList<Case> SelectCases(Settings s)
     {
-        var reproducer = new Reproducer(ctx, inputs, log) { Jobs = s.Jobs, Change = change };
+        if (!s.Suite) return [s.CaseOrDefault()];
+        var clashes = new (bool Given, string Flag)[]
+        {
+            (s.Case is not null, "--case"), (s.ScenarioFile is not null, "--scenario"), (s.MatrixFile is not null, "--matrix"), (s.Bisect, "--bisect"),
+        }.Where(x => x.Given)
+            .Select(x => InputProblem.General($"--suite and {x.Flag}: the suite runs every case with its own scenario and cells; give one")).ToList();
+        return clashes.Count > 0 ? throw new BadInputException(clashes) : SuiteCases.Library(RepoLayout.Discover()).LoadAll();
+    }
+
+    /// <summary>A case's cells on its scenario (or --scenario's) with the flags applied: its own cells, or --matrix, or the bisect cell.</summary>
+    public static IReadOnlyList<Cell> CellsOf(Settings s, Case c, KernelSources sources, bool bisectTree)
+    {
+        var recipe = KernelRecipe.Of(c, sources);
+        var b = s.ScenarioFile is not null ? s.ResolveScenario() : s.ResolveScenario(c.Scenario);
+        var chosen = s.MatrixFile is not null ? Matrix.Load(s.MatrixFile) : bisectTree ? Matrix.Bisect(b) : null;
+        if (chosen is null) return SuiteCases.Cells(c, b, recipe);
+        if (!c.Modelled)
+            throw new BadInputException(InputKind.Case, c.Name,
+                $"not modelled ({c.NotModelledReason}): its own cells carry what each must show; drop {(s.MatrixFile is not null ? "--matrix" : "--bisect")}");
+        return chosen.Select(cell => SuiteCases.Tag(cell, c, null, recipe)).ToList();
+    }
+
+    private static async Task<int> ReproduceAsync(Settings s, Reproducer reproducer, Serilog.ILogger log, IReadOnlyList<WorkItem> work,
+        string artifacts, bool live, CancellationToken ct)
+    {
+        var change = reproducer.Change;
         Summary summary;
         if (!live)
         {
@@ -70,7 +103,7 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
         }
         else
         {
-            var states = work.Select(w => w.Cell.Name).Distinct().ToDictionary(n => n, _ => (State: "queued", Since: DateTime.UtcNow));
+            var states = work.Select(w => w.Cell.Label).Distinct().ToDictionary(n => n, _ => (State: "queued", Since: DateTime.UtcNow));
             var started = DateTime.UtcNow;
             Table Render()
             {
@@ -93,10 +126,18 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
         if (s.Json) Console.WriteLine(HarnessJson.Serialize(summary));
         else
         {
-            Console.WriteLine($"{"cell",-32} {"predicted",-16} {"observed",-16} match");
+            var width = Math.Max(32, summary.Cells.Select(c => c.Label.Length + 1).DefaultIfEmpty(0).Max());
+            Console.WriteLine($"{"cell".PadRight(width)} {"predicted",-16} {"observed",-16} match");
             foreach (var c in summary.Cells)
-                Console.WriteLine($"{c.Name,-32} {c.Prediction.Outcome.Kebab() + (c.Prediction.OopsIteration is { } p ? "@" + p : ""),-16} {c.Observation.Outcome.Kebab() + (c.Observation.OopsIteration is { } o ? "@" + o : ""),-16} {(c.Match ? "yes" : "NO: " + string.Join("; ", c.Mismatches))}");
+            {
+                var (predicted, observed) = (c.Prediction.Outcome.Kebab() + (c.Prediction.OopsIteration is { } p ? "@" + p : ""),
+                    c.Observation.Outcome.Kebab() + (c.Observation.OopsIteration is { } o ? "@" + o : ""));
+                Console.WriteLine($"{c.Label.PadRight(width)} {predicted,-16} {observed,-16} {(c.Match ? "yes" : "NO: " + string.Join("; ", c.Mismatches))}");
+            }
             Console.WriteLine($"change: {change.Subject} on {change.TreeText}");
+            foreach (var c in summary.Cases ?? [])
+                Console.WriteLine($"case {c.Name}: {c.Verdict.Kebab()} ({c.Fix}{(c.Commit is null ? "" : ", " + c.Commit)}" +
+                                  $"{(c.Modelled ? "" : "; judged by its expectations")})");
             Console.WriteLine($"verdict: {summary.Verdict.Kebab()} ({summary.Seconds:F0} s, {summary.Accel?.Kebab() ?? "no guest"}); artifacts: {artifacts}");
         }
         return VerdictExit.Of(summary.Verdict, s.Bisect);

@@ -20,7 +20,7 @@ public class GuestSettings : ScenarioSettings
     [CommandOption("--kernel-src <DIR>")] [Description("Kernel tree to build the variants from (default linux-source-6.1).")]
     public string? KernelSrc { get; init; }
 
-    [CommandOption("--patch <FILE>")] [Description("The patch under test (default kernel-patches/).")]
+    [CommandOption("--patch <FILE>")] [Description("The patch under test (default: the case's fix for the kernel line, cases/NAME/).")]
     public string? Patch { get; init; }
 
     [CommandOption("--qemu-src <DIR|TARBALL>")] [Description("QEMU tree to patch and build (default Debian's source package).")]
@@ -61,7 +61,25 @@ public class GuestSettings : ScenarioSettings
                 throw new BadInputException(InputKind.Artifacts, Artifacts ?? "artifacts (the default)",
                     $"inside the kernel tree under test ({KernelSrc}): it would become part of the tree; give --artifacts outside it");
         }
-        return new(KernelSrc, Patch, QemuSrc, KernelSources.ParsePrebuilt(KernelImages, Modules)) { KernelDebs = KernelSources.CheckKernelDebs(KernelDebs) };
+        var sources = new KernelSources(KernelSrc, Patch, QemuSrc, KernelSources.ParsePrebuilt(KernelImages, Modules))
+        {
+            KernelDebs = KernelSources.CheckKernelDebs(KernelDebs), KernelLine = EffectiveKernelLine(),
+        };
+        return SelectedCase() is { } c ? sources with { Recipe = KernelRecipe.Of(c, sources) } : sources;
+    }
+
+    /// <summary>The patches a run builds its kernels with: --patch, else the fix of the kernel line of --case (or the default case).</summary>
+    public IReadOnlyList<string> CasePatches() => Patch is not null ? [Patch] : [CaseOrDefault().PatchFor(EffectiveKernelLine())];
+
+    /// <summary>
+    /// The kernel line whose fix a case's kernels are built with: --kernel-line; else, for --kernel-src, the line the
+    /// tree's Makefile version belongs to (a 7.x tree takes the latest line's port); else the default line.
+    /// </summary>
+    public string EffectiveKernelLine()
+    {
+        if (KernelLine is not null) return KernelLine;
+        if (KernelSrc is null || LinuxVersion.TryParse(KernelTree.KernelVersion(KernelSrc)) is not { } version) return KernelSources.DefaultKernelLine;
+        return RepoLayout.Discover().Lines().ForVersion(version)?.Name ?? KernelSources.DefaultKernelLine;
     }
 
     /// <summary>Checks what can be checked before anything is built: a named kernel must be registered.</summary>
@@ -87,19 +105,17 @@ public class GuestSettings : ScenarioSettings
             : throw new BadInputException(InputKind.Accel, text, "unknown value (use auto, kvm or tcg)");
 
     /// <summary>
-    /// What reports name as the change under test: the patch (--patch, else kernel-patches/) by its subject line, on
+    /// What reports name as the change under test: the patch (--patch, else the cases' fixes) by its subject line, on
     /// the tree by what it is (Debian package and version, git remote/commit/dirty, or a folder). With
     /// <paramref name="treeAsIs"/> (bisect) no patch is applied: the tree itself is tested for the fix.
     /// </summary>
-    public async Task<ChangeUnderTest> ChangeAsync(BuildContext ctx, bool treeAsIs, CancellationToken ct)
+    public async Task<ChangeUnderTest> ChangeAsync(BuildContext ctx, bool treeAsIs, CancellationToken ct, IReadOnlyList<string>? casePatches = null)
     {
         var runner = ctx.Runner("kernel");
         var tree = KernelSrc is null
             ? await DebianTreeAsync(ctx, ct)
             : await new KernelTree(runner, ctx.Cache).IdentifyAsync(KernelSrc, ct);
-        var patches = Patch is null
-            ? Directory.Exists(ctx.Repo.KernelPatches) ? Directory.GetFiles(ctx.Repo.KernelPatches, "*.patch").OrderBy(p => p, StringComparer.Ordinal).ToList() : []
-            : new List<string> { Patch };
+        var patches = Patch is null ? casePatches ?? CasePatches() : [Patch];
         if (!treeAsIs) return ChangeUnderTest.Of(patches, tree);
         var looked = ChangeUnderTest.Of(patches, tree);
         return ChangeUnderTest.Of([], tree) with { Subject = $"the tree as it is, checked for: {looked.Subject}" };
@@ -108,8 +124,7 @@ public class GuestSettings : ScenarioSettings
     /// <summary>The line's Debian source as reports name it: its package and version (fetched now when not on this machine yet).</summary>
     private async Task<TreeIdentity> DebianTreeAsync(BuildContext ctx, CancellationToken ct)
     {
-        var line = KernelLine is null ? ctx.Repo.Lines().Default : ctx.Repo.Lines().Get(KernelLine);
-        var source = await new LineSources(ctx).GetAsync(line, ct); // the build needs it next anyway
+        var source = await new LineSources(ctx).GetAsync(ctx.Repo.Lines().Get(EffectiveKernelLine()), ct); // the build needs it next anyway
         return TreeIdentity.Debian(source.Package, source.Version);
     }
 }
@@ -127,7 +142,7 @@ public sealed class RunCommand : AsyncCommand<GuestSettings>
         var ctx = BuildContext.Create(log, artifacts);
         var reproducer = new Reproducer(ctx, new InputsResolver(ctx, sources), log);
         log.Information("run {Scenario} into {Artifacts}", scenario.Describe(), artifacts);
-        var prediction = Predictor.Predict(scenario);
+        var prediction = CaseExpectations.PredictionFor(settings.SelectedCase(), scenario);
         var observation = await reproducer.ObserveAsync(new CellRequest(scenario, prediction, new CellArtifacts(artifacts)),
             options with { Progress = p => log.Information("{Progress}", p) }, ct);
         var cell = new CellResult(scenario.Name, 1, scenario, prediction, observation, Comparison.Mismatches(prediction, observation));

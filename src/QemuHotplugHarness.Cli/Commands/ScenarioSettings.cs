@@ -1,5 +1,8 @@
 using System.ComponentModel;
+using QemuHotplugHarness.Build;
+using QemuHotplugHarness.Orchestration;
 using QemuHotplugHarness.Scenarios;
+using QemuHotplugHarness.Scenarios.Cases;
 using Spectre.Console.Cli;
 
 namespace QemuHotplugHarness.Cli.Commands;
@@ -10,6 +13,10 @@ public class ScenarioSettings : CommandSettings
     [CommandOption("--scenario <FILE>")]
     [Description("Load the scenario from a JSON file; flags override its fields.")]
     public string? ScenarioFile { get; init; }
+
+    [CommandOption("--case <NAME>")]
+    [Description("A case of cases/ (its scenario, kernel patch, config, workload and cells); flags override its scenario.")]
+    public string? Case { get; init; }
 
     [CommandOption("--machine <TYPE>")] [Description("pc or q35 (default pc).")]
     public string? Machine { get; init; }
@@ -67,12 +74,30 @@ public class ScenarioSettings : CommandSettings
         NamespaceSize = NamespaceSize, Mode = Mode, Iterations = Iterations, KernelLine = KernelLine,
     };
 
-    /// <summary>The seed (or the file), overridden by the flags, validated.</summary>
-    public Scenario ResolveScenario()
+    private Case? _case;
+
+    /// <summary>The case --case names, loaded once (bad input when it is unknown or malformed); null without --case.</summary>
+    public Case? SelectedCase()
     {
-        var baseScenario = ScenarioFile is null ? Scenario.Seed : ScenarioJson.Load(ScenarioFile);
+        if (Case is null) return null;
+        if (ScenarioFile is not null)
+            throw new BadInputException(InputKind.Scenario, ScenarioFile,
+                $"give either a scenario file or {CliInputs.Flag(InputKind.Case)} (a case brings its own scenario)");
+        return _case ??= SuiteCases.Library(RepoLayout.Discover()).Load(Case);
+    }
+
+    /// <summary>The case --case names, else the default case (the seed's).</summary>
+    public Case CaseOrDefault() => SelectedCase() ?? SuiteCases.Library(RepoLayout.Discover()).Load(SuiteCases.DefaultCase);
+
+    /// <summary>The seed (or the file, or the case's scenario), overridden by the flags, validated.</summary>
+    public Scenario ResolveScenario() =>
+        ResolveScenario(ScenarioFile is not null ? ScenarioJson.Load(ScenarioFile) : SelectedCase()?.Scenario ?? Scenario.Seed);
+
+    /// <summary><paramref name="baseScenario"/> overridden by the flags, validated.</summary>
+    public Scenario ResolveScenario(Scenario baseScenario)
+    {
         var scenario = ScenarioValidator.EnsureValid(ToOptions().Apply(baseScenario));
-        if (scenario.Kernel.Line is { } line) Build.RepoLayout.Discover().Lines().Get(line); // an unknown line: exit 2 here
+        if (scenario.Kernel.Line is { } line) RepoLayout.Discover().Lines().Get(line); // an unknown line: exit 2 here
         return scenario;
     }
 }

@@ -67,6 +67,8 @@ public sealed class ValidateCommand : AsyncCommand<ValidateCommand.Settings>
     /// <summary>The space the flags leave: a scenario flag pins its dimension; the other scenario fields are the base's.</summary>
     private static ValidationSpace Space(Settings s)
     {
+        if (s.SelectedCase() is { Modelled: false } c)
+            throw new BadInputException(InputKind.Case, c.Name, $"not modelled ({c.NotModelledReason}): validate draws only from modelled cases");
         var b = s.ResolveScenario();
         if (b.Kernel.Image is { } name)
             throw new BadInputException(InputKind.Kernel, name,

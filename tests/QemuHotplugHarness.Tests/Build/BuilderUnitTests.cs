@@ -45,7 +45,7 @@ public class BuilderUnitTests
         var tree = Path.Combine(_dir, "linux");
         Directory.CreateDirectory(tree);
         await _runner.RunAsync(new ToolCall("extract sparse.c", "tar", ["-xaf", tarball, "-C", tree, "--strip-components=1", "linux-source-6.1/mm/sparse.c"], _dir, TimeSpan.FromMinutes(5)), CancellationToken.None);
-        var patch = Directory.GetFiles(Path.Combine(RepoRoot, "kernel-patches"), "*.patch").Single();
+        var patch = Path.Combine(RepoRoot, "cases", "early-section-memmap", "fix-6.1.patch");
         Assert.That(await PatchSeries.ProbeAsync(_runner, tree, patch, CancellationToken.None), Is.EqualTo(PatchState.AlreadyApplied), "6.1 contains the fix");
         await PatchSeries.ApplyAsync(_runner, tree, patch, reverse: true, CancellationToken.None);
         Assert.That(await PatchSeries.ProbeAsync(_runner, tree, patch, CancellationToken.None), Is.EqualTo(PatchState.Applies), "after reverting, the fix applies again");

@@ -69,6 +69,10 @@ public class KernelLineTests
         Assert.That(on72.Text, Is.EqualTo("# comment\nCONFIG_SMP=y\nCONFIG_VMCORE_INFO=y\n"),
             "SLOB's 'is not set' is dropped where SLOB does not exist; 5-level paging is always on");
         Assert.That(on72.Missing, Is.EqualTo(new[] { "CONFIG_DEBUG_VM (the tree's Kconfig does not define it)" }), "a case's option the tree lacks");
+        var withCase = ConfigRequirements.Resolve(fragment, [VmcoreInfo], new HashSet<string>(tree72) { "DEBUG_VM" }, ["CONFIG_DEBUG_VM=y", "# CONFIG_KASAN is not set"]);
+        Assert.That(withCase.Text, Is.EqualTo("# comment\nCONFIG_SMP=y\nCONFIG_DEBUG_VM=y\nCONFIG_VMCORE_INFO=y\n"),
+            "a case's options after the fragment's; its 'is not set' for an option the tree lacks dropped");
+        Assert.That(withCase.Missing, Is.Empty);
     }
 
     [Test]

@@ -9,7 +9,7 @@ namespace QemuHotplugHarness.Tests.Build;
 [Category("HostTools")] // patch, tar, Debian's linux-source-6.1
 public class PatchCheckTests
 {
-    private static string ProjectPatch => Directory.GetFiles(Path.Combine(RepoLayout.Discover().Root, "kernel-patches"), "*.patch").Single();
+    private static string ProjectPatch => Path.Combine(RepoLayout.Discover().Root, "cases", "early-section-memmap", "fix-6.1.patch");
 
     private string _dir = "";
 

@@ -128,6 +128,15 @@ public class BadInputTableTests
         Case(["reproduce", "--matrix", "{in}/bad-cell.json"], "{in}/bad-cell.json cell big: --namespace-size 16G: larger than the NVDIMM"),
         Case(["reproduce", "--ssh-port", "{port}"], "--ssh-port {port}: port is busy on 127.0.0.1"),
         Case(["reproduce", "--kernel-src", "{in}/not-a-tree"], "--kernel-src {in}/not-a-tree: not a Linux kernel tree"),
+        // cases: an unknown case, flags that cannot go with a suite (before any case is loaded or anything built)
+        Case(["predict", "--case", "nope"], "--case nope: no such case (cases: "),
+        Case(["reproduce", "--case", "nope"], "--case nope: no such case (cases: "),
+        Case(["build", "kernel", "--case", "nope"], "--case nope: no such case (cases: "),
+        Case(["predict", "--case", "early-section-memmap", "--scenario", "{in}/truncated.json"],
+            "--scenario {in}/truncated.json: give either a scenario file or --case"),
+        Case(["reproduce", "--suite", "--case", "nope"], "--suite and --case: the suite runs every case with its own scenario and cells; give one"),
+        Case(["reproduce", "--suite", "--matrix", "{in}/dupes.json", "--bisect"],
+            "--suite and --matrix: the suite runs every case", "--suite and --bisect: the suite runs every case"),
         // build
         // a patch that applies to the tree neither forward nor in reverse: refused before QEMU or a kernel is built
         Case(["run", "--kernel-src", "{in}/tree", "--patch", "{in}/elsewhere.patch"],

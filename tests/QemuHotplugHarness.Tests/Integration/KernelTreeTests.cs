@@ -54,7 +54,7 @@ public class KernelTreeTests
     [SetUp]
     public Task OnTheTip() => _history.ResetAsync(CancellationToken.None);
 
-    private static string Patch => Directory.GetFiles(Path.Combine(RepoLayout.Discover().Root, "kernel-patches"), "*.patch").Single();
+    private static string Patch => Path.Combine(RepoLayout.Discover().Root, "cases", "early-section-memmap", "fix-6.1.patch");
 
     [Test]
     public async Task Two_edits_to_an_already_modified_file_make_two_kernels_and_leave_the_tree_untouched()

@@ -1,0 +1,87 @@
+using QemuHotplugHarness.Build;
+using QemuHotplugHarness.Scenarios;
+using QemuHotplugHarness.Scenarios.Cases;
+using QemuHotplugHarness.Simulator;
+
+namespace QemuHotplugHarness.Orchestration;
+
+/// <summary>A case's kernel: the fix patch of the selected kernel line (or the user's --patch) and the config beyond the fragment.</summary>
+public sealed record KernelRecipe(string Patch, IReadOnlyList<string> ExtraConfig)
+{
+    /// <summary>The case's fix for another line (a matrix cell of that line); null when the user's --patch is the fix.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public Func<string, string>? PatchForLine { get; init; }
+
+    /// <summary>The user's patch under test overrides the case's; a case without a fix for the line is bad input.</summary>
+    public static KernelRecipe Of(Case c, KernelSources sources) =>
+        new(sources.Patch ?? c.PatchFor(sources.KernelLine), c.Config) { PatchForLine = sources.Patch is null ? c.PatchFor : null };
+
+    /// <summary>Kernels of equal recipes are the same build (the memo key beside the variant).</summary>
+    public string Key => Patch + "\n" + string.Join("\n", ExtraConfig);
+}
+
+/// <summary>Where the repository keeps its cases, and the case a run without --case or --suite takes.</summary>
+public static class SuiteCases
+{
+    /// <summary>reproduce's default (README's main job): the seed bug the harness was built for.</summary>
+    public const string DefaultCase = "early-section-memmap";
+
+    public static CaseLibrary Library(RepoLayout repo) => new(Path.Combine(repo.Root, "cases"));
+
+    /// <summary>
+    /// A case's cells: the seed's five-cell matrix (predicted) when it names none, else its own, each with its expectation
+    /// when not modelled.
+    /// </summary>
+    public static IReadOnlyList<Cell> Cells(Case c, Scenario b, KernelRecipe recipe)
+    {
+        if (c.Cells is null) return Matrix.Default(b).Select(cell => Tag(cell, c, null, recipe)).ToList();
+        return c.Cells.Select(cc =>
+            Tag(new Cell(cc.Name, b.WithQemu(cc.Qemu).WithKernel(cc.Kernel).WithPse(cc.Pse).WithName(cc.Name)), c, cc.Expect, recipe)).ToList();
+    }
+
+    /// <summary>A cell of case <paramref name="c"/>: judged by <paramref name="expect"/> when the case is not modelled.</summary>
+    public static Cell Tag(Cell cell, Case c, CaseExpectation? expect, KernelRecipe recipe) => cell with
+    {
+        Case = c.Name, Kernel = recipe,
+        Expect = c.Modelled ? null : expect, NotModelled = c.Modelled ? null : c.NotModelledReason,
+    };
+
+    /// <summary>What the reports say of a case beside its cells.</summary>
+    public static CaseInfo Info(Case c) => new(c.Name, c.Fix.Subject, c.Fix.Commit, c.Modelled);
+}
+
+/// <summary>A case as a run's reports name it: its fix and whether the simulator predicts it.</summary>
+public sealed record CaseInfo(string Name, string Fix, string? Commit, bool Modelled);
+
+/// <summary>One case of summary.json: its fix, its own verdict and the cells it ran.</summary>
+public sealed record CaseSummary(string Name, string Fix, string? Commit, bool Modelled, Verdict Verdict, IReadOnlyList<string> Cells);
+
+/// <summary>What a case outside the simulator expects, for predict and run.</summary>
+public static class CaseExpectations
+{
+    /// <summary>The cell of <paramref name="c"/> that <paramref name="s"/> is (kernel variant, PSE, QEMU), or null.</summary>
+    public static CaseCell? CellOf(Case c, Scenario s) =>
+        s.Kernel.Image is null ? c.Cells?.FirstOrDefault(x => x.Kernel == s.Kernel.Variant && x.Pse == s.Cpu.Pse && x.Qemu == s.Qemu) : null;
+
+    /// <summary>The simulator's prediction for a modelled case; else the expectation of the case's cell that <paramref name="s"/> is.</summary>
+    public static Prediction PredictionFor(Case? c, Scenario s)
+    {
+        if (c is null || c.Modelled) return Predictor.Predict(s);
+        var cell = CellOf(c, s) ?? throw new BadInputException(InputKind.Case, c.Name,
+            $"not modelled, and none of its cells ({string.Join(", ", c.Cells!.Select(x => x.Name))}) " +
+            $"is kernel {s.Kernel.Image ?? s.Kernel.Variant.Kebab()}, " +
+            $"PSE {(s.Cpu.Pse ? "on" : "off")}, QEMU {s.Qemu.Kebab()}: such a case is judged by its cells' expectations");
+        return Prediction.FromExpectation(Predictor.Predict(s), cell.Expect!, c.NotModelledReason ?? "the case says so");
+    }
+
+    /// <summary>predict --case on a case outside the model: what it is, why it is not modelled, what each cell must show.</summary>
+    public static IReadOnlyList<string> Describe(Case c) =>
+    [
+        $"Case {c.Name}: {c.Summary}",
+        $"Fix: {c.Fix.Subject}{(c.Fix.Commit is null ? "" : $" ({c.Fix.Commit})")}; kernel lines: {string.Join(", ", c.Lines.Keys)}",
+        $"Not modelled: {c.NotModelledReason}",
+        "Expectations (judged on real guests):",
+        .. (c.Cells ?? []).Select(x =>
+            $"  {x.Name}: kernel {x.Kernel.Kebab()}, PSE {(x.Pse ? "on" : "off")}, QEMU {x.Qemu.Kebab()}: {x.Expect?.Describe() ?? "none"}"),
+    ];
+}

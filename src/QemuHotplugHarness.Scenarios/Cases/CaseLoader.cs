@@ -1,0 +1,200 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
+namespace QemuHotplugHarness.Scenarios.Cases;
+
+/// <summary>
+/// Loads <c>cases/NAME/case.json</c> (the format of CASE-FORMAT.md) into an immutable <see cref="Case"/>. Every problem
+/// of the file is found at once and reported as one line naming the file and the field; unknown fields are problems.
+/// </summary>
+public static partial class CaseLoader
+{
+    public const string FileName = "case.json";
+
+    private static readonly string[] TopFields =
+        ["name", "summary", "fix", "lines", "config", "scenario", "workload", "cells", "modelled", "notModelledReason"];
+
+    /// <summary>The case in <paramref name="folder"/>; <paramref name="display"/> names its file in problems (cases/x/case.json).</summary>
+    public static Case Load(string folder, string display)
+    {
+        var problems = new List<string>();
+        var loaded = TryLoad(folder, display, problems);
+        return problems.Count == 0 && loaded is not null ? loaded : throw Bad(problems);
+    }
+
+    public static BadInputException Bad(IReadOnlyList<string> problems) => new(problems.Select(InputProblem.General).ToList());
+
+    /// <summary>The case, or null with its problems added to <paramref name="problems"/>.</summary>
+    public static Case? TryLoad(string folder, string display, List<string> problems)
+    {
+        var file = Path.Combine(folder, FileName);
+        if (!File.Exists(file))
+        {
+            problems.Add($"{display}: no such file");
+            return null;
+        }
+        var before = problems.Count;
+        try
+        {
+            var options = new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true };
+            using var doc = JsonDocument.Parse(File.ReadAllText(file), options);
+            var c = Read(doc.RootElement, Path.GetFullPath(folder), new CaseReader(display, problems), display);
+            return problems.Count == before ? c : null;
+        }
+        catch (JsonException e)
+        {
+            problems.Add($"{display}: not valid JSON: {e.Message.Split('\n')[0].Trim()}");
+            return null;
+        }
+    }
+
+    private static Case? Read(JsonElement root, string folder, CaseReader r, string display)
+    {
+        if (!r.Object(root, "", TopFields)) return null;
+        var name = r.String(root, "", "name", required: true);
+        var folderName = Path.GetFileName(Path.TrimEndingDirectorySeparator(folder));
+        if (name is not null && name != folderName) r.Problem("name", $"\"{name}\" is not the folder's name ({folderName})");
+        else if (name is not null && !SlugPattern().IsMatch(name)) r.Problem("name", $"\"{name}\": use lower-case letters, digits and dashes");
+        var summary = r.String(root, "", "summary", required: true);
+        var fix = r.Field(root, "", "fix", required: true) is { } f ? ReadFix(f, r) : null;
+        var lines = r.Field(root, "", "lines", required: true) is { } l ? ReadLines(l, folder, r) : null;
+        var config = r.Field(root, "", "config", required: false) is { } cfg ? ReadConfig(cfg, r) : [];
+        var modelled = r.Bool(root, "", "modelled", required: true);
+        var reason = r.String(root, "", "notModelledReason");
+        if (modelled == false && reason is null) r.Problem("notModelledReason", "missing (a case outside the simulator says why)");
+        if (modelled == true && reason is not null) r.Problem("notModelledReason", "only for a case with \"modelled\": false");
+        var workload = r.Field(root, "", "workload", required: false) is { } w ? ReadWorkload(w, r) : null;
+        if (modelled == true && workload is not null)
+            r.Problem("workload", "the simulator models only the ndctl reconfigure loop of \"scenario\": a custom workload needs \"modelled\": false");
+        var cellsField = r.Field(root, "", "cells", required: false);
+        var cells = cellsField is { } cs ? CaseCells.Read(cs, modelled ?? true, r) : null;
+        if (modelled == false && cellsField is null) r.Problem("cells", "missing (a case outside the simulator needs cells with expectations)");
+        var scenario = ReadScenario(root, name ?? folderName, workload, r, display);
+        if (name is null || summary is null || fix is null || lines is null || config is null || modelled is null || scenario is null) return null;
+        return new Case
+        {
+            Name = name, Folder = folder, Summary = summary, Fix = fix, Lines = lines, Config = config, Scenario = scenario,
+            Cells = cells, Modelled = modelled.Value, NotModelledReason = reason,
+        };
+    }
+
+    private static CaseFix? ReadFix(JsonElement e, CaseReader r)
+    {
+        if (!r.Object(e, "fix", "subject", "commit", "fixes", "release", "link")) return null;
+        var subject = r.String(e, "fix", "subject", required: true);
+        var (commit, fixes) = (r.String(e, "fix", "commit"), r.String(e, "fix", "fixes"));
+        var (release, link) = (r.String(e, "fix", "release"), r.String(e, "fix", "link"));
+        if (commit is not null && !CommitPattern().IsMatch(commit)) r.Problem("fix.commit", $"\"{commit}\" is not a commit id (7 to 40 hex digits)");
+        return subject is null ? null : new CaseFix(subject, commit, fixes, release, link);
+    }
+
+    private static IReadOnlyDictionary<string, CaseLine>? ReadLines(JsonElement e, string folder, CaseReader r)
+    {
+        if (!r.Object(e, "lines", e.ValueKind == JsonValueKind.Object ? e.EnumerateObject().Select(p => p.Name).ToArray() : [])) return null;
+        var lines = new Dictionary<string, CaseLine>(StringComparer.Ordinal);
+        foreach (var p in e.EnumerateObject())
+        {
+            var path = $"lines.{p.Name}";
+            if (!LinePattern().IsMatch(p.Name)) r.Problem(path, "a kernel line is a name like 6.1, 6.12 or latest");
+            if (!r.Object(p.Value, path, "patch", "code")) continue;
+            var patch = r.String(p.Value, path, "patch", required: true);
+            var code = r.String(p.Value, path, "code");
+            if (patch is null) continue;
+            if (Path.IsPathRooted(patch) || patch.Split('/', '\\').Contains(".."))
+                r.Problem(path + ".patch", $"\"{patch}\": name a file inside the case's folder");
+            else if (!File.Exists(Path.Combine(folder, patch)))
+                r.Problem(path + ".patch", $"\"{patch}\": no such file in the case's folder");
+            else lines[p.Name] = new CaseLine(p.Name, Path.Combine(folder, patch), code);
+        }
+        if (e.EnumerateObject().Any() is false) r.Problem("lines", "no kernel line: the case needs its fix for at least one line");
+        return lines.Count == e.EnumerateObject().Count() ? lines : null;
+    }
+
+    private static IReadOnlyList<string>? ReadConfig(JsonElement e, CaseReader r)
+    {
+        var config = r.Strings(e, "config");
+        if (config is null) return null;
+        var bad = config.Select((c, i) => (c, i)).Where(x => !ConfigPattern().IsMatch(x.c)).ToList();
+        foreach (var (c, i) in bad) r.Problem($"config[{i}]", $"\"{c}\" is not a config line (CONFIG_X=y, CONFIG_X=value or \"# CONFIG_X is not set\")");
+        return bad.Count == 0 ? config : null;
+    }
+
+    private static WorkloadSpec? ReadWorkload(JsonElement e, CaseReader r)
+    {
+        if (!r.Object(e, "workload", "setup", "iteration", "iterations")) return null;
+        var setup = r.Field(e, "workload", "setup", required: false) is { } s ? Commands(s, "workload.setup", r, allowEmpty: true) : [];
+        var iteration = r.Field(e, "workload", "iteration", required: true) is { } i ? Commands(i, "workload.iteration", r, allowEmpty: false) : null;
+        var iterations = r.Int(e, "workload", "iterations", 1, ScenarioValidator.MaxIterations, required: true);
+        if (setup is null || iteration is null || iterations is null) return null;
+        return new WorkloadSpec { Setup = setup, Iteration = iteration, Iterations = iterations.Value };
+    }
+
+    /// <summary>An array of argv arrays: each a command and its arguments, run over SSH without a shell.</summary>
+    private static IReadOnlyList<IReadOnlyList<string>>? Commands(JsonElement e, string path, CaseReader r, bool allowEmpty)
+    {
+        if (e.ValueKind != JsonValueKind.Array)
+        {
+            r.Problem(path, $"must be an array of commands ([\"ndctl\", \"...\"]), not {CaseReader.Kind(e)}");
+            return null;
+        }
+        var commands = new List<IReadOnlyList<string>>();
+        var n = 0;
+        foreach (var item in e.EnumerateArray())
+        {
+            var argv = r.Strings(item, $"{path}[{n}]");
+            if (argv is { Count: 0 }) r.Problem($"{path}[{n}]", "an empty command");
+            else if (argv is not null) commands.Add(argv);
+            n++;
+        }
+        if (n == 0 && !allowEmpty) r.Problem(path, "needs at least one command");
+        return commands.Count == n && (n > 0 || allowEmpty) ? commands : null;
+    }
+
+    /// <summary>The base scenario (the seed's values where absent), named after the case, with the case's workload steps.</summary>
+    private static Scenario? ReadScenario(JsonElement root, string name, WorkloadSpec? workload, CaseReader r, string display)
+    {
+        var scenario = Scenario.Seed;
+        if (r.Field(root, "", "scenario", required: false) is { } s)
+        {
+            if (s.ValueKind != JsonValueKind.Object)
+            {
+                r.Problem("scenario", $"must be an object, not {CaseReader.Kind(s)}");
+                return null;
+            }
+            try
+            {
+                scenario = ScenarioJson.Parse(s.GetRawText(), $"{display}: scenario");
+            }
+            catch (BadInputException e)
+            {
+                foreach (var p in e.Problems) r.Problem("", p.ToString()[(display.Length + 2)..]);
+                return null;
+            }
+        }
+        scenario = scenario.WithName(name);
+        if (workload is not null)
+            scenario = scenario with
+            {
+                Workload = scenario.Workload with { Setup = workload.Setup, Iteration = workload.Iteration, Iterations = workload.Iterations },
+            };
+        var problems = ScenarioValidator.Validate(scenario);
+        foreach (var p in problems)
+            r.Problem("scenario", p.Input is { } input ? $"{JsonNamingPolicy.CamelCase.ConvertName(input.ToString())} {p.Value}: {p.Reason}" : p.Reason);
+        return problems.Count == 0 ? scenario : null;
+    }
+
+    [GeneratedRegex("^[a-z0-9][a-z0-9-]*$")]
+    internal static partial Regex SlugPattern();
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9_-]*$")]
+    internal static partial Regex CellNamePattern();
+
+    [GeneratedRegex("^[0-9a-f]{7,40}$")]
+    private static partial Regex CommitPattern();
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+    private static partial Regex LinePattern();
+
+    [GeneratedRegex("^(CONFIG_[A-Za-z0-9_]+=\\S.*|# CONFIG_[A-Za-z0-9_]+ is not set)$")]
+    private static partial Regex ConfigPattern();
+}

@@ -1,0 +1,94 @@
+using QemuHotplugHarness.Cli.Commands;
+using QemuHotplugHarness.Orchestration;
+using QemuHotplugHarness.Scenarios;
+using QemuHotplugHarness.Scenarios.Cases;
+
+namespace QemuHotplugHarness.Tests.Cli;
+
+/// <summary>predict --case: the seed's case predicts as the seed; a case outside the model says why and what each cell must show.</summary>
+public class CaseCliTests
+{
+    [Test]
+    public async Task Predict_of_the_seed_case_is_the_seed_prediction()
+    {
+        var seed = await QhhCli.RunAsync("predict", "--json");
+        var viaCase = await QhhCli.RunAsync("predict", "--case", SuiteCases.DefaultCase, "--json");
+        Assert.That((viaCase.Code, viaCase.Stderr), Is.EqualTo((0, "")));
+        Assert.That(viaCase.Stdout, Does.Contain("\"firstFaultPfn\": \"0x144002\""));
+        Assert.That(viaCase.Stdout, Is.EqualTo(seed.Stdout));
+    }
+
+    [Test]
+    public void A_case_outside_the_model_is_described_by_its_reason_and_expectations()
+    {
+        var c = new CaseLibrary(Path.Combine(AppContext.BaseDirectory, "Corpus", "cases", "good")).Load("memunmap-uninit");
+        Assert.That(CaseExpectations.Describe(c), Is.EqualTo(new[]
+        {
+            "Case memunmap-uninit: destroying a --map=dev namespace touches uninitialized memmap",
+            "Fix: mm/memunmap: don't access uninitialized memmap in memunmap_pages() (77e080e7680e); kernel lines: 6.1",
+            "Not modelled: the simulator has no model of memunmap_pages()",
+            "Expectations (judged on real guests):",
+            "  unpatched-pse-off: kernel unpatched, PSE off, QEMU patched: oops \"kernel BUG in *\" at iteration 1",
+            "  patched-pse-on: kernel patched, PSE on, QEMU patched: clean",
+        }));
+    }
+
+    [Test]
+    public void Run_of_a_case_outside_the_model_takes_the_expectation_of_its_cell_or_says_there_is_none()
+    {
+        var c = new CaseLibrary(Path.Combine(AppContext.BaseDirectory, "Corpus", "cases", "good")).Load("memunmap-uninit");
+        var p = CaseExpectations.PredictionFor(c, c.Scenario.WithKernel(KernelVariant.Patched).WithPse(true));
+        Assert.That((p.Outcome, p.Expected), Is.EqualTo((Outcome.Clean, new CaseExpectation(Outcome.Clean))));
+        var e = Assert.Throws<BadInputException>(() =>
+            CaseExpectations.PredictionFor(c, c.Scenario.WithKernel(KernelVariant.Patched)))!;
+        Assert.That(e.Reason,
+            Does.StartWith("not modelled, and none of its cells (unpatched-pse-off, patched-pse-on) is kernel patched, PSE off, QEMU patched"));
+    }
+}
+
+/// <summary>reproduce's cells of a case: its own cells with the flags applied to its scenario, its kernel recipe, its expectations.</summary>
+public class ReproduceCaseCellsTests
+{
+    private static Case Fixture() => new CaseLibrary(Path.Combine(AppContext.BaseDirectory, "Corpus", "cases", "good")).Load("memunmap-uninit");
+
+    [Test]
+    public void A_case_cells_carry_the_case_its_fix_and_config_and_its_expectations_and_flags_apply_to_its_scenario()
+    {
+        var c = Fixture();
+        var cells = ReproduceCommand.CellsOf(new ReproduceCommand.Settings { Smp = 4 }, c, KernelSources.Default, bisectTree: false);
+        Assert.Multiple(() =>
+        {
+            Assert.That(cells.Select(x => (x.Label, x.Scenario.Kernel.Variant, x.Scenario.Cpu.Pse)), Is.EqualTo(new[]
+            {
+                ("memunmap-uninit/unpatched-pse-off", KernelVariant.Unpatched, false),
+                ("memunmap-uninit/patched-pse-on", KernelVariant.Patched, true),
+            }));
+            Assert.That(cells.Select(x => x.Scenario.Machine.Smp), Has.All.EqualTo(4), "the scenario flags override the case's scenario");
+            Assert.That(cells.Select(x => x.Scenario.Workload.IsCustom), Has.All.True);
+            Assert.That(cells.Select(x => Path.GetFileName(x.Kernel!.Patch)), Has.All.EqualTo("fix-6.1.patch"));
+            Assert.That(cells[0].Kernel!.ExtraConfig, Is.EqualTo(new[] { "CONFIG_DEBUG_VM=y", "CONFIG_DEBUG_VM_PGFLAGS=y" }));
+            Assert.That(cells.Select(x => x.Expect!.Outcome), Is.EqualTo(new[] { Outcome.Oops, Outcome.Clean }));
+        });
+    }
+
+    [Test]
+    public void A_kernel_line_without_the_case_fix_is_refused_before_any_cell()
+    {
+        var e = Assert.Throws<BadInputException>(() =>
+            ReproduceCommand.CellsOf(new ReproduceCommand.Settings(), Fixture(), KernelSources.Default with { KernelLine = "6.12" }, bisectTree: false))!;
+        Assert.That(e.Message,
+            Is.EqualTo("case memunmap-uninit: no fix for kernel line 6.12 (add cases/memunmap-uninit/fix-6.12.patch and a \"lines\" entry)"));
+    }
+
+    [Test]
+    public void A_matrix_file_cannot_replace_the_cells_of_a_case_outside_the_model()
+    {
+        var matrix = Path.Combine(Directory.CreateTempSubdirectory("qhh-matrix-").FullName, "m.json");
+        File.WriteAllText(matrix, """[{ "name": "a" }]""");
+        var e = Assert.Throws<BadInputException>(() =>
+            ReproduceCommand.CellsOf(new ReproduceCommand.Settings { MatrixFile = matrix }, Fixture(), KernelSources.Default, bisectTree: false))!;
+        Assert.That(e.Problems.Single().Reason,
+            Does.StartWith("not modelled (the simulator has no model of memunmap_pages()): its own cells carry what each must show; drop --matrix"));
+        Directory.Delete(Path.GetDirectoryName(matrix)!, recursive: true);
+    }
+}
