@@ -52,7 +52,7 @@ public static class BuildCommand
             };
             InputChecks.Build(s.KernelSrc, s.Patch, s.QemuSrc);
             if (s.KernelSrc is not null && WantKernel) KernelTree.Validate(s.KernelSrc);
-            var lineName = s.KernelLine ?? KernelSources.DefaultKernelLine;
+            var lineName = RepoLayout.Discover().Lines().Get(s.KernelLine ?? KernelSources.DefaultKernelLine).Name;
             var recipe = WantKernel ? KernelRecipe.Of(SuiteCases.Library(RepoLayout.Discover()).Load(s.Case ?? SuiteCases.DefaultCase),
                 new KernelSources(s.KernelSrc, s.Patch, s.QemuSrc, new Dictionary<string, KernelBuild>()) { KernelLine = lineName }) : null;
             if (recipe is not null) await InputChecks.PatchAsync(s.KernelSrc, s.Patch, [recipe.Patch], ct, lineName);

@@ -77,7 +77,7 @@ public class GuestSettings : ScenarioSettings
     /// </summary>
     public string EffectiveKernelLine()
     {
-        if (KernelLine is not null) return KernelLine;
+        if (KernelLine is not null) return RepoLayout.Discover().Lines().Get(KernelLine).Name; // an unknown line: exit 2 naming the lines
         if (KernelSrc is null || LinuxVersion.TryParse(KernelTree.KernelVersion(KernelSrc)) is not { } version) return KernelSources.DefaultKernelLine;
         return RepoLayout.Discover().Lines().ForVersion(version)?.Name ?? KernelSources.DefaultKernelLine;
     }
