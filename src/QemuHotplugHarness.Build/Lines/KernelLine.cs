@@ -86,9 +86,11 @@ public sealed class KernelLines
         string Field(string? value, string name) => value is { Length: > 0 } v ? v : throw new InfrastructureException($"{file}: {name}: missing");
         var name = Field(data.Name, "name");
         if (name != Path.GetFileNameWithoutExtension(file)) throw new InfrastructureException($"{file}: name: \"{name}\" is not the file's name");
-        var from = LinuxVersion.TryParse(Field(data.From, "from")) ?? throw new InfrastructureException($"{file}: from: \"{data.From}\" is not a version like 6.12");
+        var from = LinuxVersion.TryParse(Field(data.From, "from"))
+            ?? throw new InfrastructureException($"{file}: from: \"{data.From}\" is not a version like 6.12");
         var d = data.Debian ?? throw new InfrastructureException($"{file}: debian: missing");
-        if ((d.Package is null) == (d.PackagePrefix is null)) throw new InfrastructureException($"{file}: debian: give exactly one of package and packagePrefix");
+        if ((d.Package is null) == (d.PackagePrefix is null))
+            throw new InfrastructureException($"{file}: debian: give exactly one of package and packagePrefix");
         return new KernelLine(name, data.Description ?? name, from,
             new DebianKernelSource(d.Package, d.PackagePrefix, Field(d.Suite, "debian.suite"), Field(d.Mirror, "debian.mirror")));
     }

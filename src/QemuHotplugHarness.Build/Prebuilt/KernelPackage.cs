@@ -79,7 +79,8 @@ public sealed class KernelPackage(BuildContext ctx)
         string fields;
         try
         {
-            fields = await runner.RunAsync(new ToolCall("dpkg-deb -f", "dpkg-deb", ["-f", deb, "Package", "Version"], "/", TimeSpan.FromMinutes(1)).Quietly(), ct);
+            var call = new ToolCall("dpkg-deb -f", "dpkg-deb", ["-f", deb, "Package", "Version"], "/", TimeSpan.FromMinutes(1));
+            fields = await runner.RunAsync(call.Quietly(), ct);
         }
         catch (ToolFailedException e)
         {
@@ -88,7 +89,8 @@ public sealed class KernelPackage(BuildContext ctx)
         var values = fields.Split('\n').Select(l => l.Split(": ", 2)).Where(p => p.Length == 2).ToDictionary(p => p[0], p => p[1].Trim());
         var package = values.GetValueOrDefault("Package", "");
         if (!package.StartsWith("linux-", StringComparison.Ordinal))
-            throw input.Bad($"package {package} is not part of a kernel (want linux-image-RELEASE, and linux-binary-/linux-modules- where the kernel is split)");
+            throw input.Bad($"package {package} is not part of a kernel "
+                + "(want linux-image-RELEASE, and linux-binary-/linux-modules- where the kernel is split)");
         return new Package(deb, package, values.GetValueOrDefault("Version", "?"));
     }
 
@@ -133,7 +135,8 @@ public sealed class KernelPackage(BuildContext ctx)
         if (Directory.Exists(boot) && Directory.GetFiles(boot, "vmlinuz-*").Order(StringComparer.Ordinal).FirstOrDefault() is { } vmlinuz)
             return (vmlinuz, Path.GetFileName(vmlinuz)["vmlinuz-".Length..]);
         var inModules = new[] { "usr/lib/modules", "lib/modules" }.Select(d => Path.Combine(root, d)).Where(Directory.Exists)
-            .SelectMany(d => Directory.GetDirectories(d)).Select(d => Path.Combine(d, "vmlinuz")).Where(File.Exists).Order(StringComparer.Ordinal).FirstOrDefault();
+            .SelectMany(d => Directory.GetDirectories(d)).Select(d => Path.Combine(d, "vmlinuz")).Where(File.Exists)
+            .Order(StringComparer.Ordinal).FirstOrDefault();
         return inModules is null ? null : (inModules, Path.GetFileName(Path.GetDirectoryName(inModules))!);
     }
 
@@ -143,7 +146,11 @@ public sealed class KernelPackage(BuildContext ctx)
         + "give the whole set (several --kernel-deb NAME=FILE, or a folder)";
 
     private static IEnumerable<string> Beside(string root, string release, string name) =>
-        new[] { Path.Combine(root, "boot", name + "-" + release), Path.Combine(root, "usr/lib/modules", release, name), Path.Combine(root, "lib/modules", release, name) }
+        new[]
+        {
+            Path.Combine(root, "boot", name + "-" + release), Path.Combine(root, "usr/lib/modules", release, name),
+            Path.Combine(root, "lib/modules", release, name),
+        }
             .Where(File.Exists);
 
     /// <summary>Copies the driver modules the package has (and what they depend on) with the tree's index files.</summary>

@@ -52,7 +52,8 @@ public static class KernelRequirements
     /// </summary>
     public static IReadOnlyList<NicRequirement> Nics { get; } =
     [
-        new(NicDriver.VirtioNet, [new("CONFIG_VIRTIO_PCI", "virtio-net's PCI transport", "virtio_pci"), new("CONFIG_VIRTIO_NET", "the guest's NIC (SSH)", "virtio_net")]),
+        new(NicDriver.VirtioNet,
+            [new("CONFIG_VIRTIO_PCI", "virtio-net's PCI transport", "virtio_pci"), new("CONFIG_VIRTIO_NET", "the guest's NIC (SSH)", "virtio_net")]),
         new(NicDriver.E1000, [new("CONFIG_E1000", "the guest's NIC (SSH)", "e1000")]),
     ];
 

@@ -88,7 +88,8 @@ public static class PrebuiltKernels
                 throw new ModuleTreeException($"no module {d.Module} and modules.builtin does not list it (needed: {d.Why})");
         }
         // The NIC: e1000, else virtio-net, as modules where the tree has them (built in: nothing to load).
-        var nic = KernelRequirements.Nics.Reverse().FirstOrDefault(n => n.Drivers.All(d => tree.Builtin?.Contains(d.Module!) == true || tree.Find(d.Module!) is not null));
+        bool Has(string module) => tree.Builtin?.Contains(module) == true || tree.Find(module) is not null;
+        var nic = KernelRequirements.Nics.Reverse().FirstOrDefault(n => n.Drivers.All(d => Has(d.Module!)));
         wanted.AddRange(nic?.Drivers.Select(d => d.Module!).Where(m => tree.Builtin?.Contains(m) != true) ?? []);
         return wanted;
     }
