@@ -30,6 +30,18 @@ public class KernelLineTests
         Assert.That(RepoLines.ForVersion(new LinuxVersion(6, 10))?.Name, Is.EqualTo("6.1"), "6.10 > 6.1 by number, not by text");
     }
 
+    [TestCase("7", "2", "latest")]
+    [TestCase("6", "12", "6.12")]
+    [TestCase("6", "6", "6.1")]
+    public void A_users_tree_takes_the_fix_of_the_line_its_Makefile_version_belongs_to(string version, string patchlevel, string line)
+    {
+        File.WriteAllText(Path.Combine(_dir, "Makefile"), $"# SPDX\nVERSION = {version}\nPATCHLEVEL = {patchlevel}\nSUBLEVEL = 0\n");
+        Assert.That(new QemuHotplugHarness.Cli.Commands.GuestSettings { KernelSrc = _dir }.EffectiveKernelLine(), Is.EqualTo(line));
+        Assert.That(new QemuHotplugHarness.Cli.Commands.GuestSettings { KernelSrc = _dir, KernelLine = "6.1" }.EffectiveKernelLine(), Is.EqualTo("6.1"),
+            "--kernel-line wins");
+        Assert.That(new QemuHotplugHarness.Cli.Commands.GuestSettings().EffectiveKernelLine(), Is.EqualTo("6.1"), "Debian's source: the default line");
+    }
+
     [Test]
     public void An_unknown_line_is_bad_input_naming_the_lines_there_are()
     {

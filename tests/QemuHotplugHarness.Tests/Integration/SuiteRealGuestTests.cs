@@ -1,0 +1,60 @@
+using System.Text.Json;
+using QemuHotplugHarness.Cli;
+using QemuHotplugHarness.Orchestration;
+using QemuHotplugHarness.Scenarios;
+
+namespace QemuHotplugHarness.Tests.Integration;
+
+/// <summary>
+/// The regression suite on real guests, as README's <c>reproduce --suite</c> runs it: every case of cases/ on the
+/// default line, each its own unpatched-vs-patched matrix, each case's verdict patch-fixes and the suite's too. The
+/// cases' kernels share builds by config (the seed's fragment; the debug-VM config of the cases that need poisoned
+/// memmaps), so the suite adds one kernel configuration to the test command's builds.
+/// </summary>
+[TestFixture]
+[Category("RealGuest")]
+[NonParallelizable]
+public class SuiteRealGuestTests
+{
+    private string _artifacts = "";
+    private Summary _summary = null!;
+    private (int Code, string Stdout, string Stderr) _run;
+
+    [OneTimeSetUp]
+    public async Task ReproduceTheSuite()
+    {
+        _artifacts = Directory.CreateTempSubdirectory("qhh-suite-").FullName;
+        _run = await QhhCli.RunAsync("reproduce", "--suite", "--artifacts", _artifacts);
+        TestContext.Progress.WriteLine(_run.Stdout);
+        var summary = Path.Combine(_artifacts, "summary.json");
+        if (!File.Exists(summary)) Assert.Fail($"no summary (exit {_run.Code}): {_run.Stderr}");
+        _summary = JsonSerializer.Deserialize<Summary>(File.ReadAllText(summary), HarnessJson.Options)!;
+    }
+
+    [OneTimeTearDown]
+    public void Report() => TestContext.Progress.WriteLine($"suite artifacts: {_artifacts}");
+
+    private static IReadOnlyList<string> CaseFolders =>
+        Directory.GetDirectories(Path.Combine(QemuHotplugHarness.Build.RepoLayout.Discover().Root, "cases")).Select(Path.GetFileName).Order().ToList()!;
+
+    [Test]
+    public void Every_case_of_cases_ran_and_says_patch_fixes_and_so_does_the_suite()
+    {
+        Assert.That(CaseFolders, Has.Count.GreaterThanOrEqualTo(4), "the seed and at least three more real bugs");
+        var cases = _summary.Cases ?? [];
+        Assert.That(cases.Select(c => c.Name).Order(), Is.EqualTo(CaseFolders));
+        Assert.That(cases.Where(c => c.Verdict != Verdict.PatchFixes).Select(c => $"{c.Name}: {c.Verdict.Kebab()}"), Is.Empty, _run.Stderr);
+        Assert.That(_summary.Cells.Where(c => !c.Match).Select(c => $"{c.Case}/{c.Name}: {string.Join("; ", c.Mismatches)}"), Is.Empty);
+        Assert.That(_summary.Verdict, Is.EqualTo(Verdict.PatchFixes));
+        Assert.That(_run.Code, Is.EqualTo((int)ExitCode.Success));
+    }
+
+    [Test]
+    public void Each_cases_unpatched_kernel_oopses_with_the_title_its_case_expects()
+    {
+        foreach (var cell in _summary.Cells.Where(c => c.Scenario.Kernel.Variant == KernelVariant.Unpatched && c.Observation.Outcome == Outcome.Oops))
+            Assert.That(cell.Observation.Oopses, Is.Not.Empty, $"{cell.Case}/{cell.Name}: an oops with its report");
+        var oopsing = _summary.Cells.Where(c => c.Observation.Outcome == Outcome.Oops).Select(c => c.Case).Distinct().Order().ToList();
+        Assert.That(oopsing, Is.EqualTo(CaseFolders), "every case reproduces its bug on its unpatched kernel");
+    }
+}
