@@ -46,6 +46,8 @@ public static class CliInputs
         [InputKind.ShardFolder] = "merge", // the DIR arguments of qhh merge DIR...
         [InputKind.Sample] = "--sample",
         [InputKind.Seed] = "--seed",
+        [InputKind.CompareInput] = "compare", // the BEFORE and AFTER arguments of qhh compare
+        [InputKind.MarkdownFile] = "--markdown",
     };
 
     public static string Flag(InputKind input) => Names[input];
