@@ -116,6 +116,14 @@ public static class RunCompare
         if (Outcomes(before) != Outcomes(after)) yield return new CellChange(key, "outcome", Outcomes(before), Outcomes(after), false);
         if (Matches(before) != Matches(after))
             yield return new CellChange(key, "match", Matches(before), Matches(after), before.All(c => c.Match) && !after.All(c => c.Match));
+        if (CellTitles(before) != CellTitles(after)) yield return new CellChange(key, "oops titles", CellTitles(before), CellTitles(after), false);
+    }
+
+    /// <summary>The distinct oops titles of a cell's repeats, "none" without any (a title new to the whole run is a regression of its own).</summary>
+    private static string CellTitles(IReadOnlyList<CellRun> runs)
+    {
+        var titles = runs.SelectMany(r => r.OopsTitles).Distinct().Order(StringComparer.Ordinal).ToList();
+        return titles.Count == 0 ? "none" : string.Join("; ", titles);
     }
 
     private static Dictionary<string, List<CellRun>> ByKey(IReadOnlyList<CellRun> cells) =>

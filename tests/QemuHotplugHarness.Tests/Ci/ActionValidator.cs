@@ -49,7 +49,8 @@ public static class ActionValidator
         var scratch = folder + ".tmp-" + Environment.ProcessId;
         Directory.CreateDirectory(scratch);
         using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(5));
-        var result = await CliWrap.Cli.Wrap(npm!).WithArguments(["install", "--prefix", scratch, "--no-save", "--no-audit", "--no-fund", $"{Package}@{Version}"])
+        string[] install = ["install", "--prefix", scratch, "--no-save", "--no-audit", "--no-fund", $"{Package}@{Version}"];
+        var result = await CliWrap.Cli.Wrap(npm!).WithArguments(install)
             .WithValidation(CommandResultValidation.None).ExecuteBufferedAsync(cts.Token);
         if (result.ExitCode != 0 || !File.Exists(Path.Combine(scratch, "node_modules", ".bin", "action-validator")))
         {

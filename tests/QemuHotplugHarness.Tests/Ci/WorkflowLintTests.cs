@@ -23,8 +23,9 @@ public class WorkflowLintTests
         {
             var broken = Path.Combine(dir, "nightly.yml");
             var text = File.ReadAllText(Workflow);
-            Assert.That(text, Does.Contain("\n    runs-on: ubuntu-latest\n    container: debian:12\n    strategy:"), "the shard job as the test breaks it");
-            File.WriteAllText(broken, text.Replace("\n    runs-on: ubuntu-latest\n    container: debian:12\n    strategy:", "\n    runs_on: ubuntu-latest\n    container: debian:12\n    strategy:"));
+            const string shardJob = "\n    runs-on: ubuntu-latest\n    container: debian:12\n    strategy:";
+            Assert.That(text, Does.Contain(shardJob), "the shard job as the test breaks it");
+            File.WriteAllText(broken, text.Replace(shardJob, shardJob.Replace("runs-on", "runs_on")));
             var (code, output) = await ActionValidator.LintAsync(broken);
             Assert.That(code, Is.Not.EqualTo(0), output);
             Assert.That(output, Does.Contain("runs_on"));

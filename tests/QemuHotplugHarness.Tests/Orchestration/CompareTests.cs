@@ -24,6 +24,7 @@ public class CompareTests
         {
             new CellChange("patched-pse-off", "outcome", "clean", "oops", false),
             new CellChange("patched-pse-off", "match", "match", "mismatch", true),
+            new CellChange("patched-pse-off", "oops titles", "none", NewTitle, false),
         }));
         Assert.That(r.Rates, Is.Empty, "no cell was repeated");
         Assert.That(r.Regressions, Is.EqualTo(new[]
@@ -60,7 +61,7 @@ public class CompareTests
         Assert.That(r.Regressions, Is.Empty);
         Assert.That(r.Verdicts, Is.EqualTo(new[] { new VerdictChange("verdict", "patch-does-not-fix", "patch-fixes", false) }));
         Assert.That(r.VanishedOopsTitles.Select(t => t.Title), Is.EqualTo(new[] { NewTitle }));
-        Assert.That(r.Cells.Select(c => (c.What, c.Regression)), Is.EqualTo(new[] { ("outcome", false), ("match", false) }));
+        Assert.That(r.Cells.Select(c => (c.What, c.Regression)), Is.EqualTo(new[] { ("outcome", false), ("match", false), ("oops titles", false) }));
     }
 
     [Test]
