@@ -13,7 +13,7 @@ public static class CompareText
         Section(text, "verdicts", r.Verdicts.Select(v => $"{v.Subject}: {v.Before} → {v.After}{(v.Worse ? " (worse)" : "")}"));
         Section(text, "new oops titles", r.NewOopsTitles.Select(t => $"{t.Title} (in {string.Join(", ", t.Cells)})"));
         Section(text, "vanished oops titles", r.VanishedOopsTitles.Select(t => $"{t.Title} (was in {string.Join(", ", t.Cells)})"));
-        Section(text, "cells", r.Cells.Select(c => $"{c.Cell}: {c.What} {c.Before} → {c.After}{(c.Regression ? " (regression)" : "")}"));
+        Section(text, "cells", r.Cells.Select(c => $"{c.Cell} {c.What}: {c.Before} → {c.After}{(c.Regression ? " (regression)" : "")}"));
         Section(text, "reproduction rates", r.Rates.Select(x => $"{x.Cell}: oops {x.BeforeOopses}/{x.BeforeRuns} → {x.AfterOopses}/{x.AfterRuns}"));
         Section(text, $"timing (beyond noise: > {Percent} and > {Seconds(RunCompare.NoiseSeconds)})",
             r.Timings.Select(t => $"{t.Subject}: {Seconds(t.Before)} → {Seconds(t.After)} ({Delta(t)})"));

@@ -20,7 +20,7 @@ public class CompareCliTests
         var (code, stdout, stderr) = await QhhCli.RunAsync("compare", Night(1), Night(2));
         Assert.That(code, Is.EqualTo(1), stderr);
         Assert.That(stdout, Does.Contain("new oops titles:\n  general protection fault in stable_page_flags (in patched-pse-off)\n"));
-        Assert.That(stdout, Does.Contain("patched-pse-off: match match → mismatch (regression)"));
+        Assert.That(stdout, Does.Contain("patched-pse-off match: match → mismatch (regression)"));
         Assert.That(stdout, Does.Contain("regressed: 3 regression(s)"));
     }
 
