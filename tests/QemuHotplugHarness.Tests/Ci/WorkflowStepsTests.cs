@@ -22,7 +22,11 @@ public class WorkflowStepsTests
     {
         var repo = RepoLayout.Discover().Root;
         var scratch = Directory.CreateTempSubdirectory("qhh-nightly-workflow-").FullName;
-        var runner = new WorkflowRunner(WorkflowLintTests.Workflow, repo, await RepoFilesAsync(repo), scratch, HarnessCache.DefaultRoot());
+        // One snapshot of the working tree, as one commit is what every job of a workflow run checks out.
+        var files = await RepoFilesAsync(repo);
+        var commit = Path.Combine(scratch, "commit");
+        new WorkflowActions(repo, files, "", "", "").Run("actions/checkout@v5", new Dictionary<string, string>(), commit);
+        var runner = new WorkflowRunner(Path.Combine(commit, ".github", "workflows", "nightly.yml"), commit, files, scratch, HarnessCache.DefaultRoot());
         TestContext.Progress.WriteLine($"nightly workflow scratch folder: {scratch}");
 
         var night1 = await runner.RunAsync("1");
