@@ -44,8 +44,8 @@ public class WorkflowStepsTests
         Assert.That(failed, Does.Contain("Compare with the previous night (the job summary shows it)"), string.Join("\n", night2.Select(Describe)));
         string[] mayFail = ["Reproduce shard 1/2", "Reproduce shard 2/2", "Merge the shards into one summary, junit.xml, kcidb.json and report.html",
             "Compare with the previous night (the job summary shows it)"];
-        Assert.That(failed, Is.SubsetOf(mayFail), "the shard holding the patched cell, merge (verdict mismatch) and compare: exit 1 each");
-        AssertArtifacts(runner.Artifacts, "mismatch");
+        Assert.That(failed, Is.SubsetOf(mayFail), "the shard holding the patched cell, merge (verdict patch-does-not-fix) and compare: exit 1 each");
+        AssertArtifacts(runner.Artifacts, "patch-does-not-fix");
         var summary = File.ReadAllText(Path.Combine(scratch, "merge-0.step-summary.md"));
         Assert.That(summary, Does.StartWith("## qhh compare: regressed\n"));
         Assert.That(summary, Does.Contain("| patched-pse-off | match | match | mismatch | yes |"));
