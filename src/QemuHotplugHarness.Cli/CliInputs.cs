@@ -48,6 +48,8 @@ public static class CliInputs
         [InputKind.Sample] = "--sample",
         [InputKind.Seed] = "--seed",
         [InputKind.Case] = "--case",
+        [InputKind.CompareInput] = "compare", // the BEFORE and AFTER arguments of qhh compare
+        [InputKind.MarkdownFile] = "--markdown",
     };
 
     public static string Flag(InputKind input) => Names[input];

@@ -96,6 +96,8 @@ public static class HarnessApp
             .WithDescription("N full default matrices back to back: wrong verdicts, orphaned QEMUs, reproduction rates, time, memory.");
         config.AddCommand<MergeCommand>("merge")
             .WithDescription("Merge the artifact folders of several shards into one summary.");
+        config.AddCommand<CompareCommand>("compare")
+            .WithDescription("What changed between two runs (summary.json or artifact folders); exit 1 when something regressed.");
     }
 
     /// <summary>

@@ -16,7 +16,8 @@ public static class Kcidb
         foreach (var kernel in s.Cells.GroupBy(KernelOf))
         {
             var buildId = $"{checkoutId}-{kernel.Key}";
-            builds.Add(BuildNode(buildId, checkoutId, kernel.Key, kernel.ToList(), change));
+            var banner = kernel.Select(c => evidence.TryGetValue(c, out var e) ? e.KernelVersion : null).FirstOrDefault(v => v is not null);
+            builds.Add(BuildNode(buildId, checkoutId, kernel.Key, kernel.ToList(), change, banner));
             foreach (var c in kernel) tests.Add(TestNode(s, c, buildId, evidence.TryGetValue(c, out var e) ? e : new CellEvidence([], [], null)));
         }
         return new JsonObject
@@ -57,17 +58,33 @@ public static class Kcidb
         return checkout;
     }
 
-    private static JsonObject BuildNode(string id, string checkoutId, string kernel, IReadOnlyList<SummaryCell> cells, ChangeUnderTest change)
+    private static JsonObject BuildNode(string id, string checkoutId, string kernel, IReadOnlyList<SummaryCell> cells, ChangeUnderTest change,
+        string? banner)
     {
         var release = cells.Select(c => c.Observation.KernelRelease).FirstOrDefault(r => r is not null);
         var line = cells.Select(c => c.Observation.KernelLine).FirstOrDefault(r => r is not null);
-        return new JsonObject
+        var build = new JsonObject
         {
             ["id"] = id, ["checkout_id"] = checkoutId, ["origin"] = Origin, ["architecture"] = "x86_64",
             ["config_name"] = "tinyconfig+hotplug", ["comment"] = $"{kernel} kernel {release ?? "unknown"}{(line is null ? "" : $" (kernel line {line})")} from {change.TreeText}; "
                 + $"patch under test: {change.Subject}",
             ["status"] = release is not null ? "PASS" : "MISS",
         };
+        if (banner is not null && CompilerOf(banner) is { } compiler) build["compiler"] = compiler;
+        if (banner is not null) build["misc"] = new JsonObject { ["kernel_version"] = banner };
+        return build;
+    }
+
+    /// <summary>
+    /// The compiler named by the kernel's banner: "Linux version 6.1.192 (root@vm) (gcc (Debian 12.2.0-14) 12.2.0, GNU ld
+    /// (GNU Binutils for Debian) 2.40) #1 SMP …" gives "gcc (Debian 12.2.0-14) 12.2.0"; null when the banner has none.
+    /// </summary>
+    public static string? CompilerOf(string banner)
+    {
+        var tools = System.Text.RegularExpressions.Regex.Match(banner, @"Linux version \S+ \(.*?\) \((?<tools>.*)\) #\d");
+        if (!tools.Success) return null;
+        var compiler = System.Text.RegularExpressions.Regex.Match(tools.Groups["tools"].Value, @"^(?<c>.+?)(?:, (?:GNU ld|LLD|ld\.lld).*)?$");
+        return compiler.Groups["c"].Value.Trim() is { Length: > 0 } c ? c : null;
     }
 
     private static JsonObject TestNode(Summary s, SummaryCell c, string buildId, CellEvidence evidence)

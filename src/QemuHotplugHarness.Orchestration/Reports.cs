@@ -82,10 +82,23 @@ public sealed record ChangeUnderTest(string Subject, string TreeName, IReadOnlyL
 /// <summary>What the renderers need from a cell's folder, read once at the edge: oops texts, output files, the console.</summary>
 public sealed record CellEvidence(IReadOnlyList<string> OopsTexts, IReadOnlyList<string> OutputFiles, string? ConsoleLog)
 {
+    /// <summary>The kernel's "Linux version …" banner (release, builder, compiler and linker), from dmesg.txt or the console.</summary>
+    public string? KernelVersion { get; init; }
+
     public static CellEvidence Read(CellArtifacts files, int oopses) => new(
         Enumerable.Range(1, oopses).Select(files.Oops).Where(File.Exists).Select(File.ReadAllText).ToList(),
         files.Outputs(),
-        File.Exists(files.Console) ? files.Console : null);
+        File.Exists(files.Console) ? files.Console : null)
+    {
+        KernelVersion = VersionBanner(files.Dmesg) ?? VersionBanner(files.Console),
+    };
+
+    private static string? VersionBanner(string log)
+    {
+        if (!File.Exists(log)) return null;
+        var line = File.ReadLines(log).Take(2000).FirstOrDefault(l => l.Contains("Linux version ", StringComparison.Ordinal));
+        return line?[line.IndexOf("Linux version ", StringComparison.Ordinal)..].TrimEnd();
+    }
 }
 
 /// <summary>Writes a run's files: summary.json (after every cell), then junit.xml, kcidb.json and report.html at the end.</summary>
