@@ -1,4 +1,3 @@
-using System.Text.Json;
 using QemuHotplugHarness.Cli;
 using QemuHotplugHarness.Orchestration;
 using QemuHotplugHarness.Scenarios;
@@ -16,23 +15,15 @@ namespace QemuHotplugHarness.Tests.Integration;
 [NonParallelizable]
 public class LatestLineRealGuestTests
 {
-    private string _artifacts = "";
     private Summary _summary = null!;
     private (int Code, string Stdout, string Stderr) _run;
 
     [OneTimeSetUp]
-    public async Task ReproduceOnTheLatestLine()
+    public async Task Reproduce()
     {
-        _artifacts = Directory.CreateTempSubdirectory("qhh-latest-").FullName;
-        _run = await QhhCli.RunAsync("reproduce", "--kernel-line", "latest", "--artifacts", _artifacts);
-        TestContext.Progress.WriteLine(_run.Stdout);
-        var summary = Path.Combine(_artifacts, "summary.json");
-        if (!File.Exists(summary)) Assert.Fail($"no summary (exit {_run.Code}): {_run.Stderr}");
-        _summary = JsonSerializer.Deserialize<Summary>(File.ReadAllText(summary), HarnessJson.Options)!;
+        var r = await ReproduceRun.StartAsync("qhh-latest-", "--kernel-line", "latest");
+        (_summary, _run) = (r.Summary, r.Run);
     }
-
-    [OneTimeTearDown]
-    public void Report() => TestContext.Progress.WriteLine($"latest line artifacts: {_artifacts}");
 
     [Test]
     public void The_verdict_is_patch_fixes_with_every_cell_matching()

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using QemuHotplugHarness.Cli;
 using QemuHotplugHarness.Orchestration;
 using QemuHotplugHarness.Scenarios;
@@ -16,23 +15,15 @@ namespace QemuHotplugHarness.Tests.Integration;
 [NonParallelizable]
 public class SuiteRealGuestTests
 {
-    private string _artifacts = "";
     private Summary _summary = null!;
     private (int Code, string Stdout, string Stderr) _run;
 
     [OneTimeSetUp]
-    public async Task ReproduceTheSuite()
+    public async Task Reproduce()
     {
-        _artifacts = Directory.CreateTempSubdirectory("qhh-suite-").FullName;
-        _run = await QhhCli.RunAsync("reproduce", "--suite", "--artifacts", _artifacts);
-        TestContext.Progress.WriteLine(_run.Stdout);
-        var summary = Path.Combine(_artifacts, "summary.json");
-        if (!File.Exists(summary)) Assert.Fail($"no summary (exit {_run.Code}): {_run.Stderr}");
-        _summary = JsonSerializer.Deserialize<Summary>(File.ReadAllText(summary), HarnessJson.Options)!;
+        var r = await ReproduceRun.StartAsync("qhh-suite-", "--suite");
+        (_summary, _run) = (r.Summary, r.Run);
     }
-
-    [OneTimeTearDown]
-    public void Report() => TestContext.Progress.WriteLine($"suite artifacts: {_artifacts}");
 
     private static IReadOnlyList<string> CaseFolders =>
         Directory.GetDirectories(Path.Combine(QemuHotplugHarness.Build.RepoLayout.Discover().Root, "cases")).Select(Path.GetFileName).Order().ToList()!;
