@@ -72,7 +72,8 @@ public sealed record RunDigest(string Source, string Kind, string Verdict, doubl
             {
                 var name = Text(entry, "name") ?? Text(entry, "case") ?? throw NotASummary(source, "a case without a name");
                 if (Text(entry, "verdict") is { } caseVerdict) cases.Add(new CaseVerdict(name, caseVerdict));
-                if (entry["cells"] is JsonArray caseCells) cells.AddRange(caseCells.Select(c => Cell(c, name, source)));
+                // The harness's own suites list a case's cell folders (strings) there and the cells at the top level.
+                if (entry["cells"] is JsonArray caseCells) cells.AddRange(caseCells.OfType<JsonObject>().Select(c => Cell(c, name, source)));
             }
         if (summary["cells"] is null && summary["cases"] is not JsonArray) throw NotASummary(source, "not a summary (no cells)");
         return (cells, cases);
@@ -85,7 +86,7 @@ public sealed record RunDigest(string Source, string Kind, string Verdict, doubl
         var titles = (observation["oopses"] as JsonArray ?? []).OfType<JsonObject>().Select(o => Text(o, "title")).OfType<string>().ToList();
         var match = cell["match"] is JsonValue m && m.TryGetValue<bool>(out var matched) && matched;
         var repeat = (int)(Number(cell, "repeat") ?? 1);
-        return new CellRun(Text(cell, "case") ?? caseName, Text(cell, "kernelLine"), name, repeat,
+        return new CellRun(Text(cell, "case") ?? caseName, Text(cell, "kernelLine") ?? Text(observation, "kernelLine"), name, repeat,
             Text(observation, "outcome") ?? "unknown", match, Number(observation, "seconds") ?? 0, titles);
     }
 

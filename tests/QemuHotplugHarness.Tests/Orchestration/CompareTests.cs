@@ -103,6 +103,19 @@ public class CompareTests
     }
 
     [Test]
+    public void The_harness_s_own_suite_summary_lists_cell_folders_under_cases_and_cells_with_their_case_and_line_at_the_top()
+    {
+        // As reproduce --suite writes it: cases[].cells are the cell folders; each top-level cell has its case, its
+        // observation its kernel line.
+        const string summary = """
+            { "verdict": "patch-fixes", "cases": [ { "name": "seed", "verdict": "patch-fixes", "cells": [ "seed/p" ] } ],
+              "cells": [ { "name": "p", "case": "seed", "match": true, "observation": { "outcome": "clean", "kernelLine": "6.12" } } ] }
+            """;
+        var digest = RunDigest.Parse(summary, "s.json");
+        Assert.That(digest.Cells.Select(c => c.Key), Is.EqualTo(new[] { "seed/6.12/p" }));
+    }
+
+    [Test]
     public void A_case_on_each_cell_keys_it_too_and_new_and_vanished_cells_are_not_regressions()
     {
         const string before = """
