@@ -86,9 +86,16 @@ public sealed record RunDigest(string Source, string Kind, string Verdict, doubl
         var titles = (observation["oopses"] as JsonArray ?? []).OfType<JsonObject>().Select(o => Text(o, "title")).OfType<string>().ToList();
         var match = cell["match"] is JsonValue m && m.TryGetValue<bool>(out var matched) && matched;
         var repeat = (int)(Number(cell, "repeat") ?? 1);
-        return new CellRun(Text(cell, "case") ?? caseName, Text(cell, "kernelLine") ?? Text(observation, "kernelLine"), name, repeat,
+        return new CellRun(Text(cell, "case") ?? caseName, Text(cell, "kernelLine") ?? LineAsked(cell), name, repeat,
             Text(observation, "outcome") ?? "unknown", match, Number(observation, "seconds") ?? 0, titles);
     }
+
+    /// <summary>
+    /// The kernel line the cell asked for (its scenario's), not the one its kernel came from: a night that registers
+    /// tonight's prebuilt kernel in place of a built one is the same cell as the night before.
+    /// </summary>
+    private static string? LineAsked(JsonObject cell) =>
+        cell["scenario"] is JsonObject s && s["kernel"] is JsonObject k ? Text(k, "line") : null;
 
     private static string? Text(JsonObject o, string name) =>
         o[name] is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;

@@ -48,9 +48,9 @@ public class WorkflowStepsTests
         AssertArtifacts(runner.Artifacts, "patch-does-not-fix");
         var summary = File.ReadAllText(Path.Combine(scratch, "merge-0.step-summary.md"));
         Assert.That(summary, Does.StartWith("## qhh compare: regressed\n"));
-        // The cell's key names its case and kernel line: "early-section-memmap/6.1/patched-pse-off".
-        Assert.That(summary, Does.Contain("/patched-pse-off | match | match | mismatch | yes |"));
-        Assert.That(summary, Does.Contain("/patched-pse-off | outcome | clean | oops |"));
+        // The cell's key names its case: "early-section-memmap/patched-pse-off".
+        Assert.That(summary, Does.Contain("| early-section-memmap/patched-pse-off | match | match | mismatch | yes |"));
+        Assert.That(summary, Does.Contain("| early-section-memmap/patched-pse-off | outcome | clean | oops |"));
         Directory.Delete(scratch, recursive: true);
     }
 
@@ -82,7 +82,9 @@ public class WorkflowStepsTests
         var kernels = Path.Combine(HarnessCache.DefaultRoot(), "kernel");
         var entry = Directory.GetDirectories(kernels).Select(d => (Dir: d, Manifest: Manifest(d))).Where(e => e.Manifest is not null)
             .Where(e => (string?)e.Manifest!["variant"] == "unpatched")
-            .Where(e => ((string?)e.Manifest!["source"] ?? "").StartsWith("debian linux-source-6.1", StringComparison.Ordinal))
+            .Where(e => ((string?)e.Manifest!["source"] ?? "").StartsWith("debian linux-source-6.1 ", StringComparison.Ordinal))
+            // The seed's kernel, not a suite case's debug-VM build of the same line.
+            .Where(e => !File.ReadAllText(Path.Combine(e.Dir, "config")).Contains("CONFIG_DEBUG_VM=y", StringComparison.Ordinal))
             .OrderByDescending(e => (string?)e.Manifest!["builtAt"], StringComparer.Ordinal).FirstOrDefault();
         Assert.That(entry.Dir, Is.Not.Null, "the build job built the unpatched kernel");
         return Path.Combine(entry.Dir, "bzImage");

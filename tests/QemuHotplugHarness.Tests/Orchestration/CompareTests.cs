@@ -106,10 +106,11 @@ public class CompareTests
     public void The_harness_s_own_suite_summary_lists_cell_folders_under_cases_and_cells_with_their_case_and_line_at_the_top()
     {
         // As reproduce --suite writes it: cases[].cells are the cell folders; each top-level cell has its case, its
-        // observation its kernel line.
+        // scenario the kernel line it asked for (its observation's line is where its kernel came from: not a key).
         const string summary = """
             { "verdict": "patch-fixes", "cases": [ { "name": "seed", "verdict": "patch-fixes", "cells": [ "seed/p" ] } ],
-              "cells": [ { "name": "p", "case": "seed", "match": true, "observation": { "outcome": "clean", "kernelLine": "6.12" } } ] }
+              "cells": [ { "name": "p", "case": "seed", "match": true,
+                           "scenario": { "kernel": { "line": "6.12" } }, "observation": { "outcome": "clean", "kernelLine": "latest" } } ] }
             """;
         var digest = RunDigest.Parse(summary, "s.json");
         Assert.That(digest.Cells.Select(c => c.Key), Is.EqualTo(new[] { "seed/6.12/p" }));

@@ -35,7 +35,7 @@ public class KcidbTests
         var (origin, treeName) = ((string?)checkout["origin"], (string?)checkout["tree_name"]);
         Assert.That((origin, treeName, (string?)checkout["git_commit_hash"], (string?)checkout["git_repository_url"]),
             Is.EqualTo(("qemu_hotplug_harness", "linux", Commit, Remote)));
-        Assert.That((string?)checkout["patchset_files"]![0]!["name"], Is.EqualTo("0001-mm-sparse-never-partially-remove-memmap-for-early-section.patch"));
+        Assert.That((string?)checkout["patchset_files"]![0]!["name"], Is.EqualTo("fix-6.1.patch"));
         Assert.That((string?)checkout["patchset_hash"], Has.Length.EqualTo(64));
         var build = kcidb["builds"]![0]!;
         Assert.That(((string?)build["origin"], (string?)build["config_name"], (string?)build["compiler"], (string?)build["architecture"]),
@@ -56,7 +56,7 @@ public class KcidbTests
         var folder = Directory.CreateDirectory(Path.Combine(_dir, "unpatched-pse-off")).FullName;
         File.WriteAllText(Path.Combine(folder, "dmesg.txt"), $"[    0.000000] {Banner}\n[    0.000000] Command line: console=ttyS0\n");
         File.WriteAllText(Path.Combine(folder, "oops-1.txt"), "BUG: unable to handle kernel paging request in __init_single_page\n");
-        var patch = Path.Combine(RepoLayout.Discover().Root, "kernel-patches", "0001-mm-sparse-never-partially-remove-memmap-for-early-section.patch");
+        var patch = Path.Combine(RepoLayout.Discover().Root, "cases", "early-section-memmap", "fix-6.1.patch");
         var tree = new TreeIdentity(TreeKind.Git, "linux", null, "/src/linux", Remote, Commit, false);
         var summary = new Summary { Verdict = Verdict.Partial, Cells = [cell], StartedAt = DateTimeOffset.UnixEpoch, Seconds = 100 };
         Reports.WriteAll(new RunArtifacts(_dir), summary, ChangeUnderTest.Of([patch], tree));
