@@ -23,6 +23,12 @@ public sealed record GuestTimeouts
     public TimeSpan Teardown { get; init; } = TimeSpan.FromSeconds(5);
     /// <summary>The KVM probe: a guest kernel that does not start under KVM within this means KVM is not usable.</summary>
     public TimeSpan KvmProbe { get; init; } = TimeSpan.FromSeconds(20);
+    /// <summary>
+    /// A step that did not exit 0 (killed by a signal, connection lost, timed out) waits this long for the console to
+    /// show an oops before it is judged: the kernel may kill the command (and end the SSH channel) before its report
+    /// reaches the serial console, most of all where printk hands the console to a thread (6.12, 7.x) under TCG.
+    /// </summary>
+    public TimeSpan OopsWitness { get; init; } = TimeSpan.FromSeconds(10);
     /// <summary>An oops still being printed gets this long to finish before it is cut.</summary>
     public TimeSpan OopsSettle { get; init; } = TimeSpan.FromSeconds(5);
 }

@@ -45,6 +45,8 @@ public sealed record Observation
     public string? Snapshot { get; init; }
     public string? Rejection { get; init; }
     public string? Error { get; init; }
+    /// <summary>What a step's own result said ("infra-error: iteration 1: ...") before an oops on the console overruled it.</summary>
+    public string? Superseded { get; init; }
     public ObservedLayout? Layout { get; init; }
     public IReadOnlyList<ObservedIteration> Iterations { get; init; } = [];
     public IReadOnlyList<ObservedOops> Oopses { get; init; } = [];

@@ -290,6 +290,16 @@ public sealed class QemuGuest : IAsyncDisposable, IGuestShell, IGuestConsole
         if (Qemu.OopsInProgress) Qemu.FlushDetector();
     }
 
+    public int Lines => Qemu.ConsoleLines;
+
+    /// <summary>Waits until the console shows an oops, QEMU has gone (its console read to the end), or the window passed; then settles.</summary>
+    public async Task AwaitWitnessAsync(CancellationToken ct)
+    {
+        var window = Deadline.In(Configuration.Timeouts.OopsWitness);
+        await Poll.UntilAsync(() => Qemu.Oopses.Count > 0 || Qemu.HasExited, window, TimeSpan.FromMilliseconds(100), ct);
+        await SettleAsync(ct);
+    }
+
     private SshSession Ssh => _ssh ?? throw new InvalidOperationException("SSH is not connected: wait for the guest first");
 
     public async ValueTask DisposeAsync()
@@ -355,6 +365,13 @@ public interface IGuestShell
 public interface IGuestConsole
 {
     IReadOnlyList<OopsReport> Oopses { get; }
+    /// <summary>Console lines seen so far (an oops's <see cref="OopsReport.StartLine"/> is on this scale).</summary>
+    int Lines { get; }
     /// <summary>Returns once no oops report is half-printed (or after a bound, cutting it).</summary>
     Task SettleAsync(CancellationToken ct);
+    /// <summary>
+    /// After a step that did not exit 0: returns once the console shows an oops, the guest is gone, or a bounded
+    /// window passed, then settles. The console is the first witness; the shell's word comes after it.
+    /// </summary>
+    Task AwaitWitnessAsync(CancellationToken ct);
 }

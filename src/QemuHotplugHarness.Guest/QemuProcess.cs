@@ -60,6 +60,8 @@ public sealed class QemuProcess : IAsyncDisposable
     };
     public string Stderr { get { lock (_gate) return _stderr.ToString(); } }
     public IReadOnlyList<OopsReport> Oopses { get { lock (_gate) return _oopses.ToList(); } }
+    /// <summary>Console lines seen so far, on the scale of <see cref="OopsReport.StartLine"/>.</summary>
+    public int ConsoleLines { get { lock (_gate) return _detector.LinesFed; } }
     /// <summary>True while an oops report is arriving on the console.</summary>
     public bool OopsInProgress { get { lock (_gate) return _detector.InReport; } }
 

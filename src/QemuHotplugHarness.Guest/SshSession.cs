@@ -11,10 +11,22 @@ namespace QemuHotplugHarness.Guest;
 public sealed record SshEndpoint(int Port, string PrivateKeyPath, string PinnedHostKey);
 
 /// <summary>The result of one command in the guest.</summary>
-public sealed record GuestCommandResult(string Command, int? ExitCode, string Stdout, string Stderr, double Seconds, bool TimedOut)
+public sealed record GuestCommandResult(string Command, int? ExitCode, string Stdout, string Stderr, double Seconds, bool TimedOut, string? Signal = null)
 {
-    /// <summary>No exit status and no timeout: the SSH connection went away under the command.</summary>
-    public bool ConnectionLost => ExitCode is null && !TimedOut;
+    /// <summary>No exit status, no signal and no timeout: the SSH connection went away under the command.</summary>
+    public bool ConnectionLost => ExitCode is null && !TimedOut && Signal is null;
+
+    /// <summary>The command did not exit 0: an exit code, a signal (a kernel BUG kills its caller), a timeout or a lost connection.</summary>
+    public bool Failed => ExitCode != 0;
+
+    /// <summary>How the command ended, for an error line: "exit 1", "killed by SIGSEGV", "timed out", "connection lost".</summary>
+    public string Ending => (ExitCode, Signal, TimedOut) switch
+    {
+        ({ } code, _, _) => $"exit {code}",
+        (_, { } signal, _) => $"killed by SIG{signal}",
+        (_, _, true) => "timed out",
+        _ => "connection lost",
+    };
 }
 
 /// <summary>
@@ -91,7 +103,8 @@ public sealed class SshSession : IDisposable
         {
             cmd = _client.CreateCommand(command);
             await cmd.ExecuteAsync(cts.Token);
-            return new GuestCommandResult(command, cmd.ExitStatus, cmd.Result, cmd.Error, watch.Elapsed.TotalSeconds, false);
+            // A command the kernel killed (a BUG in its system call) ends with an exit-signal, not an exit status.
+            return new GuestCommandResult(command, cmd.ExitStatus, cmd.Result, cmd.Error, watch.Elapsed.TotalSeconds, false, cmd.ExitSignal);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {

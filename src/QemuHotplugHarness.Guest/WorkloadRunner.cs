@@ -9,8 +9,34 @@ public interface IWorkloadRecorder
     Task IomemAsync(int iteration, string iomem, CancellationToken ct);
 }
 
-/// <summary>How the workload ended.</summary>
-public sealed record WorkloadResult(Outcome Outcome, string? Error, IReadOnlyList<ObservedIteration> Iterations, int? OopsIteration);
+/// <summary>How the workload ended; <see cref="Marks"/> say where on the console each step began.</summary>
+public sealed record WorkloadResult(Outcome Outcome, string? Error, IReadOnlyList<ObservedIteration> Iterations, int? OopsIteration)
+{
+    public IReadOnlyList<StepMark> Marks { get; init; } = [];
+
+    /// <summary>
+    /// The console has the last word: an oops it showed at any time before the cell ended (after the step's result
+    /// was judged, during collection) makes the outcome <c>oops</c>, at the iteration whose step was running when
+    /// the report began. A result that already is an oops keeps its iteration.
+    /// </summary>
+    public WorkloadResult WithConsoleOopses(IReadOnlyList<int> oopsStartLines)
+    {
+        if (Outcome == Outcome.Oops || oopsStartLines.Count == 0) return this;
+        var iteration = StepMark.IterationAt(Marks, oopsStartLines.Min());
+        return this with { Outcome = Outcome.Oops, OopsIteration = iteration, Error = null, Superseded = $"{Outcome.Kebab()}: {Error}" };
+    }
+
+    /// <summary>What the step's own result said before the console's oops overruled it (null when nothing was overruled).</summary>
+    public string? Superseded { get; init; }
+}
+
+/// <summary>A workload step began when the console had shown <see cref="Line"/> lines; setup steps are iteration 0.</summary>
+public sealed record StepMark(int Iteration, int Line)
+{
+    /// <summary>The iteration of the last step that began at or before <paramref name="line"/>; 0 before any step.</summary>
+    public static int IterationAt(IReadOnlyList<StepMark> marks, int line) =>
+        marks.LastOrDefault(m => m.Line < line)?.Iteration ?? 0;
+}
 
 /// <summary>
 /// Runs the workload's steps (the ndctl loop, or a case's setup and iteration commands) against a shell and a console
@@ -22,6 +48,7 @@ public sealed record WorkloadResult(Outcome Outcome, string? Error, IReadOnlyLis
 public sealed class WorkloadRunner(IGuestShell shell, IGuestConsole console, IWorkloadRecorder recorder, GuestTimeouts timeouts)
 {
     private readonly List<ObservedIteration> _iterations = [];
+    private readonly List<StepMark> _marks = [];
 
     public async Task<WorkloadResult> RunAsync(IReadOnlyList<WorkloadStep> steps, Action<string>? progress, CancellationToken ct)
     {
@@ -30,9 +57,11 @@ public sealed class WorkloadRunner(IGuestShell shell, IGuestConsole console, IWo
         {
             if (step.IsSetup) progress?.Invoke(step.Name);
             else if (step.Iteration != reported) progress?.Invoke($"iteration {reported = step.Iteration}");
+            _marks.Add(new StepMark(step.IsSetup ? 0 : step.Iteration, console.Lines));
             var result = await shell.RunAsync(step.Arguments, timeouts.Command, ct);
             await recorder.StepAsync(step, result, ct);
-            await console.SettleAsync(ct);
+            if (result.Failed && console.Oopses.Count == 0) await console.AwaitWitnessAsync(ct);
+            else await console.SettleAsync(ct);
             var end = step.IsSetup ? SetupStep(step, result) : await IterationStepAsync(step, result, ct);
             if (end is not null) return end;
         }
@@ -42,9 +71,9 @@ public sealed class WorkloadRunner(IGuestShell shell, IGuestConsole console, IWo
     private WorkloadResult? SetupStep(WorkloadStep step, GuestCommandResult result)
     {
         if (console.Oopses.Count > 0) return Result(Outcome.Oops, null, oopsIteration: 0);
-        if (result.ConnectionLost) return Result(Outcome.InfraError, $"{step.Name}: {result.Stderr.Trim()}", null);
+        if (result.ConnectionLost) return Result(Outcome.InfraError, $"{step.Name}: {Lost(result)}", null);
         if (result.ExitCode == 0) return null;
-        var error = $"{step.Name} failed: {(result.TimedOut ? $"no answer within {timeouts.Command.TotalSeconds:F0} s" : result.Stderr.Trim())}";
+        var error = $"{step.Name} failed: {(result.TimedOut ? $"no answer within {timeouts.Command.TotalSeconds:F0} s" : StderrOr(result))}";
         return Result(result.TimedOut ? Outcome.Hung : Outcome.WorkloadFailed, error, null);
     }
 
@@ -63,11 +92,19 @@ public sealed class WorkloadRunner(IGuestShell shell, IGuestConsole console, IWo
         _iterations.Add(new ObservedIteration(iteration, result.Command, result.ExitCode, Math.Round(result.Seconds, 3), result.TimedOut, ns, dax, result.Stderr.Trim()));
         var which = step.IsReconfigure ? $"iteration {iteration}" : $"iteration {iteration} ({step.Name})";
         if (console.Oopses.Count > 0) return Result(Outcome.Oops, null, iteration);
-        if (result.ConnectionLost) return Result(Outcome.InfraError, $"{which}: {result.Stderr.Trim()}", null);
+        if (result.ConnectionLost) return Result(Outcome.InfraError, $"{which}: {Lost(result)}", null);
         if (result.TimedOut) return Result(Outcome.Hung, $"{which} did not finish within {timeouts.Command.TotalSeconds:F0} s", null);
-        if (result.ExitCode != 0) return Result(Outcome.WorkloadFailed, $"{which}: {step.Arguments[0]} exit {result.ExitCode}: {result.Stderr.Trim()}", null);
+        if (result.ExitCode != 0) return Result(Outcome.WorkloadFailed, $"{which}: {step.Arguments[0]} {Why(result)}", null);
         return null;
     }
 
-    private WorkloadResult Result(Outcome outcome, string? error, int? oopsIteration) => new(outcome, error, _iterations.ToList(), oopsIteration);
+    private string Lost(GuestCommandResult r) =>
+        $"{(r.Stderr.Trim() is { Length: > 0 } e ? e : "ssh connection lost")} (no oops on the console within {timeouts.OopsWitness.TotalSeconds:F0} s)";
+
+    private static string StderrOr(GuestCommandResult r) => r.Stderr.Trim() is { Length: > 0 } e ? e : r.Ending;
+
+    private static string Why(GuestCommandResult r) => r.Stderr.Trim() is { Length: > 0 } e ? $"{r.Ending}: {e}" : r.Ending;
+
+    private WorkloadResult Result(Outcome outcome, string? error, int? oopsIteration) =>
+        new(outcome, error, _iterations.ToList(), oopsIteration) { Marks = _marks.ToList() };
 }

@@ -25,6 +25,9 @@ public sealed class OopsDetector
 
     private OpenReport? _open;
     private int _lineNumber;
+
+    /// <summary>Lines fed so far: a report's <see cref="OopsReport.StartLine"/> is on this scale (1-based).</summary>
+    public int LinesFed => _lineNumber;
     private int _lastClosedLine = -1_000_000;
 
     /// <summary>True while a report has started and not ended: a live runner stops its workload on this.</summary>

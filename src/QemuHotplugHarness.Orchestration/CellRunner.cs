@@ -171,13 +171,17 @@ public sealed class CellRunner(AccelChooser accel, RunOptions options, ILogger l
             var dmesg = await guest.RunShellAsync("dmesg", guest.Configuration.Timeouts.Probe, ct);
             if (dmesg.ExitCode == 0) await ArtifactFiles.WriteAsync(plan.Artifacts.Dmesg, dmesg.Stdout, ct);
         }
-        var oopses = await KeepOopsesAsync(guest, plan, kernel, ct);
         // A lost connection is often QEMU going away: give its exit a moment to be seen, so the error can say how it ended.
         if (result.Outcome == Outcome.InfraError) await guest.Qemu.WaitForExitAsync(TimeSpan.FromSeconds(1));
+        await guest.SettleAsync(ct);
+        // The console is the first witness: an oops it showed after the step was judged still decides the outcome.
+        result = result.WithConsoleOopses(guest.Oopses.Select(o => o.StartLine).ToList());
+        if (result.Superseded is { } was) log.Warning("the console shows an oops: outcome oops, not {Was}", was);
+        var oopses = await KeepOopsesAsync(guest, plan, kernel, ct);
         var error = guest.Qemu.HasExited && result.Outcome != Outcome.Oops ? $"{result.Error}; qemu ended: {await QemuEndAsync(guest)}" : result.Error;
         return seen with
         {
-            Outcome = result.Outcome, Error = error, Iterations = result.Iterations, Oopses = oopses,
+            Outcome = result.Outcome, Error = error, Superseded = result.Superseded, Iterations = result.Iterations, Oopses = oopses,
             OopsIteration = result.OopsIteration, FaultPfn = oopses.FirstOrDefault()?.FaultPfn,
         };
     }

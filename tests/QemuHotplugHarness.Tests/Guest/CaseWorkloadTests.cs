@@ -103,6 +103,6 @@ public class CaseWorkloadTests
     {
         _shell.On(2, exit: null, stderr: "ssh connection lost: reset");
         var r = await RunAsync();
-        Assert.That((r.Outcome, r.Error), Is.EqualTo((Outcome.InfraError, (string?)"iteration 1 (iteration-1-step-1): ssh connection lost: reset")));
+        Assert.That((r.Outcome, r.Error), Is.EqualTo((Outcome.InfraError, (string?)"iteration 1 (iteration-1-step-1): ssh connection lost: reset (no oops on the console within 10 s)")));
     }
 }

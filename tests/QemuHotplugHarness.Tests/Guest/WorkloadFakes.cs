@@ -4,19 +4,37 @@ using QemuHotplugHarness.Scenarios;
 
 namespace QemuHotplugHarness.Tests.Guest;
 
-/// <summary>A console that shows the oopses it is told to print; counts how often the runner waited for it to settle.</summary>
+/// <summary>
+/// A console that shows the oopses it is told to print, ten lines per command run; a late oops (the kernel ended the
+/// command before its report reached the serial console) shows only once the runner waits for the console's witness.
+/// Counts how often the runner waited for it to settle and for its witness.
+/// </summary>
 public sealed class FakeConsole : IGuestConsole
 {
     private readonly List<OopsReport> _oopses = [];
+    private OopsReport? _late;
     public IReadOnlyList<OopsReport> Oopses => _oopses;
+    public int Lines { get; set; }
     public int Settles { get; private set; }
+    public int Witnesses { get; private set; }
 
-    public void Print(OopsReport oops) => _oopses.Add(oops);
+    public void Print(OopsReport oops) => _oopses.Add(oops with { StartLine = Lines + 1 });
+
+    /// <summary>Prints <paramref name="oops"/> only when the runner next waits for the console's witness.</summary>
+    public void PrintLate(OopsReport oops) => _late = oops with { StartLine = Lines + 1 };
 
     public Task SettleAsync(CancellationToken ct)
     {
         Settles++;
         return Task.CompletedTask;
+    }
+
+    public Task AwaitWitnessAsync(CancellationToken ct)
+    {
+        Witnesses++;
+        if (_late is { } late) _oopses.Add(late);
+        _late = null;
+        return SettleAsync(ct);
     }
 }
 
@@ -27,7 +45,7 @@ public sealed class FakeConsole : IGuestConsole
 /// </summary>
 public sealed class ScriptedShell(FakeConsole console) : IGuestShell
 {
-    private readonly Dictionary<int, (int? Exit, string Stderr, bool TimedOut, OopsReport? Oops)> _script = [];
+    private readonly Dictionary<int, (int? Exit, string Stderr, bool TimedOut, OopsReport? Oops, string? Signal, bool Late)> _script = [];
     private int _argvCalls;
 
     public List<string> Commands { get; } = [];
@@ -38,10 +56,14 @@ public sealed class ScriptedShell(FakeConsole console) : IGuestShell
         "00000000-00000fff : Reserved\n00100000-bffdefff : System RAM\n100000000-143ffffff : System RAM\n" +
         "144000000-343dfffff : Persistent Memory\n  144000000-1441fffff : namespace0.0\n  144200000-144ffffff : dax0.0\n";
 
-    /// <summary>What the <paramref name="call"/>-th argument-array command does (1-based); unscripted ones exit 0.</summary>
-    public ScriptedShell On(int call, int? exit = 0, string stderr = "", bool timedOut = false, OopsReport? oops = null)
+    /// <summary>
+    /// What the <paramref name="call"/>-th argument-array command does (1-based); unscripted ones exit 0. A
+    /// <paramref name="signal"/> ends it with no exit code (sshd's exit-signal); <paramref name="late"/> prints its oops
+    /// only after the command returned.
+    /// </summary>
+    public ScriptedShell On(int call, int? exit = 0, string stderr = "", bool timedOut = false, OopsReport? oops = null, string? signal = null, bool late = false)
     {
-        _script[call] = (exit, stderr, timedOut, oops);
+        _script[call] = (signal is null ? exit : null, stderr, timedOut, oops, signal, late);
         return this;
     }
 
@@ -50,9 +72,11 @@ public sealed class ScriptedShell(FakeConsole console) : IGuestShell
         var command = string.Join(' ', argv);
         Commands.Add(command);
         Timeouts.Add(timeout);
-        var (exit, stderr, timedOut, oops) = _script.GetValueOrDefault(++_argvCalls, (0, "", false, null));
-        if (oops is not null) console.Print(oops);
-        return Task.FromResult(new GuestCommandResult(command, timedOut ? null : exit, "", stderr, timedOut ? timeout.TotalSeconds : 0.25, timedOut));
+        var (exit, stderr, timedOut, oops, signal, late) = _script.GetValueOrDefault(++_argvCalls, (0, "", false, null, null, false));
+        if (oops is not null && late) console.PrintLate(oops);
+        else if (oops is not null) console.Print(oops);
+        console.Lines += 10;
+        return Task.FromResult(new GuestCommandResult(command, timedOut ? null : exit, "", stderr, timedOut ? timeout.TotalSeconds : 0.25, timedOut, signal));
     }
 
     public Task<GuestCommandResult> RunShellAsync(string command, TimeSpan timeout, CancellationToken ct)

@@ -207,7 +207,8 @@ public class WorkloadRunnerTests
         Assert.Multiple(() =>
         {
             Assert.That(r.Outcome, Is.EqualTo(Outcome.InfraError));
-            Assert.That(r.Error, Is.EqualTo("iteration 2: ssh connection lost: An established connection was aborted by the server."));
+            Assert.That(r.Error, Is.EqualTo("iteration 2: ssh connection lost: An established connection was aborted by the server. (no oops on the console within 10 s)"));
+            Assert.That(_console.Witnesses, Is.EqualTo(1), "the console had its window before the lost connection was judged");
             Assert.That(r.Iterations.Select(i => i.Index), Is.EqualTo(new[] { 1, 2 }));
             Assert.That(r.Iterations[1].Namespace, Is.Null, "no iomem read over a lost connection");
             Assert.That(_shell.Commands, Is.EqualTo(new[] { Disable, InitLabels, Enable, Reconfigure, CatIomem, Reconfigure }));
@@ -220,5 +221,68 @@ public class WorkloadRunnerTests
         _shell.On(5, exit: null, stderr: "ssh connection lost: reset", oops: InitSinglePageOops);
         var r = await RunSeedAsync();
         Assert.That((r.Outcome, r.OopsIteration), Is.EqualTo((Outcome.Oops, (int?)2)));
+    }
+
+    /// <summary>
+    /// The race of the live defect: the kernel's BUG kills ndctl (sshd reports an exit-signal, no exit status) and
+    /// the SSH channel ends before the report reaches the serial console. The console's witness decides: oops.
+    /// </summary>
+    [Test]
+    public async Task A_command_killed_before_its_oops_reaches_the_console_is_the_oops_not_an_infrastructure_error()
+    {
+        _shell.On(4, signal: "SEGV", oops: InitSinglePageOops, late: true);
+        var r = await RunSeedAsync();
+        Assert.Multiple(() =>
+        {
+            Assert.That((r.Outcome, r.OopsIteration, r.Error), Is.EqualTo((Outcome.Oops, (int?)1, (string?)null)));
+            Assert.That(_console.Witnesses, Is.EqualTo(1));
+            Assert.That(_shell.Commands, Is.EqualTo(new[] { Disable, InitLabels, Enable, Reconfigure }), "no iteration after the oops");
+        });
+    }
+
+    [Test]
+    public async Task A_lost_connection_whose_oops_arrives_late_is_the_oops()
+    {
+        _shell.On(5, exit: null, stderr: "", oops: InitSinglePageOops, late: true);
+        var r = await RunSeedAsync();
+        Assert.That((r.Outcome, r.OopsIteration), Is.EqualTo((Outcome.Oops, (int?)2)));
+    }
+
+    [Test]
+    public async Task A_command_killed_by_a_signal_with_no_oops_is_a_workload_failure_naming_the_signal()
+    {
+        _shell.On(4, signal: "KILL");
+        var r = await RunSeedAsync();
+        Assert.That((r.Outcome, r.Error), Is.EqualTo((Outcome.WorkloadFailed, (string?)"iteration 1: ndctl killed by SIGKILL")));
+    }
+
+    [Test]
+    public async Task Each_step_marks_where_on_the_console_it_began()
+    {
+        var r = await RunSeedAsync();
+        Assert.That(r.Marks, Is.EqualTo(new[]
+        {
+            new StepMark(0, 0), new StepMark(0, 10), new StepMark(0, 20), new StepMark(1, 30), new StepMark(2, 40), new StepMark(3, 50),
+        }));
+    }
+
+    /// <summary>An oops the console showed only while the cell collected dmesg: the cell is that oops, at the step that was running.</summary>
+    [TestCase(Outcome.InfraError, 45, 2)]
+    [TestCase(Outcome.Hung, 51, 3)]
+    [TestCase(Outcome.WorkloadFailed, 5, 0)]
+    [TestCase(Outcome.Clean, 31, 1)]
+    public void An_oops_found_after_the_steps_were_judged_overrules_their_result(Outcome judged, int oopsLine, int iteration)
+    {
+        var marks = new[] { new StepMark(0, 0), new StepMark(0, 10), new StepMark(1, 30), new StepMark(2, 40), new StepMark(3, 50) };
+        var result = new WorkloadResult(judged, "iteration 2: ", [], null) { Marks = marks }.WithConsoleOopses([oopsLine, 90]);
+        Assert.That((result.Outcome, result.OopsIteration, result.Error), Is.EqualTo((Outcome.Oops, (int?)iteration, (string?)null)));
+        Assert.That(result.Superseded, Is.EqualTo($"{judged.Kebab()}: iteration 2: "));
+    }
+
+    [Test]
+    public void A_result_with_no_console_oops_stands()
+    {
+        var result = new WorkloadResult(Outcome.InfraError, "iteration 1: lost", [], null);
+        Assert.That(result.WithConsoleOopses([]), Is.SameAs(result));
     }
 }
