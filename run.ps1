@@ -20,13 +20,19 @@ $FastFilter = 'TestCategory!=RealGuest&TestCategory!=HostTools'
 $BuildArguments = @('build', [IO.Path]::Combine($Root, 'QemuHotplugHarness.sln'), '-c', $Configuration, '-nologo', '-v', 'quiet',
     '-clp:ErrorsOnly', '-tl:off', '--disable-build-servers', '-nodeReuse:false', '-p:UseSharedCompilation=false')
 
+# The default kernel line (defaults.json, the file the CLI and the workflow read): its Debian source is installed
+# when Debian names one package for it; other lines are fetched by the harness through its own apt lists.
+$Defaults = [IO.File]::ReadAllText([IO.Path]::Combine($Root, 'defaults.json')) | ConvertFrom-Json
+$DefaultLineSource = ([IO.File]::ReadAllText([IO.Path]::Combine($Root, 'kernel-lines', "$($Defaults.line).json")) | ConvertFrom-Json).debian
+$DefaultLinePackage = @($DefaultLineSource.PSObject.Properties['package'] | Where-Object { $_.Value } | ForEach-Object { $_.Value })
+
 # Debian packages the builders, the guest runner and the report test use.
 $AptPackages = @(
     'build-essential', 'bc', 'flex', 'bison', 'libelf-dev', 'libssl-dev', 'cpio', 'xz-utils', 'gzip',
     'dpkg-dev', 'python3', 'meson', 'ninja-build', 'pkg-config', 'libglib2.0-dev', 'libpixman-1-dev',
-    'libslirp-dev', 'libfdt-dev', 'linux-source-6.1', 'qemu-system-x86', 'seabios', 'ipxe-qemu', 'patch',
+    'libslirp-dev', 'libfdt-dev', 'qemu-system-x86', 'seabios', 'ipxe-qemu', 'patch',
     'openssh-client', 'binutils', 'chromium', 'lz4', 'git'
-)
+) + $DefaultLinePackage
 $DebSrcFile = '/etc/apt/sources.list.d/qemu-hotplug-harness-src.sources'
 $DpkgStatus = '/var/lib/dpkg/status'
 

@@ -14,6 +14,7 @@ public sealed record RepoLayout(string Root)
     public string KernelLinesDir => Path.Combine(Root, "kernel-lines");
 
     public KernelLines Lines() => QemuHotplugHarness.Build.KernelLines.Load(KernelLinesDir);
+    public HarnessDefaults Defaults() => HarnessDefaults.Load(Root);
     public string InitramfsDir => Path.Combine(Root, "images", "initramfs");
 
     /// <summary>$QHH_REPO, else the folder above the running binary that holds QemuHotplugHarness.sln.</summary>

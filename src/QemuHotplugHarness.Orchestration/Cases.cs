@@ -23,9 +23,6 @@ public sealed record KernelRecipe(string Patch, IReadOnlyList<string> ExtraConfi
 /// <summary>Where the repository keeps its cases, and the case a run without --case or --suite takes.</summary>
 public static class SuiteCases
 {
-    /// <summary>reproduce's default (README's main job): the seed bug the harness was built for.</summary>
-    public const string DefaultCase = "early-section-memmap";
-
     public static CaseLibrary Library(RepoLayout repo) => new(Path.Combine(repo.Root, "cases"));
 
     /// <summary>

@@ -9,9 +9,7 @@ public sealed record KernelSources(string? KernelSrc, string? Patch, string? Qem
     public static KernelSources Default { get; } = new(null, null, null, new Dictionary<string, KernelBuild>());
 
     /// <summary>The kernel line whose fix patch a case's kernels are built with ("6.1", "6.12", "latest"; resolved to a tree by the builders).</summary>
-    public string KernelLine { get; init; } = DefaultKernelLine;
-
-    public const string DefaultKernelLine = "6.1";
+    public string KernelLine { get; init; } = HarnessDefaults.Repo.Line;
 
     /// <summary>The kernel of scenarios that name no case (run, validate, soak, bench); null = the default case's for <see cref="KernelLine"/>.</summary>
     public KernelRecipe? Recipe { get; init; }
@@ -105,7 +103,7 @@ public sealed class InputsResolver(BuildContext ctx, KernelSources sources)
                 .GetAsync(variant, sources.KernelSrc, patch, ct));
     }
 
-    private KernelRecipe DefaultRecipe() => KernelRecipe.Of(SuiteCases.Library(ctx.Repo).Load(SuiteCases.DefaultCase), sources);
+    private KernelRecipe DefaultRecipe() => KernelRecipe.Of(SuiteCases.Library(ctx.Repo).Load(HarnessDefaults.Repo.Case), sources);
 
     /// <summary>The registered images and the unpacked kernel packages, by name.</summary>
     private async Task<IReadOnlyDictionary<string, KernelBuild>> PrebuiltAsync(CancellationToken ct)

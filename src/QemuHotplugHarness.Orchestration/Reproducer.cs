@@ -30,7 +30,7 @@ public sealed class Reproducer(BuildContext ctx, InputsResolver inputs, ILogger 
     public IReadOnlyList<CaseInfo> Cases { get; init; } = [];
 
     /// <summary>The tree the kernel variants are built from when the user names none (Debian's linux-source package).</summary>
-    public const string DefaultTree = "linux-source-6.1";
+    public static string DefaultTree => RepoLayout.Discover().Lines().Default is var l ? l.Debian.Package ?? l.Debian.PackagePrefix + l.Name : "";
 
     /// <summary>Each guest wants about two cores under TCG and up to its RAM (4 GiB) plus what it touches of the NVDIMM.</summary>
     public static int EffectiveJobs(int wanted, ILogger log)

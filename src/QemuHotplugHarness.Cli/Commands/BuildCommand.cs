@@ -52,8 +52,8 @@ public static class BuildCommand
             };
             InputChecks.Build(s.KernelSrc, s.Patch, s.QemuSrc);
             if (s.KernelSrc is not null && WantKernel) KernelTree.Validate(s.KernelSrc);
-            var lineName = RepoLayout.Discover().Lines().Get(s.KernelLine ?? KernelSources.DefaultKernelLine).Name;
-            var recipe = WantKernel ? KernelRecipe.Of(SuiteCases.Library(RepoLayout.Discover()).Load(s.Case ?? SuiteCases.DefaultCase),
+            var lineName = RepoLayout.Discover().Lines().Resolve(s.KernelLine, s.KernelSrc).Name; // as reproduce resolves it
+            var recipe = WantKernel ? KernelRecipe.Of(SuiteCases.Library(RepoLayout.Discover()).Load(s.Case ?? HarnessDefaults.Repo.Case),
                 new KernelSources(s.KernelSrc, s.Patch, s.QemuSrc, new Dictionary<string, KernelBuild>()) { KernelLine = lineName }) : null;
             if (recipe is not null) await InputChecks.PatchAsync(s.KernelSrc, s.Patch, [recipe.Patch], ct, lineName);
             var artifacts = HarnessLog.PrepareArtifacts(s.Artifacts ?? HarnessLog.DefaultArtifacts("build-"));

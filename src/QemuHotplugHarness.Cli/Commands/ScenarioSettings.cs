@@ -87,7 +87,7 @@ public class ScenarioSettings : CommandSettings
     }
 
     /// <summary>The case --case names, else the default case (the seed's).</summary>
-    public Case CaseOrDefault() => SelectedCase() ?? SuiteCases.Library(RepoLayout.Discover()).Load(SuiteCases.DefaultCase);
+    public Case CaseOrDefault() => SelectedCase() ?? SuiteCases.Library(RepoLayout.Discover()).Load(HarnessDefaults.Repo.Case);
 
     /// <summary>The seed (or the file, or the case's scenario), overridden by the flags, validated.</summary>
     public Scenario ResolveScenario() =>

@@ -1,3 +1,4 @@
+using QemuHotplugHarness.Build;
 using QemuHotplugHarness.Cli.Commands;
 using QemuHotplugHarness.Orchestration;
 using QemuHotplugHarness.Scenarios;
@@ -12,7 +13,7 @@ public class CaseCliTests
     public async Task Predict_of_the_seed_case_is_the_seed_prediction()
     {
         var seed = await QhhCli.RunAsync("predict", "--json");
-        var viaCase = await QhhCli.RunAsync("predict", "--case", SuiteCases.DefaultCase, "--json");
+        var viaCase = await QhhCli.RunAsync("predict", "--case", HarnessDefaults.Repo.Case, "--json");
         Assert.That((viaCase.Code, viaCase.Stderr), Is.EqualTo((0, "")));
         Assert.That(viaCase.Stdout, Does.Contain("\"firstFaultPfn\": \"0x144002\""));
         Assert.That(viaCase.Stdout, Is.EqualTo(seed.Stdout));

@@ -164,7 +164,7 @@ public class CaseLoaderTests
     [Test]
     public void The_seed_case_of_the_repository_is_the_modelled_five_cell_matrix_with_its_6_1_fix()
     {
-        var c = SuiteCases.Library(RepoLayout.Discover()).Load(SuiteCases.DefaultCase);
+        var c = SuiteCases.Library(RepoLayout.Discover()).Load(HarnessDefaults.Repo.Case);
         var recipe = KernelRecipe.Of(c, KernelSources.Default);
         var cells = SuiteCases.Cells(c, c.Scenario, recipe);
         Assert.Multiple(() =>
