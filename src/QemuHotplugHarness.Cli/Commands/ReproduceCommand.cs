@@ -38,7 +38,9 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
         if (s.Repeat is < 1 or > 1000) throw new BadInputException(InputKind.Repeat, s.Repeat.ToString(CultureInfo.InvariantCulture), "must be between 1 and 1000");
         if (s.Jobs < 1) throw new BadInputException(InputKind.Jobs, s.Jobs.ToString(CultureInfo.InvariantCulture), "at least 1");
         var bisectTree = s.Bisect && s.KernelSrc is not null;
-        var cases = SelectCases(s);
+        var (cases, skipped) = SelectCases(s);
+        foreach (var x in skipped) await Console.Error.WriteLineAsync($"qhh: case {x.Case} skipped: {x.Reason}");
+        if (cases.Count == 0) throw new BadInputException($"no case of the suite runs on kernel line {s.EffectiveKernelLine()}");
         var sources = s.Sources() with { TreeAsIs = bisectTree };
         var cells = cases.SelectMany(c => CellsOf(s, c, sources, bisectTree)).ToList();
         var patches = cells.Select(c => c.Kernel!.Patch).Distinct().ToList();
@@ -55,7 +57,10 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
         try
         {
             var change = await s.ChangeAsync(ctx, bisectTree, ct, patches);
-            return await ReproduceAsync(s, new Reproducer(ctx, inputs, log) { Jobs = s.Jobs, Change = change, Cases = cases.Select(SuiteCases.Info).ToList() },
+            return await ReproduceAsync(s, new Reproducer(ctx, inputs, log)
+                {
+                    Jobs = s.Jobs, Change = change, Cases = cases.Select(SuiteCases.Info).ToList(), Skipped = skipped,
+                },
                 log, work, artifacts, live, ct);
         }
         catch (HarnessException e) when (s.Bisect && e is not BadInputException)
@@ -67,16 +72,26 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
         }
     }
 
-    /// <summary>--suite: every case (nothing that picks one scenario or one case with it); else --case, or the default case.</summary>
-    private static IReadOnlyList<Case> SelectCases(Settings s)
+    /// <summary>
+    /// --suite: every case (nothing that picks one scenario or one case with it) that can run on the run's kernel line;
+    /// else --case, or the default case. The suite skips, with why, a case not applicable on the line, a case without
+    /// a fix for it, and a --cases folder's case that does not load.
+    /// </summary>
+    private static (IReadOnlyList<Case> Cases, IReadOnlyList<SkippedCase> Skipped) SelectCases(Settings s)
     {
-        if (!s.Suite) return [s.CaseOrDefault()];
+        if (!s.Suite) return ([s.CaseOrDefault()], []);
         var clashes = new (bool Given, string Flag)[]
         {
             (s.Case is not null, "--case"), (s.ScenarioFile is not null, "--scenario"), (s.MatrixFile is not null, "--matrix"), (s.Bisect, "--bisect"),
         }.Where(x => x.Given)
             .Select(x => InputProblem.General($"--suite and {x.Flag}: the suite runs every case with its own scenario and cells; give one")).ToList();
-        return clashes.Count > 0 ? throw new BadInputException(clashes) : SuiteCases.Library(RepoLayout.Discover()).LoadAll();
+        if (clashes.Count > 0) throw new BadInputException(clashes);
+        var (all, broken) = s.Catalog().LoadAll();
+        var line = s.EffectiveKernelLine();
+        var skipped = broken.Select(b => new SkippedCase(b.Name, null, $"does not load ({b.Folder}): {string.Join("; ", b.Problems)}")).ToList();
+        var inapplicable = s.Patch is not null ? [] : all.Where(c => c.NotApplicableOn(line) is not null).ToList();
+        skipped.AddRange(inapplicable.Select(c => new SkippedCase(c.Name, line, c.NotApplicableOn(line)!)));
+        return (all.Except(inapplicable).ToList(), skipped);
     }
 
     /// <summary>A case's cells on its scenario (or --scenario's) with the flags applied: its own cells, or --matrix, or the bisect cell.</summary>
@@ -135,6 +150,7 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
                 Console.WriteLine($"{c.Label.PadRight(width)} {predicted,-16} {observed,-16} {(c.Match ? "yes" : "NO: " + string.Join("; ", c.Mismatches))}");
             }
             Console.WriteLine($"change: {change.Subject} on {change.TreeText}");
+            foreach (var x in summary.Skipped ?? []) Console.WriteLine($"case {x.Case}: skipped ({x.Reason})");
             foreach (var c in summary.Cases ?? [])
                 Console.WriteLine($"case {c.Name}: {c.Verdict.Kebab()} ({c.Fix}{(c.Commit is null ? "" : ", " + c.Commit)}" +
                                   $"{(c.Modelled ? "" : "; judged by its expectations")})");
