@@ -94,12 +94,7 @@ public class ScenarioSettings : CommandSettings
     public Case CaseOrDefault() => SelectedCase() ?? Catalog().Load(HarnessDefaults.Repo.Case);
 
     /// <summary>The repository's cases/ and every --cases DIR (each must be a folder: bad input otherwise).</summary>
-    public CaseCatalog Catalog()
-    {
-        var missing = CasesDirs.Where(d => !Directory.Exists(d)).Select(d => new InputProblem(InputKind.CasesDir, d, "no such folder")).ToList();
-        if (missing.Count > 0) throw new BadInputException(missing);
-        return SuiteCases.Catalog(RepoLayout.Discover(), CasesDirs);
-    }
+    public CaseCatalog Catalog() => SuiteCases.Catalog(RepoLayout.Discover(), CasesDirs);
 
     /// <summary>The seed (or the file, or the case's scenario), overridden by the flags, validated.</summary>
     public Scenario ResolveScenario() =>
