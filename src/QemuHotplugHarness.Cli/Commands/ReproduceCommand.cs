@@ -28,6 +28,9 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
         [CommandOption("--bisect")] [Description("Exit codes for git bisect run: 0 good, 1 bad, 125 skip. With --kernel-src: test the tree as it is (patch not applied), one cell unless --matrix.")]
         public bool Bisect { get; init; }
 
+        [CommandOption("--no-retry")] [Description("Judge an infra-error cell at once (default: run it once more, both attempts kept).")]
+        public bool NoRetry { get; init; }
+
         [CommandOption("--plan")] [Description("Print the plan (cells, their kernels and judges, skipped cases) and exit: nothing is built or booted.")]
         public bool Plan { get; init; }
 
@@ -66,7 +69,7 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
             var change = await s.ChangeAsync(ctx, bisectTree, ct, patches);
             return await ReproduceAsync(s, new Reproducer(ctx, inputs, log)
                 {
-                    Jobs = s.Jobs, Change = change, Cases = cases.Select(SuiteCases.Info).ToList(), Skipped = skipped,
+                    Jobs = s.Jobs, Change = change, Cases = cases.Select(SuiteCases.Info).ToList(), Skipped = skipped, RetryInfraErrors = !s.NoRetry,
                 },
                 log, work, artifacts, live, ct);
         }
