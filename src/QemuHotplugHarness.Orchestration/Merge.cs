@@ -16,22 +16,25 @@ public static class Merge
             foreach (var c in summary.Cells)
                 cells.Add(c with { Folder = Path.GetRelativePath(output, Path.Combine(dir, c.Folder)) });
         cells = cells.OrderBy(c => c.Case ?? "", StringComparer.Ordinal).ThenBy(c => c.Name, StringComparer.Ordinal).ThenBy(c => c.Repeat).ToList();
-        var dupes = cells.GroupBy(c => (c.Label, c.Repeat)).Where(g => g.Count() > 1).Select(g => g.Key.Label).ToList();
-        if (dupes.Count > 0) throw new BadInputException($"cell {dupes[0]} appears in more than one shard folder");
         var interrupted = summaries.Any(s => s.Interrupted);
         var kind = summaries[0].Kind;
         if (summaries.Any(s => s.Kind != kind)) throw new BadInputException("the folders hold both reproduce and validate runs; merge one kind at a time");
         var validation = summaries[0].Validation;
         if (summaries.Any(s => s.Validation?.Seed != validation?.Seed || s.Validation?.Sample != validation?.Sample))
             throw new BadInputException("the validate shards drew different samples (--seed or --sample differ); merge shards of one draw");
+        var (plan, missing) = Completeness(shardDirs, summaries, cells);
+        var dupes = cells.GroupBy(c => (c.Label, c.Repeat)).Where(g => g.Count() > 1).Select(g => g.Key.Label).ToList();
+        if (dupes.Count > 0) throw new BadInputException($"cell {dupes[0]} appears in more than one shard folder");
+        var missingCells = plan is null ? [] : plan.Cells.Where(p => missing.Cells.Contains(p.ToString())).ToList();
         var caseInfos = summaries.SelectMany(s => s.Cases ?? []).DistinctBy(c => c.Name)
             .Select(c => new CaseInfo(c.Name, c.Fix, c.Commit, c.Modelled)).ToList();
-        var cases = caseInfos.Count == 0 ? null : RunState.CaseSummaries(caseInfos, cells, kind, shard: false);
+        var cases = caseInfos.Count == 0 ? null : RunState.CaseSummaries(caseInfos, cells, kind, shard: false, missingCells);
+        var judged = cases is { Count: > 1 } ? Verdicts.Suite(cases.Select(c => c.Verdict).ToList())
+            : Verdicts.Decide(kind, cells.Select(c => c.Result).ToList(), shard: false);
         var merged = new Summary
         {
-            Verdict = interrupted ? Verdict.InfraError
-                : cases is { Count: > 1 } ? Verdicts.Suite(cases.Select(c => c.Verdict).ToList())
-                : Verdicts.Decide(kind, cells.Select(c => c.Result).ToList(), shard: false),
+            Verdict = Verdicts.OfRun(judged, interrupted, missing.Any),
+            Plan = plan, Missing = missing.Any ? missing : null, Unjudged = Summary.UnjudgedOf(cells),
             Cases = cases,
             Kind = kind, Validation = validation,
             Cells = cells, Interrupted = interrupted,
@@ -41,6 +44,41 @@ public static class Merge
         };
         Reports.WriteAll(new RunArtifacts(output), merged, merged.Change ?? ChangeUnderTest.FromPatches([], "unknown"));
         return merged;
+    }
+
+    /// <summary>
+    /// The plan the shards ran and what of it did not arrive. Shards name themselves k/n: every k of 1..n must be there.
+    /// Summaries that carry the plan must carry the same one; its cells × repeats must all be among the merged cells.
+    /// </summary>
+    private static (ShardPlan? Plan, MissingWork Missing) Completeness(IReadOnlyList<string> dirs, IReadOnlyList<Summary> summaries,
+        IReadOnlyList<SummaryCell> cells)
+    {
+        var problems = new List<InputProblem>();
+        var shards = new List<(string Dir, int K, int N)>();
+        foreach (var (dir, s) in dirs.Zip(summaries))
+        {
+            var shard = s.Shard ?? s.Plan?.Shard;
+            if (shard is null) continue;
+            if (ShardPlan.Parse(shard) is { } kn) shards.Add((dir, kn.K, kn.N));
+            else problems.Add(new InputProblem(InputKind.ShardFolder, dir, $"its summary.json names shard '{shard}', not k/n"));
+        }
+        if (shards.Select(x => x.N).Distinct().Count() > 1)
+            problems.Add(InputProblem.General("the folders are shards of different splits (" +
+                string.Join(", ", shards.Select(x => $"{x.K}/{x.N}").Distinct()) + "); merge the shards of one run"));
+        foreach (var twice in shards.GroupBy(x => x.K).Where(g => g.Count() > 1))
+            problems.Add(new InputProblem(InputKind.ShardFolder, twice.Last().Dir, $"shard {twice.Key}/{twice.First().N} is also {twice.First().Dir}"));
+        var plans = summaries.Select(s => s.Plan).OfType<ShardPlan>().ToList();
+        var planned = plans.Select(p => p.Cells.Select(c => c.ToString()).ToList()).ToList();
+        if (planned.Skip(1).Any(p => !p.SequenceEqual(planned[0])))
+            problems.Add(InputProblem.General("the shards ran different plans (their summaries list different cells); merge the shards of one run"));
+        if (problems.Count > 0) throw new BadInputException(problems);
+
+        var missingShards = shards.Count == 0 ? [] :
+            Enumerable.Range(1, shards[0].N).Except(shards.Select(x => x.K)).Select(k => $"{k}/{shards[0].N}").ToList();
+        if (plans.Count == 0) return (null, new MissingWork(missingShards, []));
+        var arrived = cells.Select(c => new PlannedCell(c.Case, c.Name, c.Repeat).ToString()).ToHashSet(StringComparer.Ordinal);
+        var missingCells = planned[0].Where(p => !arrived.Contains(p)).ToList();
+        return (plans[0] with { Shard = null }, new MissingWork(missingShards, missingCells));
     }
 
     public static Summary Load(string dir)

@@ -29,6 +29,9 @@ public sealed class Reproducer(BuildContext ctx, InputsResolver inputs, ILogger 
     /// <summary>The cases the cells belong to (empty: cells outside any case); summary.json and the reports name each with its verdict.</summary>
     public IReadOnlyList<CaseInfo> Cases { get; init; } = [];
 
+    /// <summary>The whole plan the run is a shard of (its shard and every cell × repeat), for merge to check; null = the work is the plan.</summary>
+    public ShardPlan? WholePlan { get; init; }
+
     /// <summary>The tree the kernel variants are built from when the user names none (Debian's linux-source package).</summary>
     public const string DefaultTree = "linux-source-6.1";
 
@@ -55,7 +58,7 @@ public sealed class Reproducer(BuildContext ctx, InputsResolver inputs, ILogger 
         Action<string, string>? progress, CancellationToken ct)
     {
         var run = new RunArtifacts(artifacts);
-        var state = new RunState(run, shard, Change, work) { Cases = Cases };
+        var state = new RunState(run, shard, Change, work) { Cases = Cases, Plan = WholePlan };
         try
         {
             await BuildAllAsync(work, progress, ct);

@@ -55,7 +55,8 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
         try
         {
             var change = await s.ChangeAsync(ctx, bisectTree, ct, patches);
-            return await ReproduceAsync(s, new Reproducer(ctx, inputs, log) { Jobs = s.Jobs, Change = change, Cases = cases.Select(SuiteCases.Info).ToList() },
+            return await ReproduceAsync(s, new Reproducer(ctx, inputs, log) { Jobs = s.Jobs, Change = change, Cases = cases.Select(SuiteCases.Info).ToList(),
+                WholePlan = ShardPlan.Of(cells, s.Repeat, s.Shard) },
                 log, work, artifacts, live, ct);
         }
         catch (HarnessException e) when (s.Bisect && e is not BadInputException)
@@ -138,7 +139,7 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
             foreach (var c in summary.Cases ?? [])
                 Console.WriteLine($"case {c.Name}: {c.Verdict.Kebab()} ({c.Fix}{(c.Commit is null ? "" : ", " + c.Commit)}" +
                                   $"{(c.Modelled ? "" : "; judged by its expectations")})");
-            Console.WriteLine($"verdict: {summary.Verdict.Kebab()} ({summary.Seconds:F0} s, {summary.Accel?.Kebab() ?? "no guest"}); artifacts: {artifacts}");
+            Console.WriteLine($"verdict: {summary.Verdict.Kebab()}{summary.Also} ({summary.Seconds:F0} s, {summary.Accel?.Kebab() ?? "no guest"}); artifacts: {artifacts}");
         }
         return VerdictExit.Of(summary.Verdict, s.Bisect);
     }
