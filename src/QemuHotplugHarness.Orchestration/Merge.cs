@@ -81,18 +81,62 @@ public static class Merge
         return (plans[0] with { Shard = null }, new MissingWork(missingShards, missingCells));
     }
 
-    public static Summary Load(string dir)
+    /// <summary>A shard's summary.json, read by <see cref="SummaryFile"/>; a folder that is not a shard is bad input naming it.</summary>
+    public static Summary Load(string dir) => SummaryFile.Read(dir, InputKind.ShardFolder);
+}
+
+/// <summary>
+/// The one reader of summary.json (merge, compare): the typed <see cref="Summary"/> the harness writes, from a file or
+/// the artifact folder that holds it. What is not such a summary is bad input naming <paramref name="kind"/>.
+/// </summary>
+public static class SummaryFile
+{
+    public static Summary Read(string path, InputKind kind)
     {
-        var path = new RunArtifacts(dir).Summary;
-        if (!File.Exists(path)) throw new BadInputException(InputKind.ShardFolder, dir, "has no summary.json");
+        var file = Directory.Exists(path) ? new RunArtifacts(path).Summary : path;
+        if (Directory.Exists(path) && !File.Exists(file)) throw new BadInputException(kind, path, "has no summary.json");
+        if (!File.Exists(file)) throw new BadInputException(kind, path, "no such file or folder");
+        string text;
         try
         {
-            return JsonSerializer.Deserialize<Summary>(File.ReadAllText(path), HarnessJson.Options)
-                   ?? throw new BadInputException(InputKind.ShardFolder, dir, "its summary.json is empty");
+            text = File.ReadAllText(file);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new BadInputException(kind, path, "cannot read its summary.json: " + e.Message, e);
+        }
+        return Parse(text, path, kind);
+    }
+
+    /// <summary>A summary's text; <paramref name="source"/> names it in errors.</summary>
+    public static Summary Parse(string json, string source, InputKind kind)
+    {
+        Summary? summary;
+        try
+        {
+            // What every summary has, checked first so that another JSON file is named for what it lacks.
+            using (var doc = JsonDocument.Parse(json))
+            {
+                if (doc.RootElement.ValueKind != JsonValueKind.Object)
+                    throw new BadInputException(kind, source, "its summary.json is not a summary (not a JSON object)");
+                foreach (var field in new[] { "verdict", "cells", "startedAt" })
+                    if (!doc.RootElement.TryGetProperty(field, out _))
+                        throw new BadInputException(kind, source, $"its summary.json is not a summary (no {field})");
+            }
+            summary = JsonSerializer.Deserialize<Summary>(json, HarnessJson.Options);
         }
         catch (JsonException e)
         {
-            throw new BadInputException(InputKind.ShardFolder, dir, $"its summary.json is not a summary: {e.Message.Split('\n')[0]}", e);
+            throw new BadInputException(kind, source, $"its summary.json is not a summary: {e.Message.Split('\n')[0]}", e);
         }
+        if (summary is null) throw new BadInputException(kind, source, "its summary.json is empty");
+        if (summary.Cells is null) throw new BadInputException(kind, source, "its summary.json is not a summary (no cells)");
+        foreach (var (c, i) in summary.Cells.Select((c, i) => (c, i + 1)))
+        {
+            if (c is null || string.IsNullOrEmpty(c.Name)) throw new BadInputException(kind, source, $"its summary.json is not a summary (cell {i} has no name)");
+            if (c.Scenario is null || c.Prediction is null || c.Observation is null)
+                throw new BadInputException(kind, source, $"its summary.json is not a summary (cell {c.Name} lacks its scenario, prediction or observation)");
+        }
+        return summary;
     }
 }

@@ -28,7 +28,7 @@ public class CliExitCodeTests
     [TestCase(new[] { "run", "--kernel-image", "bzImage" }, "qhh: --kernel-image bzImage: use NAME=PATH")]
     [TestCase(new[] { "run", "--accel", "warp" }, "qhh: --accel warp: unknown value (use auto, kvm or tcg)")]
     [TestCase(new[] { "build", "kernel", "--variant", "both-ish" }, "qhh: --variant both-ish: unknown value (use unpatched, patched or both)")]
-    [TestCase(new[] { "merge", "/nonexistent/shard1" }, "qhh: merge /nonexistent/shard1: has no summary.json")]
+    [TestCase(new[] { "merge", "/nonexistent/shard1" }, "qhh: merge /nonexistent/shard1: no such file or folder")]
     [TestCase(new[] { "validate", "--sample", "0" }, "qhh: --sample 0: must be between 1 and 1000")]
     [TestCase(new[] { "validate", "--jobs", "0" }, "qhh: --jobs 0: at least 1")]
     [TestCase(new[] { "validate", "--shard", "0/2" }, "qhh: --shard 0/2: use k/n with 1 <= k <= n")]
