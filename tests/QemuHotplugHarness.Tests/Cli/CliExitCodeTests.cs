@@ -101,7 +101,7 @@ public class CliExitCodeTests
         new object[] { new BadInputException(InputKind.SshPort, "22", "port is busy on 127.0.0.1"), ExitCode.BadInput, "--ssh-port 22: port is busy on 127.0.0.1" },
         new object[] { new CheckFailedException("2 cells mismatch"), ExitCode.CheckFailed, "2 cells mismatch" },
         new object[] { new InfrastructureException("QMP: QEMU closed the socket"), ExitCode.Infrastructure, "QMP: QEMU closed the socket" },
-        new object[] { new ToolFailedException("make bzImage", "/usr/bin/make", 2, "Error 2", "make.log"), ExitCode.Infrastructure, "make bzImage: make failed with exit code 2: Error 2 (log: make.log)" },
+        new object[] { new ToolFailedException("make bzImage", "/usr/bin/make", 2, "Error 2", "make.log"), ExitCode.SetupFailed, "make bzImage: make failed with exit code 2: Error 2 (log: make.log)" },
         new object[] { new OperationCanceledException(), ExitCode.Interrupted, "interrupted" },
         new object[] { new OperationCanceledException("interrupted; partial summary written to artifacts/x"), ExitCode.Interrupted, "interrupted; partial summary written to artifacts/x" },
         new object[] { new InvalidOperationException("boom"), ExitCode.Infrastructure, "internal error: InvalidOperationException: boom" },
