@@ -70,6 +70,7 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
             return await ReproduceAsync(s, new Reproducer(ctx, inputs, log)
                 {
                     Jobs = s.Jobs, Change = change, Cases = cases.Select(SuiteCases.Info).ToList(), Skipped = skipped, RetryInfraErrors = !s.NoRetry,
+                    WholePlan = ShardPlan.Of(cells, s.Repeat, s.Shard),
                 },
                 log, work, artifacts, live, ct);
         }
@@ -153,7 +154,7 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
             foreach (var c in summary.Cases ?? [])
                 Console.WriteLine($"case {c.Name}: {c.Verdict.Kebab()} ({c.Fix}{(c.Commit is null ? "" : ", " + c.Commit)}" +
                                   $"{(c.Modelled ? "" : "; judged by its expectations")})");
-            Console.WriteLine($"verdict: {summary.Verdict.Kebab()} ({summary.Seconds:F0} s, {summary.Accel?.Kebab() ?? "no guest"}); artifacts: {artifacts}");
+            Console.WriteLine($"verdict: {summary.Verdict.Kebab()}{summary.Also} ({summary.Seconds:F0} s, {summary.Accel?.Kebab() ?? "no guest"}); artifacts: {artifacts}");
         }
         return VerdictExit.Of(summary.Verdict, s.Bisect);
     }

@@ -48,9 +48,9 @@ public class WorkflowStepsTests
         AssertArtifacts(runner.Artifacts, "patch-does-not-fix");
         var summary = File.ReadAllText(Path.Combine(scratch, "merge-0.step-summary.md"));
         Assert.That(summary, Does.StartWith("## qhh compare: regressed\n"));
-        // The cell's key names its case: "early-section-memmap/patched-pse-off".
-        Assert.That(summary, Does.Contain("| early-section-memmap/patched-pse-off | match | match | mismatch | yes |"));
-        Assert.That(summary, Does.Contain("| early-section-memmap/patched-pse-off | outcome | clean | oops |"));
+        // The cell's key names its case and line: "early-section-memmap/6.1/patched-pse-off".
+        Assert.That(summary, Does.Contain("| early-section-memmap/6.1/patched-pse-off | match | match | mismatch | yes |"));
+        Assert.That(summary, Does.Contain("| early-section-memmap/6.1/patched-pse-off | outcome | clean | oops |"));
         Directory.Delete(scratch, recursive: true);
     }
 
