@@ -69,6 +69,19 @@ public sealed record Prediction
     [JsonConverter(typeof(HexJsonConverter))]
     public ulong? FirstFaultAddress { get; init; }
 
+    /// <summary>The title the scanner gives the predicted oops (a case's reader on a kernel line); null for the seed's loop.</summary>
+    public string? OopsTitle { get; init; }
+
+    /// <summary>The function the predicted oops names (RIP), where the model knows it.</summary>
+    public string? OopsFunction { get; init; }
+
+    /// <summary>The pfn whose struct page the failing reader read (not a fault address: the kernel may print it only in a register).</summary>
+    [JsonConverter(typeof(HexJsonConverter))]
+    public ulong? OopsPfn { get; init; }
+
+    /// <summary>The workload command during which the oops comes.</summary>
+    public string? OopsStep { get; init; }
+
     public required int StructPageSize { get; init; }
 
     [JsonConverter(typeof(HexJsonConverter))]
