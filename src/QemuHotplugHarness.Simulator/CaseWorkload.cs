@@ -18,7 +18,7 @@ public static class CaseWorkload
         (w.Iteration ?? []).Select(CaseSteps.Parse).FirstOrDefault(s => s?.Kind == StepKind.CreateNamespace)?.Size;
 
     public static Prediction Run(Scenario scenario, CaseModel model, Sparsemem sparse, IReadOnlyList<AddressRange> bootRam,
-        AddressRange region, Prediction prediction, List<string> explanation)
+        AddressRange region, Prediction prediction, List<string> explanation, PredictionDetail detail = PredictionDetail.Full)
     {
         var line = scenario.Kernel.Line ?? DefaultLine;
         var checks = model.Checks(scenario.Kernel.Variant);
@@ -36,10 +36,10 @@ public static class CaseWorkload
                 if (step.Kind == StepKind.CreateNamespace) created = DevicePagemap.In(region, step.Size!.Value.Bytes, step.Map);
                 var oops = Execute(kernel, step, region, events);
                 if (oops is null) continue;
-                var iteration = Iteration(i, created, events, Outcome.Oops, kernel, region);
+                var iteration = Iteration(i, created, events, Outcome.Oops, kernel, region, detail);
                 return Oops(prediction with { Iterations = [.. iterations, iteration] }, explanation, oops, i, step);
             }
-            iterations.Add(Iteration(i, created, events, Outcome.Clean, kernel, region));
+            iterations.Add(Iteration(i, created, events, Outcome.Clean, kernel, region, detail));
         }
         explanation.Add($"All {scenario.Workload.Iterations} iteration(s) clean: no reader met a struct page it cannot read.");
         return prediction with { Iterations = iterations, Explanation = explanation };
@@ -53,15 +53,14 @@ public static class CaseWorkload
         _ => null,
     };
 
-    private static IterationPrediction Iteration(int index, DevicePagemap? created, List<string> events, Outcome outcome, MemmapBookkeeping kernel, AddressRange region)
+    private static IterationPrediction Iteration(int index, DevicePagemap? created, List<string> events, Outcome outcome, MemmapBookkeeping kernel,
+        AddressRange region, PredictionDetail detail)
     {
+        var iteration = new IterationPrediction { Index = index, Outcome = outcome, Events = events, Namespace = created?.Range };
+        if (detail == PredictionDetail.Outcome) return iteration;
         var section = Sparsemem.SectionOf(region.Start) * Sparsemem.PagesPerSection;
         events.Add($"struct pages of section {section / Sparsemem.PagesPerSection}: {kernel.Memmap.Describe(section, section + Sparsemem.PagesPerSection)}");
-        return new IterationPrediction
-        {
-            Index = index, Outcome = outcome, Events = events, Namespace = created?.Range,
-            SharedSection = Predictor.Snapshot(kernel.Sparse, region),
-        };
+        return iteration with { SharedSection = Predictor.Snapshot(kernel.Sparse, region) };
     }
 
     private static Prediction Oops(Prediction prediction, List<string> explanation, MemmapOops oops, int iteration, CaseStep step)

@@ -3,6 +3,9 @@ using QemuHotplugHarness.Scenarios;
 
 namespace QemuHotplugHarness.Simulator;
 
+/// <summary>How much a prediction says: everything (the section picture per iteration), or its outcome for a sweep or a draw.</summary>
+public enum PredictionDetail { Full, Outcome }
+
 /// <summary>Who owns a 2 MiB sub-section of the shared section.</summary>
 public enum SubsectionOwner { BootRam, Device, NvdimmIdle, Absent }
 

@@ -23,7 +23,7 @@ public static class Predictor
     public static Prediction Predict(Scenario scenario) => Predict(scenario, null);
 
     /// <summary>A case's scenario: its own workload runs on the memmap bookkeeping with the checks <paramref name="model"/> gives each variant.</summary>
-    public static Prediction Predict(Scenario scenario, Scenarios.Cases.CaseModel? model)
+    public static Prediction Predict(Scenario scenario, Scenarios.Cases.CaseModel? model, PredictionDetail detail = PredictionDetail.Full)
     {
         var qemu = QemuModel.Plan(scenario);
         var sparse = BootSparsemem(scenario, qemu);
@@ -70,8 +70,8 @@ public static class Predictor
         }
         return custom
             // Every case's kernel has the seed's fix (ef69bc9f68de): section_deactivate() keeps an early section's memmap.
-            ? CaseWorkload.Run(scenario, model!, BootSparsemem(scenario.WithKernel(KernelVariant.Patched), qemu), BootRam(qemu), region, prediction, explanation)
-            : Reconfigure(scenario, sparse, region, shared, prediction, explanation);
+            ? CaseWorkload.Run(scenario, model!, BootSparsemem(scenario.WithKernel(KernelVariant.Patched), qemu), BootRam(qemu), region, prediction, explanation, detail)
+            : Reconfigure(scenario, sparse, region, shared, prediction, explanation, detail);
     }
 
     private static IReadOnlyList<AddressRange> BootRam(QemuLayout qemu) =>
@@ -165,7 +165,7 @@ public static class Predictor
     }
 
     /// <summary>The reconfiguration loop: remove the old namespace (after the first), add the new one, initialise its struct pages.</summary>
-    private static Prediction Reconfigure(Scenario scenario, Sparsemem sparse, AddressRange region, string? shared, Prediction prediction, List<string> explanation)
+    private static Prediction Reconfigure(Scenario scenario, Sparsemem sparse, AddressRange region, string? shared, Prediction prediction, List<string> explanation, PredictionDetail detail)
     {
         var w = scenario.Workload;
         var place = NamespacePlacement.In(region, w.NamespaceSize.Bytes);
@@ -182,7 +182,7 @@ public static class Predictor
             }
             events.Add($"add {place.Namespace}");
             sparse.AddPages(place.Namespace, events);
-            var iteration = new IterationPrediction { Index = i, Namespace = place.Head, Dax = place.Data, Events = events, Outcome = Outcome.Clean, SharedSection = Snapshot(sparse, region) };
+            var iteration = new IterationPrediction { Index = i, Namespace = place.Head, Dax = place.Data, Events = events, Outcome = Outcome.Clean, SharedSection = detail == PredictionDetail.Full ? Snapshot(sparse, region) : [] };
             if (sparse.FirstUnmappedPfn(place.FirstInitPfn, place.EndPfn) is { } pfn)
             {
                 iterations.Add(iteration with { Outcome = Outcome.Oops });

@@ -50,13 +50,14 @@ public static class Sweep
         return s with { Workload = s.Workload with { Iteration = iteration, NamespaceSize = size } };
     }
 
-    public static IEnumerable<SweepResult> Run(IEnumerable<Scenario> layouts, Scenarios.Cases.CaseModel? model = null)
+    /// <summary>Both variants of every layout, in the layouts' order (predicted in parallel: the simulator is pure).</summary>
+    public static IEnumerable<SweepResult> Run(IEnumerable<Scenario> layouts, Scenarios.Cases.CaseModel? model = null) =>
+        layouts.AsParallel().AsOrdered().Select(s => One(s, model));
+
+    private static SweepResult One(Scenario s, Scenarios.Cases.CaseModel? model)
     {
-        foreach (var s in layouts)
-        {
-            var unpatched = Predictor.Predict(s.WithKernel(KernelVariant.Unpatched), model);
-            var patched = Predictor.Predict(s.WithKernel(KernelVariant.Patched), model);
-            yield return new SweepResult(s, unpatched.Outcome, patched.Outcome, unpatched.OopsIteration, unpatched.FirstFaultPfn);
-        }
+        var unpatched = Predictor.Predict(s.WithKernel(KernelVariant.Unpatched), model, PredictionDetail.Outcome);
+        var patched = Predictor.Predict(s.WithKernel(KernelVariant.Patched), model, PredictionDetail.Outcome);
+        return new SweepResult(s, unpatched.Outcome, patched.Outcome, unpatched.OopsIteration, unpatched.FirstFaultPfn ?? unpatched.OopsPfn);
     }
 }
