@@ -23,13 +23,13 @@ qhh_tools() {
   (cd "$QHH_ROOT" && dotnet tool restore >&2)
 }
 
-# One line per kernel line of kernel-lines/*.json, sorted by file name, tab-separated:
+# One line per kernel line of kernel-lines/*.json, oldest first (by "from", as the harness orders them), tab-separated:
 #   NAME  PACKAGE  PACKAGE_PREFIX  SUITE  MIRROR   (PACKAGE or PACKAGE_PREFIX is "-")
 kernel_lines() {
   python3 - "$QHH_ROOT/kernel-lines" <<'PY'
 import json, pathlib, sys
-for f in sorted(pathlib.Path(sys.argv[1]).glob("*.json")):
-    line = json.loads(f.read_text())
+lines = [json.loads(f.read_text()) for f in pathlib.Path(sys.argv[1]).glob("*.json")]
+for line in sorted(lines, key=lambda l: tuple(int(p) for p in str(l["from"]).split("."))):
     d = line.get("debian") or {}
     print("\t".join([line["name"], d.get("package") or "-", d.get("packagePrefix") or "-", d.get("suite", "-"), d.get("mirror", "-")]))
 PY
