@@ -32,7 +32,7 @@ public static class CiScripts
     public static string RepoRoot => RepoLayout.Discover().Root;
 
     /// <summary>Runs <c>bash ROOT/.ci/SCRIPT ARGS</c> in <paramref name="workDir"/>; <paramref name="root"/> defaults to the repository.</summary>
-    public static async Task<ScriptRun> RunAsync(string script, string workDir, IReadOnlyDictionary<string, string> env, string[]? args = null,
+    public static async Task<ScriptRun> RunAsync(string script, string workDir, Dictionary<string, string> env, string[]? args = null,
         string? root = null, string? pathPrefix = null)
     {
         var variables = Inputs.ToDictionary(v => v, v => (string?)null);
@@ -97,6 +97,41 @@ public static class CiScripts
         var path = Path.Combine(dir, name);
         File.WriteAllText(path, "#!/usr/bin/env bash\n" + body);
         File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+    }
+
+    /// <summary>
+    /// Stub apt-get, apt-cache and dpkg-query in <paramref name="dir"/> that answer from <paramref name="table"/>: lines
+    /// "SUITE PACKAGE VERSION", SUITE being a suite's name (asked through a private sources.list), "system" (the
+    /// system's apt) or "installed" (dpkg). apt-get appends "update SUITE" to the file apt.log in <paramref name="dir"/>.
+    /// </summary>
+    public static void AptStubs(string dir, IEnumerable<string> table)
+    {
+        Directory.CreateDirectory(dir);
+        File.WriteAllLines(Path.Combine(dir, "apt.table"), table);
+        const string suite = """
+            table="$(dirname "$0")/apt.table"
+            suite=system
+            args=("$@")
+            for ((i = 0; i < ${#args[@]}; i++)); do
+              if [[ ${args[i]} == Dir::Etc::sourcelist=* ]]; then suite=$(awk '{print $(NF-1)}' "${args[i]#Dir::Etc::sourcelist=}"); fi
+            done
+            last=${args[${#args[@]}-1]}
+
+            """;
+        Stub(dir, "apt-get", suite + "echo \"update $suite\" >>\"$(dirname \"$0\")/apt.log\"\n");
+        Stub(dir, "apt-cache", suite + """
+            if printf '%s\n' "$@" | grep -qx pkgnames; then awk -v s="$suite" -v p="$last" '$1 == s && index($2, p) == 1 {print $2}' "$table"; exit 0; fi
+            v=$(awk -v s="$suite" -v p="$last" '$1 == s && $2 == p {print $3}' "$table")
+            [ -n "$v" ] || exit 100
+            printf 'Package: %s\nVersion: %s\n\n' "$last" "$v"
+
+            """);
+        Stub(dir, "dpkg-query", suite + """
+            v=$(awk -v p="$last" '$1 == "installed" && $2 == p {print $3}' "$table")
+            [ -n "$v" ] || exit 1
+            printf 'install ok installed\t%s\n' "$v"
+
+            """);
     }
 
     /// <summary>The args file the kernel-under-test script wrote: one argument a line.</summary>
