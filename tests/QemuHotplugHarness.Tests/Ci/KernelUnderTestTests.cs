@@ -1,4 +1,6 @@
 using QemuHotplugHarness.Build;
+using QemuHotplugHarness.Orchestration;
+using QemuHotplugHarness.Scenarios;
 
 namespace QemuHotplugHarness.Tests.Ci;
 
@@ -135,6 +137,22 @@ public class KernelUnderTestTests
         Assert.That(BzImage.TryRead(image, out var reason)?.Release, Is.EqualTo(release), reason);
         Assert.That(File.ReadAllText(Path.Combine(kut, "image", "config-" + release)), Is.EqualTo("CONFIG_MEMORY_HOTPLUG=y\n"));
         Assert.That(run.Stderr, Does.Not.Contain("no .config"));
+    }
+
+    [Test]
+    public async Task The_harness_checks_the_kernel_under_test_against_the_config_the_script_placed()
+    {
+        CiScripts.BzImageFile(Path.Combine(Artifact, "bzImage"), "6.13.0-rc1");
+        File.WriteAllText(Path.Combine(Artifact, ".config"), "CONFIG_MODULES=y\n"); // none of what the guest needs
+
+        var run = await RunAsync(new() { ["KUT_ARTIFACT_DIR"] = Artifact });
+
+        Assert.That(run.Code, Is.EqualTo(0), run.ToString());
+        var args = CiScripts.ArgsFile(ArgsPath);
+        Assert.That(args[0], Is.EqualTo("--kernel-image"));
+        // What reproduce does with --kernel-image NAME=PATH: the registration reads config-RELEASE beside the image.
+        var error = Assert.Throws<BadInputException>(() => KernelSources.ParsePrebuilt([args[1]], null));
+        Assert.That(error!.Message, Does.Contain("config config-6.13.0-rc1"));
     }
 
     [Test]
