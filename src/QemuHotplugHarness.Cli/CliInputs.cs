@@ -48,6 +48,7 @@ public static class CliInputs
         [InputKind.Sample] = "--sample",
         [InputKind.Seed] = "--seed",
         [InputKind.Case] = "--case",
+        [InputKind.CasesDir] = "--cases",
         [InputKind.CompareInput] = "compare", // the BEFORE and AFTER arguments of qhh compare
         [InputKind.MarkdownFile] = "--markdown",
     };

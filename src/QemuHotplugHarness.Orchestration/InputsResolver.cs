@@ -91,6 +91,20 @@ public sealed class InputsResolver(BuildContext ctx, KernelSources sources)
         }
     }
 
+    /// <summary>A kernel of a run's plan, built (or taken from the cache) exactly as a cell of that plan gets it.</summary>
+    public async Task<KernelBuild> KernelAsync(PlannedKernel k, CancellationToken ct)
+    {
+        await _gate.WaitAsync(ct);
+        try
+        {
+            return await BuiltKernelAsync(k.Variant, k.Recipe, ctx.Repo.Lines().Get(k.Line), ct);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
     /// <summary>
     /// The kernel of a variant, a recipe and a line (the scenario's, else the run's): a cell of another line than the
     /// run's builds that line's source with the case's fix for it.

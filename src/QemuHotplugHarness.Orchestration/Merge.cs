@@ -33,6 +33,7 @@ public static class Merge
                 : cases is { Count: > 1 } ? Verdicts.Suite(cases.Select(c => c.Verdict).ToList())
                 : Verdicts.Decide(kind, cells.Select(c => c.Result).ToList(), shard: false),
             Cases = cases,
+            Skipped = summaries.SelectMany(s => s.Skipped ?? []).Distinct().ToList() is { Count: > 0 } skipped ? skipped : null,
             Kind = kind, Validation = validation,
             Cells = cells, Interrupted = interrupted,
             StartedAt = summaries.Min(s => s.StartedAt), Seconds = summaries.Max(s => s.Seconds),

@@ -26,6 +26,8 @@ public sealed record Summary
     public Validation.ValidationInfo? Validation { get; init; }
     /// <summary>The cases run (reproduce of a case or a suite): each with its fix and verdict; the top-level verdict is the suite's.</summary>
     public IReadOnlyList<CaseSummary>? Cases { get; init; }
+    /// <summary>The cases of the plan that did not run (not applicable on the line, no fix, a broken private case), with why.</summary>
+    public IReadOnlyList<SkippedCase>? Skipped { get; init; }
 }
 
 /// <summary>One cell of summary.json.</summary>

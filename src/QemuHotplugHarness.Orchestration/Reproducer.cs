@@ -29,6 +29,9 @@ public sealed class Reproducer(BuildContext ctx, InputsResolver inputs, ILogger 
     /// <summary>The cases the cells belong to (empty: cells outside any case); summary.json and the reports name each with its verdict.</summary>
     public IReadOnlyList<CaseInfo> Cases { get; init; } = [];
 
+    /// <summary>The plan's cases that do not run here, with why (reported in summary.json, never a failure).</summary>
+    public IReadOnlyList<SkippedCase> Skipped { get; init; } = [];
+
     /// <summary>The tree the kernel variants are built from when the user names none (Debian's linux-source package).</summary>
     public static string DefaultTree => RepoLayout.Discover().Lines().Default is var l ? l.Debian.Package ?? l.Debian.PackagePrefix + l.Name : "";
 
@@ -55,7 +58,7 @@ public sealed class Reproducer(BuildContext ctx, InputsResolver inputs, ILogger 
         Action<string, string>? progress, CancellationToken ct)
     {
         var run = new RunArtifacts(artifacts);
-        var state = new RunState(run, shard, Change, work) { Cases = Cases };
+        var state = new RunState(run, shard, Change, work) { Cases = Cases, Skipped = Skipped };
         try
         {
             await BuildAllAsync(work, progress, ct);

@@ -21,6 +21,9 @@ public sealed class RunState(RunArtifacts run, string? shard, ChangeUnderTest ch
     /// <summary>The cases of the run (empty: none); each gets its verdict in summary.json, and a suite's verdict is theirs together.</summary>
     public IReadOnlyList<CaseInfo> Cases { get; init; } = [];
 
+    /// <summary>The plan's cases that do not run, with why (summary.json's <c>skipped</c>).</summary>
+    public IReadOnlyList<SkippedCase> Skipped { get; init; } = [];
+
     /// <summary>validate: the draw, written into summary.json.</summary>
     public Validation.ValidationInfo? Validation { get; init; }
 
@@ -65,7 +68,7 @@ public sealed class RunState(RunArtifacts run, string? shard, ChangeUnderTest ch
             Verdict = verdict, Cells = cells, Interrupted = Interrupted, StartedAt = _started,
             Seconds = Math.Round(_watch.Elapsed.TotalSeconds, 1), Shard = shard, Change = change,
             Accel = cells.Select(c => c.Observation.Accel).FirstOrDefault(a => a is not null),
-            Kind = Kind, Validation = Validation, Cases = cases,
+            Kind = Kind, Validation = Validation, Cases = cases, Skipped = Skipped.Count == 0 ? null : Skipped,
         };
     }
 

@@ -15,17 +15,18 @@ public static partial class CaseLoader
         ["name", "summary", "fix", "lines", "config", "scenario", "workload", "cells", "modelled", "notModelledReason"];
 
     /// <summary>The case in <paramref name="folder"/>; <paramref name="display"/> names its file in problems (cases/x/case.json).</summary>
-    public static Case Load(string folder, string display)
+    public static Case Load(string folder, string display, IReadOnlyCollection<string>? knownLines = null)
     {
         var problems = new List<string>();
-        var loaded = TryLoad(folder, display, problems);
+        var loaded = TryLoad(folder, display, problems, knownLines);
         return problems.Count == 0 && loaded is not null ? loaded : throw Bad(problems);
     }
 
     public static BadInputException Bad(IReadOnlyList<string> problems) => new(problems.Select(InputProblem.General).ToList());
 
     /// <summary>The case, or null with its problems added to <paramref name="problems"/>.</summary>
-    public static Case? TryLoad(string folder, string display, List<string> problems)
+    /// <remarks>With <paramref name="knownLines"/> (the lines of kernel-lines/), every line the case names must be one of them.</remarks>
+    public static Case? TryLoad(string folder, string display, List<string> problems, IReadOnlyCollection<string>? knownLines = null)
     {
         var file = Path.Combine(folder, FileName);
         if (!File.Exists(file))
@@ -38,7 +39,9 @@ public static partial class CaseLoader
         {
             var options = new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true };
             using var doc = JsonDocument.Parse(File.ReadAllText(file), options);
-            var c = Read(doc.RootElement, Path.GetFullPath(folder), new CaseReader(display, problems), display);
+            var reader = new CaseReader(display, problems);
+            var c = Read(doc.RootElement, Path.GetFullPath(folder), reader, display);
+            if (c is not null && knownLines is not null) CheckLines(c, knownLines, reader);
             return problems.Count == before ? c : null;
         }
         catch (JsonException e)
@@ -78,6 +81,12 @@ public static partial class CaseLoader
         };
     }
 
+    private static void CheckLines(Case c, IReadOnlyCollection<string> known, CaseReader r)
+    {
+        foreach (var line in c.Lines.Keys.Where(l => !known.Contains(l)))
+            r.Problem($"lines.{line}", $"no such kernel line (kernel-lines/ has {string.Join(", ", known)})");
+    }
+
     private static CaseFix? ReadFix(JsonElement e, CaseReader r)
     {
         if (!r.Object(e, "fix", "subject", "commit", "fixes", "release", "link")) return null;
@@ -96,9 +105,13 @@ public static partial class CaseLoader
         {
             var path = $"lines.{p.Name}";
             if (!LinePattern().IsMatch(p.Name)) r.Problem(path, "a kernel line is a name like 6.1, 6.12 or latest");
-            if (!r.Object(p.Value, path, "patch", "code")) continue;
-            var patch = r.String(p.Value, path, "patch", required: true);
+            if (!r.Object(p.Value, path, "patch", "code", "notApplicable")) continue;
+            var notApplicable = r.String(p.Value, path, "notApplicable");
+            var patch = r.String(p.Value, path, "patch", required: notApplicable is null);
             var code = r.String(p.Value, path, "code");
+            if (notApplicable is not null && patch is not null)
+                r.Problem(path, "give \"patch\" (the fix on this line) or \"notApplicable\" (why the bug never existed here), not both");
+            if (notApplicable is not null && patch is null) lines[p.Name] = new CaseLine(p.Name, null, code, notApplicable);
             if (patch is null) continue;
             if (Path.IsPathRooted(patch) || patch.Split('/', '\\').Contains(".."))
                 r.Problem(path + ".patch", $"\"{patch}\": name a file inside the case's folder");
@@ -106,7 +119,8 @@ public static partial class CaseLoader
                 r.Problem(path + ".patch", $"\"{patch}\": no such file in the case's folder");
             else lines[p.Name] = new CaseLine(p.Name, Path.Combine(folder, patch), code);
         }
-        if (e.EnumerateObject().Any() is false) r.Problem("lines", "no kernel line: the case needs its fix for at least one line");
+        if (!lines.Values.Any(l => l.Patch is not null) && lines.Count == e.EnumerateObject().Count())
+            r.Problem("lines", "no kernel line with a fix: the case needs its fix for at least one line");
         return lines.Count == e.EnumerateObject().Count() ? lines : null;
     }
 

@@ -108,7 +108,7 @@ public class CaseLoaderTests
     {
         var c = new CaseLibrary(Fixtures("good")).Load("memunmap-uninit");
         Assert.That(Assert.Throws<BadInputException>(() => c.PatchFor("6.12"))!.Message,
-            Is.EqualTo("case memunmap-uninit: no fix for kernel line 6.12 (add cases/memunmap-uninit/fix-6.12.patch and a \"lines\" entry)"));
+            Is.EqualTo("case memunmap-uninit: no fix for kernel line 6.12 (add fix-6.12.patch and a \"lines\" entry to memunmap-uninit/case.json, or say \"notApplicable\")"));
     }
 
     private const string Valid = """
@@ -130,6 +130,10 @@ public class CaseLoaderTests
         "scenario: nvdimmAddress 0x144100000: not 2 MiB aligned")]
     [TestCase("\"name\": \"t\", ", "\"name\": \"t\", \"extra\": 1, ",
         "extra: unknown field (known: name, summary, fix, lines, config, scenario, workload, cells, modelled, notModelledReason)")]
+    [TestCase("\"6.1\": { \"patch\": \"fix.patch\" }", "\"6.1\": { \"patch\": \"fix.patch\", \"notApplicable\": \"r\" }",
+        "lines.6.1: give \"patch\" (the fix on this line) or \"notApplicable\" (why the bug never existed here), not both")]
+    [TestCase("\"6.1\": { \"patch\": \"fix.patch\" }", "\"6.1\": { \"notApplicable\": \"r\" }",
+        "lines: no kernel line with a fix: the case needs its fix for at least one line")]
     [TestCase("} } ],", "} }, { \"name\": \"u\", \"kernel\": \"patched\", \"expect\": { \"outcome\": \"clean\" } } ],",
         "cells[1].name: \"u\" is the name of an earlier cell")]
     public void Each_problem_is_named_by_its_field(string from, string to, string problem)
