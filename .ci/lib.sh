@@ -2,24 +2,28 @@
 # them, and the tests run them directly.
 #   QHH_ROOT   the harness checkout (this folder's parent)
 #   DRY_RUN=1  print each harness command ("qhh ARGS", shell-quoted) on stdout instead of running it
+#   QHH_CLI    the command that runs the harness, split on spaces (default: dotnet pwsh ./run.ps1, which sets the
+#              machine up first); e.g. "dotnet src/QemuHotplugHarness.Cli/bin/Release/net10.0/qhh.dll"
 
 QHH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # An absolute path for a path given relative to where the script was started (before any cd).
 abs() { realpath -m -- "$1"; }
 
-# Runs the harness (dotnet pwsh ./run.ps1 ARGS) from the harness checkout, or prints it under DRY_RUN=1.
+# Runs the harness (dotnet pwsh ./run.ps1 ARGS, or $QHH_CLI ARGS) from the harness checkout, or prints it under DRY_RUN=1.
 qhh() {
   if [ "${DRY_RUN:-}" = 1 ]; then
     printf 'qhh'; printf ' %q' "$@"; printf '\n'
     return 0
   fi
-  (cd "$QHH_ROOT" && dotnet pwsh ./run.ps1 "$@")
+  local -a cli=(dotnet pwsh ./run.ps1)
+  if [ -n "${QHH_CLI:-}" ]; then set -f; cli=($QHH_CLI); set +f; fi
+  (cd "$QHH_ROOT" && "${cli[@]}" "$@")
 }
 
-# The repository's local .NET tools (pwsh); nothing under DRY_RUN=1.
+# The repository's local .NET tools (pwsh); nothing under DRY_RUN=1 or with QHH_CLI.
 qhh_tools() {
-  if [ "${DRY_RUN:-}" = 1 ]; then return 0; fi
+  if [ "${DRY_RUN:-}" = 1 ] || [ -n "${QHH_CLI:-}" ]; then return 0; fi
   (cd "$QHH_ROOT" && dotnet tool restore >&2)
 }
 

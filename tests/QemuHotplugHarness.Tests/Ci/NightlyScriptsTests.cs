@@ -108,6 +108,51 @@ public class NightlyScriptsTests
         Assert.That(run.StdoutLines, Is.EqualTo(new[] { $"qhh reproduce --suite --kernel-line latest --shard 1/2 --repeat 1 --artifacts {Path.Combine(_scratch, "shard")}" }));
     }
 
+    /// <summary>A harness command for QHH_CLI: the built qhh with --plan appended, so the harness parses and plans what the job asks, building nothing.</summary>
+    private string PlanningHarness()
+    {
+        var stubs = Path.Combine(_scratch, "stubs");
+        CiScripts.Stub(stubs, "qhh-plan", $"exec dotnet {Path.Combine(AppContext.BaseDirectory, "qhh.dll")} \"$@\" --plan\n");
+        return Path.Combine(stubs, "qhh-plan");
+    }
+
+    /// <summary>A private case folder: a copy of one of the repository's cases under a name of its own, with a config option more (kernels of its own).</summary>
+    private string PrivateCases(string name)
+    {
+        var from = Path.Combine(CiScripts.RepoRoot, "cases", "memunmap-altmap-reserve");
+        var to = Path.Combine(_scratch, "caller", "qa", name);
+        Directory.CreateDirectory(to);
+        foreach (var file in Directory.GetFiles(from)) File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
+        var json = Path.Combine(to, "case.json");
+        File.WriteAllText(json, File.ReadAllText(json).Replace("\"name\": \"memunmap-altmap-reserve\"", $"\"name\": \"{name}\"", StringComparison.Ordinal)
+            .Replace("\"CONFIG_DEBUG_VM=y\",", "\"CONFIG_DEBUG_VM=y\", \"CONFIG_DEBUG_PAGEALLOC=y\",", StringComparison.Ordinal));
+        return "qa";
+    }
+
+    [Test]
+    public async Task The_commands_the_build_and_shard_jobs_run_are_the_ones_the_harness_plans()
+    {
+        var cli = PlanningHarness();
+        var cases = PrivateCases("my-private-bug");
+
+        var build = await RunAsync("nightly-build", new() { ["QHH_CLI"] = cli, ["NIGHTLY_LINES"] = "[\"6.1\",\"latest\"]", ["CASES"] = cases, ["CASES_ROOT"] = "caller" });
+        Assert.That(build.Code, Is.EqualTo(0), build.ToString());
+        Assert.That(build.Stdout, Does.Contain("kernels to build on line 6.1:").And.Contain("kernels to build on line latest:"));
+        Assert.That(build.Stdout, Does.Contain("zone-device-section-collision/fix-7.x.patch"), "the suite's kernels, not only the default case's");
+        Assert.That(build.Stdout, Does.Contain("my-private-bug/fix-6.1.patch + 5 config option(s)").And.Contain("my-private-bug/fix-7.x.patch"), "the private case's kernels");
+
+        var image = CiScripts.Deb(Path.Combine(_scratch, "kernel-artifact"), "linux-image-6.12.9", "6.12.9-1");
+        var shard = await RunAsync("nightly-shard", new()
+        {
+            ["QHH_CLI"] = cli, ["LINE"] = "6.12", ["SHARD"] = "2/2", ["KUT_ARTIFACT_DIR"] = "kernel-artifact", ["CASES"] = cases, ["CASES_ROOT"] = "caller",
+        }, "shard");
+        Assert.That(shard.Code, Is.EqualTo(0), shard.ToString());
+        Assert.That(shard.Stdout, Does.Contain("on kernel line 6.12"));
+        Assert.That(shard.Stdout, Does.Contain("my-private-bug/unpatched-pse-off"), "the private case is in the suite");
+        Assert.That(shard.Stdout, Does.Not.Contain("skipped: my-private-bug"));
+        Assert.That(File.ReadAllLines(Path.Combine(_scratch, "kernel-args.txt")), Does.Contain("patched=" + image));
+    }
+
     [TestCase("1of2", "1", "SHARD 1of2: use K/N")]
     [TestCase("1/2", "0", "REPEAT 0: a positive number")]
     public async Task A_shard_refuses_a_malformed_slice_or_repeat(string shard, string repeat, string message)
