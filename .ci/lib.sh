@@ -7,6 +7,9 @@
 
 QHH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
+# Pipelines run with pipefail: a reader that stops early (head) breaks the writer's pipe and fails the pipeline, so
+# the scripts take a first line with `sed -n 1p`, which reads to the end.
+
 # An absolute path for a path given relative to where the script was started (before any cd).
 abs() { realpath -m -- "$1"; }
 

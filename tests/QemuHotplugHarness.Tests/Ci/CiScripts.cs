@@ -81,7 +81,7 @@ public static class CiScripts
     /// <summary>A file with an x86 boot header naming <paramref name="release"/> (what the harness's <see cref="BzImage"/> reads).</summary>
     public static void BzImageFile(string path, string release)
     {
-        var bytes = new byte[0x2000];
+        var bytes = new byte[4 << 20]; // as big as a small real bzImage: readers that stop early must not break the pipe they read
         "HdrS"u8.CopyTo(bytes.AsSpan(0x202));
         BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(0x206), 0x020f);
         BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(0x20E), 0x0900);

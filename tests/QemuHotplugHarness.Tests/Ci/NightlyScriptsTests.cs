@@ -53,6 +53,7 @@ public class NightlyScriptsTests
         var defaulted = await RunAsync("nightly-lines", new() { ["KUT_ARTIFACT"] = "kernel-debs", ["LINES"] = "6.12" });
         Assert.That(defaulted.Code, Is.EqualTo(0), defaulted.ToString());
         Assert.That(Json(defaulted.Stdout), Is.EqualTo(new[] { HarnessDefaults.Load(CiScripts.RepoRoot).Line }), "defaults.json's line");
+        Assert.That(defaulted.Stderr, Does.Contain("LINES (6.12) not used"));
 
         var asked = await RunAsync("nightly-lines", new() { ["KUT_GIT"] = "https://example.org/linux.git", ["KERNEL_LINE"] = "latest" });
         Assert.That(asked.Code, Is.EqualTo(0), asked.ToString());
