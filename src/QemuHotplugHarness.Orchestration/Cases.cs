@@ -23,14 +23,14 @@ public sealed record KernelRecipe(string Patch, IReadOnlyList<string> ExtraConfi
 /// <summary>Where the repository keeps its cases, and the case a run without --case or --suite takes.</summary>
 public static class SuiteCases
 {
-    public static CaseLibrary Library(RepoLayout repo) => new(Path.Combine(repo.Root, "cases"), LineNames(repo));
+    public static CaseLibrary Library(RepoLayout repo) => new(Path.Combine(repo.Root, "cases"), LineNames(repo), repo.ConfigFragments);
 
     /// <summary>The repository's cases and the user's folders (--cases DIR), each case's lines checked against kernel-lines/.</summary>
     public static CaseCatalog Catalog(RepoLayout repo, IReadOnlyList<string> userFolders)
     {
         var missing = userFolders.Where(d => !Directory.Exists(d)).Select(d => new InputProblem(InputKind.CasesDir, d, "no such folder")).ToList();
         if (missing.Count > 0) throw new BadInputException(missing);
-        return new(Library(repo), userFolders.Select(f => new CaseLibrary(Path.GetFullPath(f), LineNames(repo))).ToList());
+        return new(Library(repo), userFolders.Select(f => new CaseLibrary(Path.GetFullPath(f), LineNames(repo), repo.ConfigFragments)).ToList());
     }
 
     private static IReadOnlyCollection<string> LineNames(RepoLayout repo) => repo.Lines().All.Select(l => l.Name).ToList();

@@ -15,10 +15,10 @@ public static partial class CaseLoader
         ["name", "summary", "fix", "lines", "config", "scenario", "workload", "cells", "modelled", "notModelledReason", "model"];
 
     /// <summary>The case in <paramref name="folder"/>; <paramref name="display"/> names its file in problems (cases/x/case.json).</summary>
-    public static Case Load(string folder, string display, IReadOnlyCollection<string>? knownLines = null)
+    public static Case Load(string folder, string display, IReadOnlyCollection<string>? knownLines = null, string? fragments = null)
     {
         var problems = new List<string>();
-        var loaded = TryLoad(folder, display, problems, knownLines);
+        var loaded = TryLoad(folder, display, problems, knownLines, fragments);
         return problems.Count == 0 && loaded is not null ? loaded : throw Bad(problems);
     }
 
@@ -26,7 +26,12 @@ public static partial class CaseLoader
 
     /// <summary>The case, or null with its problems added to <paramref name="problems"/>.</summary>
     /// <remarks>With <paramref name="knownLines"/> (the lines of kernel-lines/), every line the case names must be one of them.</remarks>
-    public static Case? TryLoad(string folder, string display, List<string> problems, IReadOnlyCollection<string>? knownLines = null)
+    /// <remarks>
+    /// A config entry that is a name (debug-vm) is the shared fragment <paramref name="fragments"/>/NAME.config, expanded
+    /// in place: a configuration several cases need is written once.
+    /// </remarks>
+    public static Case? TryLoad(string folder, string display, List<string> problems, IReadOnlyCollection<string>? knownLines = null,
+        string? fragments = null)
     {
         var file = Path.Combine(folder, FileName);
         if (!File.Exists(file))
@@ -40,7 +45,7 @@ public static partial class CaseLoader
             var options = new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true };
             using var doc = JsonDocument.Parse(File.ReadAllText(file), options);
             var reader = new CaseReader(display, problems);
-            var c = Read(doc.RootElement, Path.GetFullPath(folder), reader, display);
+            var c = Read(doc.RootElement, Path.GetFullPath(folder), reader, display, fragments);
             if (c is not null && knownLines is not null) CheckLines(c, knownLines, reader);
             return problems.Count == before ? c : null;
         }
@@ -51,7 +56,7 @@ public static partial class CaseLoader
         }
     }
 
-    private static Case? Read(JsonElement root, string folder, CaseReader r, string display)
+    private static Case? Read(JsonElement root, string folder, CaseReader r, string display, string? fragments)
     {
         if (!r.Object(root, "", TopFields)) return null;
         var name = r.String(root, "", "name", required: true);
@@ -61,7 +66,7 @@ public static partial class CaseLoader
         var summary = r.String(root, "", "summary", required: true);
         var fix = r.Field(root, "", "fix", required: true) is { } f ? ReadFix(f, r) : null;
         var lines = r.Field(root, "", "lines", required: true) is { } l ? ReadLines(l, folder, r) : null;
-        var config = r.Field(root, "", "config", required: false) is { } cfg ? ReadConfig(cfg, r) : [];
+        var config = r.Field(root, "", "config", required: false) is { } cfg ? ReadConfig(cfg, r, fragments) : [];
         var modelled = r.Bool(root, "", "modelled", required: true);
         var reason = r.String(root, "", "notModelledReason");
         if (modelled == false && reason is null) r.Problem("notModelledReason", "missing (a case outside the simulator says why)");
@@ -128,13 +133,42 @@ public static partial class CaseLoader
         return lines.Count == e.EnumerateObject().Count() ? lines : null;
     }
 
-    private static IReadOnlyList<string>? ReadConfig(JsonElement e, CaseReader r)
+    private static IReadOnlyList<string>? ReadConfig(JsonElement e, CaseReader r, string? fragments)
     {
         var config = r.Strings(e, "config");
         if (config is null) return null;
-        var bad = config.Select((c, i) => (c, i)).Where(x => !ConfigPattern().IsMatch(x.c)).ToList();
-        foreach (var (c, i) in bad) r.Problem($"config[{i}]", $"\"{c}\" is not a config line (CONFIG_X=y, CONFIG_X=value or \"# CONFIG_X is not set\")");
-        return bad.Count == 0 ? config : null;
+        var lines = new List<string>();
+        var ok = true;
+        for (var i = 0; i < config.Count; i++)
+        {
+            var c = config[i];
+            if (SlugPattern().IsMatch(c) && Fragment(c, fragments, $"config[{i}]", r) is { } fragment) lines.AddRange(fragment);
+            else if (ConfigPattern().IsMatch(c)) lines.Add(c);
+            else
+            {
+                if (!SlugPattern().IsMatch(c))
+                    r.Problem($"config[{i}]", $"\"{c}\" is not a config line (CONFIG_X=y, CONFIG_X=value or \"# CONFIG_X is not set\") nor a fragment's name");
+                ok = false;
+            }
+        }
+        return ok ? lines : null;
+    }
+
+    /// <summary>The config lines of fragment NAME (comments and blank lines dropped); a problem naming the fragments there are otherwise.</summary>
+    private static IReadOnlyList<string>? Fragment(string name, string? folder, string path, CaseReader r)
+    {
+        var file = folder is null ? null : Path.Combine(folder, name + ".config");
+        if (file is null || !File.Exists(file))
+        {
+            var known = folder is not null && Directory.Exists(folder)
+                ? string.Join(", ", Directory.GetFiles(folder, "*.config").Select(Path.GetFileNameWithoutExtension).Order(StringComparer.Ordinal))
+                : "none";
+            r.Problem(path, $"no config fragment \"{name}\" (images/kernel/fragments/ has {known})");
+            return null;
+        }
+        var lines = File.ReadAllLines(file).Select(l => l.Trim()).Where(l => l.Length > 0 && (!l.StartsWith('#') || l.EndsWith(" is not set"))).ToList();
+        foreach (var bad in lines.Where(l => !ConfigPattern().IsMatch(l))) r.Problem(path, $"fragment {name}: \"{bad}\" is not a config line");
+        return lines.All(l => ConfigPattern().IsMatch(l)) ? lines : null;
     }
 
     private static WorkloadSpec? ReadWorkload(JsonElement e, CaseReader r)

@@ -113,6 +113,25 @@ public class CaseCatalogTests
         Assert.That(e.Message, Does.StartWith("the harness's own cases/ are malformed:").And.Contain("nope.patch"));
     }
 
+    [Test]
+    public void A_config_fragment_named_by_a_case_expands_in_place_so_its_kernels_keep_their_cache_keys()
+    {
+        var c = SuiteCases.Library(Repo).Load("zone-device-section-collision");
+        Assert.That(c.Config, Is.EqualTo(new[]
+        {
+            "CONFIG_DEBUG_VM=y", "CONFIG_DEBUG_VM_PGFLAGS=y", "CONFIG_PROC_PAGE_MONITOR=y", "CONFIG_ACPI_HOTPLUG_MEMORY=y",
+        }), "the lines the case listed before the fragment existed, in their order");
+    }
+
+    [Test]
+    public void An_unknown_config_fragment_is_named_with_the_fragments_there_are()
+    {
+        WriteCase(_dir, "t", "\"6.1\": { \"patch\": \"fix.patch\" }", config: "[\"debug-vn\", \"CONFIG_X=y\"]");
+        var e = Assert.Throws<BadInputException>(() => new CaseLibrary(_dir, null, Repo.ConfigFragments).Load("t"))!;
+        Assert.That(e.Problems.Single().ToString(), Does.EndWith("config[0]: no config fragment \"debug-vn\" (images/kernel/fragments/ has debug-vm)")
+            .Or.Contains("config[0]: no config fragment \"debug-vn\" (images/kernel/fragments/ has "));
+    }
+
     [TestCase(null, "7.2", "latest")]
     [TestCase(null, "6.12", "6.12")]
     [TestCase(null, "6.6", "6.1")]
@@ -131,13 +150,13 @@ public class CaseCatalogTests
         Assert.That(Repo.Lines().Resolve(asked, tree).Name, Is.EqualTo(line));
     }
 
-    private static void WriteCase(string root, string name, string lines)
+    private static void WriteCase(string root, string name, string lines, string config = "[]")
     {
         var folder = Path.Combine(root, name);
         Directory.CreateDirectory(folder);
         File.WriteAllText(Path.Combine(folder, "fix.patch"), "Subject: [PATCH] mm: fix\n");
         File.WriteAllText(Path.Combine(folder, "case.json"), $$"""
-            { "name": "{{name}}", "summary": "s", "fix": { "subject": "mm: fix" }, "lines": { {{lines}} },
+            { "name": "{{name}}", "summary": "s", "fix": { "subject": "mm: fix" }, "lines": { {{lines}} }, "config": {{config}},
               "workload": { "setup": [], "iteration": [["true"]], "iterations": 1 },
               "cells": [ { "name": "u", "kernel": "unpatched", "expect": { "outcome": "oops", "title": "BUG*" } } ],
               "modelled": false, "notModelledReason": "r" }

@@ -84,7 +84,7 @@ public class CaseLoaderTests
             $"{f}: name: \"not-the-folder\" is not the folder's name (broken-case)",
             $"{f}: fix.commit: \"not-hex\" is not a commit id (7 to 40 hex digits)",
             $"{f}: lines.6.12.patch: \"fix-6.12.patch\": no such file in the case's folder",
-            $"{f}: config[1]: \"DEBUG_VM_PGFLAGS=y\" is not a config line (CONFIG_X=y, CONFIG_X=value or \"# CONFIG_X is not set\")",
+            $"{f}: config[1]: \"DEBUG_VM_PGFLAGS=y\" is not a config line (CONFIG_X=y, CONFIG_X=value or \"# CONFIG_X is not set\") nor a fragment's name",
             $"{f}: cells[1].colour: unknown field (known: name, kernel, pse, qemu, expect)",
             $"{f}: cells[1].expect.outcome: unknown outcome \"oopz\" (use clean, oops, rejected, workload-failed, hung, precondition-failed, infra-error)",
         }));
