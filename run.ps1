@@ -34,7 +34,7 @@ $AptPackages = @(
     'build-essential', 'bc', 'flex', 'bison', 'libelf-dev', 'libssl-dev', 'cpio', 'xz-utils', 'gzip',
     'dpkg-dev', 'python3', 'meson', 'ninja-build', 'pkg-config', 'libglib2.0-dev', 'libpixman-1-dev',
     'libslirp-dev', 'libfdt-dev', 'qemu-system-x86', 'seabios', 'ipxe-qemu', 'patch',
-    'openssh-client', 'binutils', 'chromium', 'lz4', 'git'
+    'openssh-client', 'binutils', 'chromium', 'lz4', 'git', 'curl'
 ) + $DefaultLinePackage
 $DebSrcFile = '/etc/apt/sources.list.d/qemu-hotplug-harness-src.sources'
 $DpkgStatus = '/var/lib/dpkg/status'

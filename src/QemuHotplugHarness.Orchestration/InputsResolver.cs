@@ -119,6 +119,20 @@ public sealed class InputsResolver(BuildContext ctx, KernelSources sources)
 
     private KernelRecipe DefaultRecipe() => KernelRecipe.Of(SuiteCases.Library(ctx.Repo).Load(HarnessDefaults.Repo.Case), sources);
 
+    /// <summary>The kernels the user registered (images, and packages unpacked now, once), by name.</summary>
+    public async Task<IReadOnlyDictionary<string, KernelBuild>> RegisteredAsync(CancellationToken ct)
+    {
+        await _gate.WaitAsync(ct);
+        try
+        {
+            return await PrebuiltAsync(ct);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
     /// <summary>The registered images and the unpacked kernel packages, by name.</summary>
     private async Task<IReadOnlyDictionary<string, KernelBuild>> PrebuiltAsync(CancellationToken ct)
     {

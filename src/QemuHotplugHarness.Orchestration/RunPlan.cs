@@ -35,6 +35,52 @@ public sealed record RunPlan(string Line, IReadOnlyList<Case> Cases, IReadOnlyLi
     public IReadOnlyList<PlannedKernel> Kernels => Cells.Where(c => c.Scenario.Kernel.Image is null)
         .Select(c => new PlannedKernel(c.Scenario.Kernel.Variant, c.Kernel!, c.Scenario.Kernel.Line ?? Line)).Distinct().ToList();
 
+    /// <summary>
+    /// The plan without the cases a registered kernel (the kernel under test) cannot run: its config (when known)
+    /// lacks an option the case needs. Each is skipped naming the kernel and the options; the other cases run. A
+    /// plan left with no case is the kernel's problem: bad input naming it.
+    /// </summary>
+    public RunPlan WithoutCasesTheKernelsLack(IReadOnlyDictionary<string, Build.KernelBuild> registered)
+    {
+        var lacking = Cases.Select(c => (Case: c, Reason: Lacks(c, registered))).Where(x => x.Reason is not null).ToList();
+        if (lacking.Count == 0) return this;
+        var skipped = lacking.Select(x => new SkippedCase(x.Case.Name, Line, x.Reason!)).ToList();
+        if (lacking.Count == Cases.Count) throw new BadInputException(skipped.Select(x => InputProblem.General($"case {x.Case}: {x.Reason}")).ToList());
+        var names = lacking.Select(x => x.Case.Name).ToHashSet();
+        return this with
+        {
+            Cases = Cases.Where(c => !names.Contains(c.Name)).ToList(), Cells = Cells.Where(c => !names.Contains(c.Case ?? "")).ToList(),
+            Skipped = [.. Skipped, .. skipped],
+        };
+    }
+
+    private string? Lacks(Case c, IReadOnlyDictionary<string, Build.KernelBuild> registered)
+    {
+        var kernels = Cells.Where(x => x.Case == c.Name).Select(x => x.Scenario.Kernel.Image ?? x.Scenario.Kernel.Variant.Kebab()).Distinct();
+        foreach (var name in kernels)
+        {
+            if (!registered.TryGetValue(name, out var k) || k.ConfigOptions() is not { } options) continue;
+            var missing = c.Config.Select(l => l.Split('=', 2)).Where(kv => kv.Length == 2 && options.GetValueOrDefault(kv[0]) != kv[1])
+                .Select(kv => $"{kv[0]}={kv[1]}").ToList();
+            if (missing.Count > 0) return $"kernel {name} ({k.BzImage}) lacks {string.Join(", ", missing)} (its config: {k.Config})";
+        }
+        return null;
+    }
+
+    /// <summary>A kernel registered under a name no cell boots (--kernel-deb FILE is named "deb") is bad input, not silently unused.</summary>
+    public void CheckEveryKernelIsUsed(KernelSources sources)
+    {
+        var used = Cells.Select(c => c.Scenario.Kernel.Image).OfType<string>().Concat(["unpatched", "patched"]).ToHashSet();
+        var images = sources.Prebuilt.Keys.Where(n => !used.Contains(n)).Select(n => new InputProblem(InputKind.KernelImage, $"{n}=…", Unused(n)));
+        var debs = Build.KernelDebSet.Group(sources.KernelDebs).Select(d => d.Name).Where(n => !used.Contains(n))
+            .Select(n => new InputProblem(InputKind.KernelDeb, $"{n}=…", Unused(n)));
+        var problems = images.Concat(debs).ToList();
+        if (problems.Count > 0) throw new BadInputException(problems);
+    }
+
+    private static string Unused(string name) =>
+        $"no cell boots a kernel named \"{name}\": register it as patched= (the kernel under test) or unpatched=, or pick it with --kernel {name}";
+
     public static Judge JudgeOf(Cell c) => c.Expect is null ? Judge.Simulator : Judge.Expectation;
 
     /// <summary>What --plan prints: the line, each cell with its kernel and judge, each kernel to build, each skipped case.</summary>

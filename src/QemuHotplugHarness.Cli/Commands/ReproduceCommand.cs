@@ -52,17 +52,19 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
             foreach (var line in plan.Describe()) Console.WriteLine(line);
             return (int)ExitCode.Success;
         }
-        var (cases, skipped, cells, patches) = (plan.Cases, plan.Skipped, plan.Cells, plan.Patches);
-        foreach (var x in skipped) await Console.Error.WriteLineAsync($"qhh: case {x.Case} skipped: {x.Reason}");
-        await InputChecks.GuestAsync(s, bisectTree, ct, patches);
-        var work = Reproducer.Plan(Matrix.Shard(cells, s.Repeat, s.Shard), caseFolders: s.Suite);
-        foreach (var c in cells) s.ValidatedSources(c.Scenario);
+        plan.CheckEveryKernelIsUsed(sources);
+        await InputChecks.GuestAsync(s, bisectTree, ct, plan.Patches);
+        foreach (var c in plan.Cells) s.ValidatedSources(c.Scenario);
         var artifacts = HarnessLog.PrepareArtifacts(s.Artifacts ?? HarnessLog.DefaultArtifacts(""));
         // A live table of cells on a terminal; plain log lines otherwise (CI logs).
         var live = !s.Json && AnsiConsole.Profile.Capabilities.Interactive && !Console.IsOutputRedirected;
         using var log = (Serilog.Core.Logger)HarnessLog.Create(artifacts, quietConsole: live);
         var ctx = BuildContext.Create(log, artifacts);
         var inputs = new InputsResolver(ctx, sources);
+        plan = plan.WithoutCasesTheKernelsLack(await inputs.RegisteredAsync(ct)); // a case the kernel under test cannot run is skipped
+        var (cases, skipped, cells, patches) = (plan.Cases, plan.Skipped, plan.Cells, plan.Patches);
+        foreach (var x in skipped) await Console.Error.WriteLineAsync($"qhh: case {x.Case} skipped: {x.Reason}");
+        var work = Reproducer.Plan(Matrix.Shard(cells, s.Repeat, s.Shard), caseFolders: s.Suite);
         log.Information("reproduce: {Cases} case(s), {Cells} cell(s) x {Repeat} into {Artifacts}", cases.Count, cells.Count, s.Repeat, artifacts);
         try
         {
