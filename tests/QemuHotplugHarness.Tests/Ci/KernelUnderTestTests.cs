@@ -227,6 +227,7 @@ public class KernelUnderTestTests
         await Git("checkout", "-q", "-b", "for-next");
         File.WriteAllText(Path.Combine(origin, "Makefile"), "VERSION = 7\n");
         await Git("commit", "-q", "-am", "two");
+        await Git("checkout", "-q", "main"); // the origin's HEAD is not the ref asked for
 
         var run = await RunAsync(new() { ["KUT_GIT"] = "file://" + origin, ["KUT_REF"] = "for-next" });
 
