@@ -8,6 +8,9 @@
 # Other arguments after "test" go to dotnet test. run.ps1's own lines and the apt/build output go to
 # stderr; stdout, stdin and the exit code belong to the forwarded qhh command (or dotnet test).
 # Apt is checked, and the harness built, only when a stamp under obj/ says something changed.
+# Exit codes: the forwarded command's (qhh: 0 ok, 1 a check failed, 2 bad input, 3 could not judge, 4 setup failed,
+# 130/143 interrupted; test: 0 all passed, 1 otherwise); run.ps1's own setup (apt, building the harness) failing is
+# exit 4, never 1 (the code of a regression).
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
 $Root = $PSScriptRoot
@@ -38,7 +41,12 @@ $DpkgStatus = '/var/lib/dpkg/status'
 
 function Say([string]$Message) { [Console]::Error.WriteLine("run.ps1: $Message") }
 
-function Stop-Run([string]$Message) { Say $Message; exit 1 }
+# Setup failed (apt, the harness's build): exit 4, as qhh's ExitCode.SetupFailed, distinct from a regression (1).
+$SetupFailed = 4
+function Stop-Run([string]$Message) { Say $Message; exit $SetupFailed }
+
+# Anything else run.ps1's own steps throw (a missing file, a failed native call) is a setup failure too.
+trap { Say "setup failed: $_"; exit $SetupFailed }
 
 # Runs a tool whose output is not the command's: its stdout and stderr both go to our stderr.
 function Invoke-Native([string]$File, [string[]]$Arguments) {

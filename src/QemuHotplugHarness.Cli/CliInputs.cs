@@ -51,6 +51,7 @@ public static class CliInputs
         [InputKind.CasesDir] = "--cases",
         [InputKind.CompareInput] = "compare", // the BEFORE and AFTER arguments of qhh compare
         [InputKind.MarkdownFile] = "--markdown",
+        [InputKind.KnownIssues] = "--known-issues",
     };
 
     public static string Flag(InputKind input) => Names[input];

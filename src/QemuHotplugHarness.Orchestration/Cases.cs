@@ -50,7 +50,7 @@ public static class SuiteCases
     public static Cell Tag(Cell cell, Case c, CaseExpectation? expect, KernelRecipe recipe) => cell with
     {
         Case = c.Name, Kernel = recipe,
-        Expect = c.Modelled ? null : expect, NotModelled = c.Modelled ? null : c.NotModelledReason,
+        Expect = c.Modelled ? null : expect, NotModelled = c.Modelled ? null : c.NotModelledReason, Model = c.Model,
     };
 
     /// <summary>What the reports say of a case beside its cells.</summary>
@@ -79,7 +79,7 @@ public static class CaseExpectations
     /// <summary>The simulator's prediction for a modelled case; else the expectation of the case's cell that <paramref name="s"/> is.</summary>
     public static Prediction PredictionFor(Case? c, Scenario s)
     {
-        if (c is null || c.Modelled) return Predictor.Predict(s);
+        if (c is null || c.Modelled) return Predictor.Predict(s, c?.Model);
         var cell = CellOf(c, s) ?? throw new BadInputException(InputKind.Case, c.Name,
             $"not modelled, and none of its cells ({string.Join(", ", c.Cells!.Select(x => x.Name))}) " +
             $"is kernel {s.Kernel.Image ?? s.Kernel.Variant.Kebab()}, " +

@@ -28,6 +28,9 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
         [CommandOption("--bisect")] [Description("Exit codes for git bisect run: 0 good, 1 bad, 125 skip. With --kernel-src: test the tree as it is (patch not applied), one cell unless --matrix.")]
         public bool Bisect { get; init; }
 
+        [CommandOption("--no-retry")] [Description("Judge an infra-error cell at once (default: run it once more, both attempts kept).")]
+        public bool NoRetry { get; init; }
+
         [CommandOption("--plan")] [Description("Print the plan (cells, their kernels and judges, skipped cases) and exit: nothing is built or booted.")]
         public bool Plan { get; init; }
 
@@ -66,7 +69,8 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
             var change = await s.ChangeAsync(ctx, bisectTree, ct, patches);
             return await ReproduceAsync(s, new Reproducer(ctx, inputs, log)
                 {
-                    Jobs = s.Jobs, Change = change, Cases = cases.Select(SuiteCases.Info).ToList(), Skipped = skipped,
+                    Jobs = s.Jobs, Change = change, Cases = cases.Select(SuiteCases.Info).ToList(), Skipped = skipped, RetryInfraErrors = !s.NoRetry,
+                    WholePlan = ShardPlan.Of(cells, s.Repeat, s.Shard),
                 },
                 log, work, artifacts, live, ct);
         }
@@ -150,7 +154,7 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
             foreach (var c in summary.Cases ?? [])
                 Console.WriteLine($"case {c.Name}: {c.Verdict.Kebab()} ({c.Fix}{(c.Commit is null ? "" : ", " + c.Commit)}" +
                                   $"{(c.Modelled ? "" : "; judged by its expectations")})");
-            Console.WriteLine($"verdict: {summary.Verdict.Kebab()} ({summary.Seconds:F0} s, {summary.Accel?.Kebab() ?? "no guest"}); artifacts: {artifacts}");
+            Console.WriteLine($"verdict: {summary.Verdict.Kebab()}{summary.Also} ({summary.Seconds:F0} s, {summary.Accel?.Kebab() ?? "no guest"}); artifacts: {artifacts}");
         }
         return VerdictExit.Of(summary.Verdict, s.Bisect);
     }

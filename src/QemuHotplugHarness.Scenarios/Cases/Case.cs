@@ -48,6 +48,9 @@ public sealed record Case
     public required bool Modelled { get; init; }
     public string? NotModelledReason { get; init; }
 
+    /// <summary>The simulator's model of the case's fix (case.json "model"); null for the seed, whose mechanism is built in.</summary>
+    public CaseModel? Model { get; init; }
+
     /// <summary>The fix patch (absolute path) of kernel line <paramref name="line"/>; bad input naming the case when it has none.</summary>
     public string PatchFor(string line) => Lines.TryGetValue(line, out var l) && l.Patch is { } patch
         ? patch

@@ -12,7 +12,7 @@ public static partial class CaseLoader
     public const string FileName = "case.json";
 
     private static readonly string[] TopFields =
-        ["name", "summary", "fix", "lines", "config", "scenario", "workload", "cells", "modelled", "notModelledReason"];
+        ["name", "summary", "fix", "lines", "config", "scenario", "workload", "cells", "modelled", "notModelledReason", "model"];
 
     /// <summary>The case in <paramref name="folder"/>; <paramref name="display"/> names its file in problems (cases/x/case.json).</summary>
     public static Case Load(string folder, string display, IReadOnlyCollection<string>? knownLines = null)
@@ -67,17 +67,21 @@ public static partial class CaseLoader
         if (modelled == false && reason is null) r.Problem("notModelledReason", "missing (a case outside the simulator says why)");
         if (modelled == true && reason is not null) r.Problem("notModelledReason", "only for a case with \"modelled\": false");
         var workload = r.Field(root, "", "workload", required: false) is { } w ? ReadWorkload(w, r) : null;
-        if (modelled == true && workload is not null)
-            r.Problem("workload", "the simulator models only the ndctl reconfigure loop of \"scenario\": a custom workload needs \"modelled\": false");
+        var modelField = r.Field(root, "", "model", required: false);
+        var model = modelField is { } m ? CaseModelReader.Read(m, config ?? [], r) : null;
+        if (modelled == true && workload is not null && modelField is null)
+            r.Problem("workload", "a case's own workload is modelled only with a \"model\" (the check its fix adds); else \"modelled\": false");
         var cellsField = r.Field(root, "", "cells", required: false);
-        var cells = cellsField is { } cs ? CaseCells.Read(cs, modelled ?? true, r) : null;
+        // A modelled case with a model may keep each cell's "expect": what a real guest showed, the oracle the prediction is tested against.
+        var cells = cellsField is { } cs ? CaseCells.Read(cs, (modelled ?? true) && modelField is null, r) : null;
         if (modelled == false && cellsField is null) r.Problem("cells", "missing (a case outside the simulator needs cells with expectations)");
         var scenario = ReadScenario(root, name ?? folderName, workload, r, display);
         if (name is null || summary is null || fix is null || lines is null || config is null || modelled is null || scenario is null) return null;
+        if (modelField is not null && model is null) return null;
         return new Case
         {
             Name = name, Folder = folder, Summary = summary, Fix = fix, Lines = lines, Config = config, Scenario = scenario,
-            Cells = cells, Modelled = modelled.Value, NotModelledReason = reason,
+            Cells = cells, Modelled = modelled.Value, NotModelledReason = reason, Model = model,
         };
     }
 

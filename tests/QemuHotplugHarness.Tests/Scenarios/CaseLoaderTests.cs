@@ -129,7 +129,7 @@ public class CaseLoaderTests
     [TestCase("\"name\": \"t\", ", "\"name\": \"t\", \"scenario\": { \"nvdimm\": { \"address\": \"0x144100000\" } }, ",
         "scenario: nvdimmAddress 0x144100000: not 2 MiB aligned")]
     [TestCase("\"name\": \"t\", ", "\"name\": \"t\", \"extra\": 1, ",
-        "extra: unknown field (known: name, summary, fix, lines, config, scenario, workload, cells, modelled, notModelledReason)")]
+        "extra: unknown field (known: name, summary, fix, lines, config, scenario, workload, cells, modelled, notModelledReason, model)")]
     [TestCase("\"6.1\": { \"patch\": \"fix.patch\" }", "\"6.1\": { \"patch\": \"fix.patch\", \"notApplicable\": \"r\" }",
         "lines.6.1: give \"patch\" (the fix on this line) or \"notApplicable\" (why the bug never existed here), not both")]
     [TestCase("\"6.1\": { \"patch\": \"fix.patch\" }", "\"6.1\": { \"notApplicable\": \"r\" }",
@@ -143,12 +143,12 @@ public class CaseLoaderTests
     }
 
     [Test]
-    public void A_modelled_case_carries_neither_its_own_workload_nor_expectations()
+    public void A_modelled_case_without_a_model_carries_neither_its_own_workload_nor_expectations()
     {
         var e = Assert.Throws<BadInputException>(() => LoadMutated("\"modelled\": false, \"notModelledReason\": \"r\"", "\"modelled\": true"))!;
         Assert.That(e.Problems.Select(p => p.ToString()), Is.EqualTo(new[]
         {
-            "cases/t/case.json: workload: the simulator models only the ndctl reconfigure loop of \"scenario\": a custom workload needs \"modelled\": false",
+            "cases/t/case.json: workload: a case's own workload is modelled only with a \"model\" (the check its fix adds); else \"modelled\": false",
             "cases/t/case.json: cells[0].expect: a modelled case is judged by the simulator's prediction (set \"modelled\": false to judge by expectations)",
         }));
     }
