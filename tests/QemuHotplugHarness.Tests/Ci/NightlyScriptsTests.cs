@@ -285,5 +285,13 @@ public class NightlyScriptsTests
         Assert.That(outputs[2], Does.Match("^cache-key=qhh-[0-9a-f]{40}$"));
         Assert.That(run.Stdout, Does.Not.Contain("qhh setup"), "the harness's output goes to stderr, never into the job's outputs");
         Assert.That(run.Stderr, Does.Contain("qhh setup"));
+        Assert.That(run.Stderr, Does.Contain("line latest linux-source-7.2 1.0-1"), "the log shows what the key covers");
+
+        File.Delete(output);
+        var kut = await CiScripts.RunAsync("nightly-plan", _scratch,
+            new() { ["DRY_RUN"] = "1", ["GITHUB_OUTPUT"] = output, ["KUT_GIT"] = "https://example.org/linux.git", ["KERNEL_LINE"] = "6.12" }, pathPrefix: stubs);
+        Assert.That(kut.Code, Is.EqualTo(0), kut.ToString());
+        Assert.That(File.ReadAllLines(output).Take(2), Is.EqualTo(new[] { "lines=[\"6.12\"]", "night=6.12+kernel-under-test" }),
+            "a kernel under test's nights are compared with each other, not with the harness's own kernels'");
     }
 }
