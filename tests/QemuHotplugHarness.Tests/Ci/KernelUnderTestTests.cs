@@ -55,6 +55,7 @@ public class KernelUnderTestTests
     [Test]
     public async Task Debs_given_as_URLs_are_sorted_like_an_artifact()
     {
+        CiScripts.Require("curl");
         var debs = BindebPkg(Path.Combine(_scratch, "published"));
         var urls = string.Join(" ", debs.Values.Order(StringComparer.Ordinal).Select(f => "file://" + f));
 
@@ -183,6 +184,7 @@ public class KernelUnderTestTests
     [Test]
     public async Task A_bzImage_its_config_and_modules_given_as_URLs_are_fetched_and_registered()
     {
+        CiScripts.Require("curl");
         const string release = "6.12.9";
         var published = Path.Combine(_scratch, "published");
         CiScripts.BzImageFile(Path.Combine(published, "vmlinuz"), release);
