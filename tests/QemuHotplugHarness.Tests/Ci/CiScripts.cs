@@ -134,6 +134,14 @@ public static class CiScripts
             """);
     }
 
+    /// <summary>Ignores the calling test, with the reason, when <paramref name="program"/> is not on PATH (curl: the CI container has it, a fresh Debian may not).</summary>
+    public static void Require(string program)
+    {
+        var found = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
+            .Any(dir => File.Exists(Path.Combine(dir, program)));
+        if (!found) Assert.Ignore($"{program} is not on PATH (the workflow's containers install it; apt-get install {program})");
+    }
+
     /// <summary>The args file the kernel-under-test script wrote: one argument a line.</summary>
     public static string[] ArgsFile(string path) => File.ReadAllLines(path);
 }

@@ -55,6 +55,7 @@ public class KernelUnderTestTests
     [Test]
     public async Task Debs_given_as_URLs_are_sorted_like_an_artifact()
     {
+        CiScripts.Require("curl");
         var debs = BindebPkg(Path.Combine(_scratch, "published"));
         var urls = string.Join(" ", debs.Values.Order(StringComparer.Ordinal).Select(f => "file://" + f));
 
@@ -178,6 +179,64 @@ public class KernelUnderTestTests
 
         Assert.That(run.Code, Is.EqualTo(2), run.ToString());
         Assert.That(run.Stderr, Does.Contain("not a bzImage"));
+    }
+
+    [Test]
+    public async Task A_bzImage_its_config_and_modules_given_as_URLs_are_fetched_and_registered()
+    {
+        CiScripts.Require("curl");
+        const string release = "6.12.9";
+        var published = Path.Combine(_scratch, "published");
+        CiScripts.BzImageFile(Path.Combine(published, "vmlinuz"), release);
+        File.WriteAllText(Path.Combine(published, "kernel.config"), "CONFIG_MEMORY_HOTPLUG=y\n");
+        Directory.CreateDirectory(Path.Combine(_scratch, "mods", "lib", "modules", release));
+        File.WriteAllText(Path.Combine(_scratch, "mods", "lib", "modules", release, "modules.dep"), "");
+        var tar = await CliWrap.Cli.Wrap("tar").WithArguments(["-C", Path.Combine(_scratch, "mods"), "-czf", Path.Combine(published, "mods.tgz"), "lib"])
+            .WithValidation(CliWrap.CommandResultValidation.None).ExecuteAsync();
+        Assert.That(tar.ExitCode, Is.EqualTo(0));
+
+        var run = await RunAsync(new()
+        {
+            ["KUT_IMAGE_URL"] = "file://" + Path.Combine(published, "vmlinuz"), ["KUT_CONFIG_URL"] = "file://" + Path.Combine(published, "kernel.config"),
+            ["KUT_MODULES_URL"] = "file://" + Path.Combine(published, "mods.tgz"),
+        });
+
+        Assert.That(run.Code, Is.EqualTo(0), run.ToString());
+        var kut = Path.Combine(_scratch, "kut");
+        Assert.That(CiScripts.ArgsFile(ArgsPath), Is.EqualTo(new[]
+        {
+            "--kernel-image", "patched=" + Path.Combine(kut, "image", "bzImage"), "--modules", Path.Combine(kut, "modules", "lib", "modules", release),
+            "--boot-timeout", "600",
+        }));
+        Assert.That(File.ReadAllText(Path.Combine(kut, "image", "config-" + release)), Is.EqualTo("CONFIG_MEMORY_HOTPLUG=y\n"));
+    }
+
+    [Test]
+    public async Task A_git_tree_is_fetched_at_its_ref_and_built_with_kernel_src()
+    {
+        var origin = Path.Combine(_scratch, "origin");
+        Directory.CreateDirectory(origin);
+        async Task Git(params string[] args)
+        {
+            var r = await CliWrap.Cli.Wrap("git").WithArguments(["-C", origin, "-c", "user.name=t", "-c", "user.email=t@example.org", .. args])
+                .WithValidation(CliWrap.CommandResultValidation.None).ExecuteAsync();
+            Assert.That(r.ExitCode, Is.EqualTo(0), "git " + string.Join(" ", args));
+        }
+        await Git("init", "-q", "-b", "main");
+        File.WriteAllText(Path.Combine(origin, "Makefile"), "VERSION = 6\n");
+        await Git("add", "Makefile");
+        await Git("commit", "-q", "-m", "one");
+        await Git("checkout", "-q", "-b", "for-next");
+        File.WriteAllText(Path.Combine(origin, "Makefile"), "VERSION = 7\n");
+        await Git("commit", "-q", "-am", "two");
+        await Git("checkout", "-q", "main"); // the origin's HEAD is not the ref asked for
+
+        var run = await RunAsync(new() { ["KUT_GIT"] = "file://" + origin, ["KUT_REF"] = "for-next" });
+
+        Assert.That(run.Code, Is.EqualTo(0), run.ToString());
+        var tree = Path.Combine(_scratch, "kut", "linux");
+        Assert.That(CiScripts.ArgsFile(ArgsPath), Is.EqualTo(new[] { "--kernel-src", tree }));
+        Assert.That(File.ReadAllText(Path.Combine(tree, "Makefile")), Is.EqualTo("VERSION = 7\n"), "the ref's commit");
     }
 
     [Test]

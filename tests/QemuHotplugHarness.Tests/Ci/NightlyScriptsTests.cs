@@ -167,21 +167,23 @@ public class NightlyScriptsTests
 
     /// <summary>
     /// A stub `dotnet` on PATH for the merge job: `pwsh ./run.ps1 merge … --out DIR` writes DIR/summary.json (the night
-    /// named by STUB_NIGHT) unless STUB_MERGE_WRITES=0 and exits STUB_MERGE_EXIT; `compare` appends to its --markdown
-    /// file and exits STUB_COMPARE_EXIT. Every call is logged to calls.log.
+    /// named by STUB_NIGHT) unless STUB_MERGE_WRITES=0, and exits with the code in the file merge-exit-LINE beside the
+    /// stub (LINE = DIR's name), else STUB_MERGE_EXIT; `compare` appends to its --markdown file and exits
+    /// STUB_COMPARE_EXIT. Every call is logged to calls.log.
     /// </summary>
     private string DotnetStub()
     {
         var stubs = Path.Combine(_scratch, "stubs");
         CiScripts.Stub(stubs, "dotnet", """
-            log="$(dirname "$0")/calls.log"
-            echo "$*" >>"$log"
+            here=$(dirname "$0")
+            echo "$*" >>"$here/calls.log"
             [ "$1" = tool ] && exit 0
             shift 2 # pwsh ./run.ps1
             case $1 in
               merge)
                 out=${@: -1}
                 if [ "${STUB_MERGE_WRITES:-1}" = 1 ]; then mkdir -p "$out" && echo "{\"night\": \"$STUB_NIGHT\"}" >"$out/summary.json"; fi
+                if [ -f "$here/merge-exit-$(basename "$out")" ]; then exit "$(cat "$here/merge-exit-$(basename "$out")")"; fi
                 exit "${STUB_MERGE_EXIT:-0}" ;;
               compare)
                 echo "compared $2 with $3" >>"${@: -1}"
@@ -196,44 +198,73 @@ public class NightlyScriptsTests
     private Task<ScriptRun> MergeAsync(string stubs, Dictionary<string, string> env)
     {
         env["GITHUB_STEP_SUMMARY"] = Path.Combine(_scratch, "step-summary.md");
+        if (File.Exists(Path.Combine(stubs, "calls.log"))) File.Delete(Path.Combine(stubs, "calls.log"));
         return CiScripts.RunAsync("nightly-merge", _scratch, env, ["shards", "merged", "previous-night"], pathPrefix: stubs);
     }
 
+    private string S(params string[] parts) => Path.Combine([_scratch, .. parts]);
+
     [Test]
-    public async Task The_merge_job_merges_every_shard_compares_with_the_previous_night_and_keeps_tonight()
+    public async Task The_merge_job_merges_each_lines_shards_compares_each_with_its_previous_night_and_keeps_tonight()
     {
         var stubs = DotnetStub();
-        foreach (var shard in new[] { "shard-latest-5", "shard-6.1-0", "shard-6.1-1" }) Directory.CreateDirectory(Path.Combine(_scratch, "shards", shard));
-        var summary = Path.Combine(_scratch, "step-summary.md");
-        var kept = Path.Combine(_scratch, "previous-night", "summary.json");
+        foreach (var shard in new[] { "shard-latest-5", "shard-6.1-0", "shard-6.1-1" }) Directory.CreateDirectory(S("shards", shard));
+        var summary = S("step-summary.md");
+        string Kept(string line) => File.ReadAllText(S("previous-night", line, "summary.json"));
+        string[] Calls() => File.ReadAllLines(Path.Combine(stubs, "calls.log"));
 
-        // Night 1: a patch that does not fix (merge exits 1); nothing to compare with; tonight's summary is kept anyway.
+        // Night 1: a patch that does not fix (merge exits 1); nothing to compare with; tonight's summaries are kept anyway.
         var night1 = await MergeAsync(stubs, new() { ["STUB_NIGHT"] = "1", ["STUB_MERGE_EXIT"] = "1" });
         Assert.That(night1.Code, Is.EqualTo(1), night1.ToString());
-        var shards = string.Join(" ", new[] { "shard-6.1-0", "shard-6.1-1", "shard-latest-5" }.Select(s => Path.Combine(_scratch, "shards", s)));
-        Assert.That(File.ReadAllLines(Path.Combine(stubs, "calls.log")), Is.EqualTo(new[]
+        Assert.That(Calls(), Is.EqualTo(new[]
         {
-            "tool restore", $"pwsh ./run.ps1 merge {shards} --out {Path.Combine(_scratch, "merged")}",
+            "tool restore",
+            $"pwsh ./run.ps1 merge {S("shards", "shard-6.1-0")} {S("shards", "shard-6.1-1")} --out {S("merged", "6.1")}",
+            $"pwsh ./run.ps1 merge {S("shards", "shard-latest-5")} --out {S("merged", "latest")}",
         }));
-        Assert.That(File.ReadAllText(summary), Does.Contain("No previous night's summary"));
-        Assert.That(File.ReadAllText(kept), Does.Contain("\"1\""));
+        Assert.That(File.ReadAllText(summary), Does.Contain("No previous night's summary of line 6.1").And.Contain("### Kernel line latest"));
+        Assert.That(Kept("6.1") + Kept("latest"), Is.EqualTo("{\"night\": \"1\"}\n{\"night\": \"1\"}\n"));
 
-        // Night 2: merge is fine, compare finds a regression: compare ran against night 1, and night 2 is kept.
-        File.Delete(Path.Combine(stubs, "calls.log"));
+        // Night 2: merges are fine, compare finds a regression: each line compared with its own night 1, night 2 kept.
         var night2 = await MergeAsync(stubs, new() { ["STUB_NIGHT"] = "2", ["STUB_COMPARE_EXIT"] = "1" });
         Assert.That(night2.Code, Is.EqualTo(1), night2.ToString());
-        Assert.That(File.ReadAllLines(Path.Combine(stubs, "calls.log")).Last(),
-            Is.EqualTo($"pwsh ./run.ps1 compare {Path.Combine(_scratch, "previous-night")} {Path.Combine(_scratch, "merged")} --markdown {summary}"));
-        Assert.That(File.ReadAllText(summary), Does.Contain("compared"));
-        Assert.That(File.ReadAllText(kept), Does.Contain("\"2\""));
+        Assert.That(Calls().Where(c => c.Contains(" compare ", StringComparison.Ordinal)), Is.EqualTo(new[]
+        {
+            $"pwsh ./run.ps1 compare {S("previous-night", "6.1")} {S("merged", "6.1")} --markdown {summary}",
+            $"pwsh ./run.ps1 compare {S("previous-night", "latest")} {S("merged", "latest")} --markdown {summary}",
+        }));
+        Assert.That(Kept("6.1"), Does.Contain("\"2\""));
 
-        // Night 3: merge writes nothing (exit 3): no compare, the previous night stays as it was.
-        File.Delete(Path.Combine(_scratch, "merged", "summary.json"));
-        File.Delete(Path.Combine(stubs, "calls.log"));
-        var night3 = await MergeAsync(stubs, new() { ["STUB_NIGHT"] = "3", ["STUB_MERGE_EXIT"] = "3", ["STUB_MERGE_WRITES"] = "0" });
-        Assert.That(night3.Code, Is.EqualTo(3), night3.ToString());
-        Assert.That(File.ReadAllLines(Path.Combine(stubs, "calls.log")).Any(c => c.Contains(" compare ", StringComparison.Ordinal)), Is.False);
-        Assert.That(File.ReadAllText(kept), Does.Contain("\"2\""));
+        // Night 3: an infra error on 6.1 (3) and a finding on latest (1): the finding decides the job's code.
+        File.WriteAllText(Path.Combine(stubs, "merge-exit-6.1"), "3");
+        File.WriteAllText(Path.Combine(stubs, "merge-exit-latest"), "1");
+        var night3 = await MergeAsync(stubs, new() { ["STUB_NIGHT"] = "3" });
+        Assert.That(night3.Code, Is.EqualTo(1), night3.ToString());
+        File.WriteAllText(Path.Combine(stubs, "merge-exit-latest"), "0");
+        var night3b = await MergeAsync(stubs, new() { ["STUB_NIGHT"] = "3b" });
+        Assert.That(night3b.Code, Is.EqualTo(3), "nothing but the infra error: could not judge");
+
+        // Night 4: merge writes nothing: no compare, the previous nights stay as they were.
+        foreach (var line in new[] { "6.1", "latest" }) File.Delete(S("merged", line, "summary.json"));
+        File.Delete(Path.Combine(stubs, "merge-exit-6.1"));
+        File.Delete(Path.Combine(stubs, "merge-exit-latest"));
+        var night4 = await MergeAsync(stubs, new() { ["STUB_NIGHT"] = "4", ["STUB_MERGE_EXIT"] = "3", ["STUB_MERGE_WRITES"] = "0" });
+        Assert.That(night4.Code, Is.EqualTo(3), night4.ToString());
+        Assert.That(Calls().Any(c => c.Contains(" compare ", StringComparison.Ordinal)), Is.False);
+        Assert.That(Kept("6.1"), Does.Contain("\"3b\""));
+    }
+
+    [Test]
+    public async Task The_merge_job_refuses_a_folder_that_is_not_a_lines_shard()
+    {
+        Directory.CreateDirectory(S("shards", "shard-6.1-0"));
+        Directory.CreateDirectory(S("shards", "nightly-report"));
+
+        var run = await CiScripts.RunAsync("nightly-merge", _scratch, new() { ["DRY_RUN"] = "1" }, ["shards"]);
+
+        Assert.That(run.Code, Is.EqualTo(2), run.ToString());
+        Assert.That(run.Stderr, Does.Contain("nightly-report: not named shard-LINE-INDEX"));
+        Assert.That(run.Stdout, Is.Empty, "nothing merged");
     }
 
     [Test]
@@ -254,5 +285,13 @@ public class NightlyScriptsTests
         Assert.That(outputs[2], Does.Match("^cache-key=qhh-[0-9a-f]{40}$"));
         Assert.That(run.Stdout, Does.Not.Contain("qhh setup"), "the harness's output goes to stderr, never into the job's outputs");
         Assert.That(run.Stderr, Does.Contain("qhh setup"));
+        Assert.That(run.Stderr, Does.Contain("line latest linux-source-7.2 1.0-1"), "the log shows what the key covers");
+
+        File.Delete(output);
+        var kut = await CiScripts.RunAsync("nightly-plan", _scratch,
+            new() { ["DRY_RUN"] = "1", ["GITHUB_OUTPUT"] = output, ["KUT_GIT"] = "https://example.org/linux.git", ["KERNEL_LINE"] = "6.12" }, pathPrefix: stubs);
+        Assert.That(kut.Code, Is.EqualTo(0), kut.ToString());
+        Assert.That(File.ReadAllLines(output).Take(2), Is.EqualTo(new[] { "lines=[\"6.12\"]", "night=6.12+kernel-under-test" }),
+            "a kernel under test's nights are compared with each other, not with the harness's own kernels'");
     }
 }

@@ -73,7 +73,12 @@ public partial class WorkflowThinTests
         Assert.That(Scalar(Map(shard.Step, "env"), "LINE"), Is.EqualTo("${{ matrix.line }}"));
         Assert.That(Scalar(Map(shard.Step, "env"), "SHARD"), Is.EqualTo("${{ matrix.shard }}"));
         var upload = Steps().Single(s => s.Job == "shard" && Scalar(s.Step, "uses")?.StartsWith("actions/upload-artifact@", StringComparison.Ordinal) == true);
-        Assert.That(Scalar(Map(upload.Step, "with"), "name"), Does.Contain("${{ matrix.line }}"), "one artifact per line and slice");
+        Assert.That(Scalar(Map(upload.Step, "with"), "name"), Is.EqualTo("shard-${{ matrix.line }}-${{ strategy.job-index }}"),
+            "one artifact per line and slice, named as .ci/nightly-merge reads the line: shard-LINE-INDEX");
+        var download = Steps().Single(s => s.Job == "merge" && Scalar(s.Step, "uses")?.StartsWith("actions/download-artifact@", StringComparison.Ordinal) == true);
+        Assert.That((Scalar(Map(download.Step, "with"), "pattern"), Scalar(Map(download.Step, "with"), "path")), Is.EqualTo(("shard-*", "shards")));
+        var merge = Steps().Single(s => Scalar(s.Step, "run")?.StartsWith(".ci/nightly-merge", StringComparison.Ordinal) == true);
+        Assert.That(Scalar(merge.Step, "run"), Is.EqualTo(".ci/nightly-merge shards merged previous-night"));
     }
 
     [Test]
