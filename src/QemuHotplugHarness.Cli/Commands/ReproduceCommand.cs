@@ -53,6 +53,7 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
             return (int)ExitCode.Success;
         }
         plan.CheckEveryKernelIsUsed(sources);
+        Matrix.Shard(plan.Cells, s.Repeat, s.Shard); // a malformed --shard is bad input before anything is written
         await InputChecks.GuestAsync(s, bisectTree, ct, plan.Patches);
         foreach (var c in plan.Cells) s.ValidatedSources(c.Scenario);
         var artifacts = HarnessLog.PrepareArtifacts(s.Artifacts ?? HarnessLog.DefaultArtifacts(""));

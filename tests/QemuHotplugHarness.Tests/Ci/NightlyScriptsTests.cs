@@ -126,7 +126,7 @@ public class NightlyScriptsTests
         foreach (var file in Directory.GetFiles(from)) File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
         var json = Path.Combine(to, "case.json");
         File.WriteAllText(json, File.ReadAllText(json).Replace("\"name\": \"memunmap-altmap-reserve\"", $"\"name\": \"{name}\"", StringComparison.Ordinal)
-            .Replace("\"CONFIG_DEBUG_VM=y\",", "\"CONFIG_DEBUG_VM=y\", \"CONFIG_DEBUG_PAGEALLOC=y\",", StringComparison.Ordinal));
+            .Replace("\"config\": [\"debug-vm\"]", "\"config\": [\"debug-vm\", \"CONFIG_DEBUG_PAGEALLOC=y\"]", StringComparison.Ordinal));
         return "qa";
     }
 
