@@ -70,6 +70,8 @@ public static class HarnessApp
     public static void Configure(IConfigurator config)
     {
         config.SetApplicationName("qhh");
+        // qhh --version: "qemu-hotplug-harness 0.9.0 (commit 1a2b3c4d5e6f)", as every summary, junit and kcidb file names it.
+        config.SetApplicationVersion(Orchestration.HarnessVersion.Current.ToString());
         config.PropagateExceptions();
         config.Settings.StrictParsing = true;
         config.AddCommand<PredictCommand>("predict")

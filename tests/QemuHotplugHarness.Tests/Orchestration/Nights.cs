@@ -25,11 +25,11 @@ public static class Nights
 
     /// <summary>Writes a whole (unsharded) night into <paramref name="dir"/> as reproduce does, its run taking <paramref name="seconds"/>.</summary>
     public static string Write(string dir, IReadOnlyList<(Cell Cell, int Repeat, Observation Seen)> work, double seconds = 40,
-        IReadOnlyList<CaseInfo>? cases = null)
+        IReadOnlyList<CaseInfo>? cases = null, KcidbOptions? kcidb = null)
     {
         var plan = Reproducer.Plan(work.Select(w => (w.Cell, w.Repeat)).ToList(), caseFolders: cases is not null);
         var run = new RunArtifacts(dir);
-        var state = new RunState(run, null, ChangeUnderTest.FromPatches([], "linux-source-6.1"), plan) { Cases = cases ?? [] };
+        var state = new RunState(run, null, ChangeUnderTest.FromPatches([], "linux-source-6.1"), plan) { Cases = cases ?? [], Kcidb = kcidb };
         foreach (var (item, seen) in plan.Zip(work.Select(w => w.Seen)))
         {
             var p = item.Cell.Predict();
