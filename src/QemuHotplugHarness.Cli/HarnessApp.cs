@@ -35,7 +35,7 @@ public static class HarnessApp
         }
         catch (Exception e)
         {
-            var (code, lines) = Failure(Unconvertible(e, args) ?? e);
+            var (code, lines) = Failure(Unconvertible(e, args) ?? CliSuggestions.Unknown(e, args) ?? e);
             foreach (var line in lines) await Console.Error.WriteLineAsync("qhh: " + line);
             return code == ExitCode.Interrupted && terminated ? (int)ExitCode.Terminated : (int)code;
         }

@@ -160,8 +160,8 @@ public class BadInputTableTests
         Case(["bench", "nothing"], "bench nothing: unknown benchmark"),
         Case(["bench", "scan", "--megabytes", "0"], "bench scan --megabytes 0: at least 1"),
         Case(["bench", "scan", "--megabytes", "x"], "--megabytes x: not a whole number"),
-        Case(["frobnicate"], "Unknown command 'frobnicate'"),
-        Case(["predict", "--bogus"], "Unknown option 'bogus'"),
+        Case(["frobnicate"], "frobnicate: unknown command (see qhh --help)"),
+        Case(["predict", "--bogus"], "--bogus: unknown option of qhh predict (see qhh predict --help)"),
     ];
 
     private static object[] Case(string[] args, params string[] expected) => [args, expected];
