@@ -12,6 +12,12 @@ public static class HarnessApp
     public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken = default)
     {
         args = args.Select(a => a == "-" ? ScanCommand.StdinArgument : a).ToArray();
+        // qhh --version on stdout, as every artifact names it (Spectre's own would print through its cached console).
+        if (args is ["--version"] or ["-v"])
+        {
+            await Console.Out.WriteLineAsync(Orchestration.HarnessVersion.Current.ToString());
+            return (int)ExitCode.Success;
+        }
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var terminated = false;
         ConsoleCancelEventHandler onCancel = (_, e) =>

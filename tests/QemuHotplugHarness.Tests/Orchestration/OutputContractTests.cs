@@ -65,6 +65,7 @@ public class OutputContractTests
     }
 
     [Test]
+    [NonParallelizable] // captures the process's Console, as every CLI test
     public async Task Qhh_version_prints_the_harness_version_and_commit()
     {
         var (code, stdout, _) = await QhhCli.RunAsync("--version");
