@@ -41,6 +41,30 @@ public static class Nights
         return dir;
     }
 
+    /// <summary>
+    /// Shard k/n of the seed's matrix × <paramref name="repeat"/>, written as reproduce --shard writes it (RunState with
+    /// the whole plan), each cell observed by <paramref name="observe"/> (default: the seed's real outcomes).
+    /// </summary>
+    public static string WriteShard(string dir, string shard, int repeat = 1, Func<string, int, Observation>? observe = null)
+    {
+        observe ??= (cell, _) => SeedObservations.Of(cell);
+        var cells = Matrix.Default(Scenario.Seed);
+        var work = Reproducer.Plan(Matrix.Shard(cells, repeat, shard));
+        var state = new RunState(new RunArtifacts(dir), shard, ChangeUnderTest.FromPatches([], "linux-source-6.1"), work)
+        {
+            Plan = ShardPlan.Of(cells, repeat, shard),
+        };
+        foreach (var w in work)
+        {
+            var p = w.Cell.Predict();
+            var o = observe(w.Cell.Name, w.Repeat);
+            var m = Comparison.Mismatches(p, o);
+            state.Add(new SummaryCell(w.Cell.Name, w.Repeat, w.Cell.Scenario, p, o, m.Count == 0, m, w.Folder));
+        }
+        state.Write(final: true);
+        return dir;
+    }
+
     /// <summary>The patched kernel with PSE off oopsing with a title the seed never shows.</summary>
     public static Observation PatchedOops() => SeedObservations.OopsAtIteration2() with
     {
