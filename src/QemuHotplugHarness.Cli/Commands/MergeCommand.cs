@@ -9,7 +9,7 @@ public sealed class MergeCommand : Command<MergeCommand.Settings>
 {
     public sealed class Settings : CommandSettings
     {
-        [CommandArgument(0, "<DIR>")] [Description("Artifact folders of the shards (each with summary.json); every shard of the plan, or the verdict is incomplete (exit 3).")]
+        [CommandArgument(0, "<DIR...>")] [Description("Artifact folders of the shards (each with summary.json); every shard of the plan, or the verdict is incomplete (exit 3).")]
         public string[] Dirs { get; init; } = [];
 
         [CommandOption("--out <DIR>")] [Description("Where the merged summary.json and junit.xml go (default artifacts/merged-<timestamp>).")]
