@@ -53,6 +53,7 @@ public static class CliInputs
         [InputKind.KnownIssues] = "--known-issues",
         [InputKind.KcidbOrigin] = "--kcidb-origin",
         [InputKind.ArtifactsUrl] = "--artifacts-url",
+        [InputKind.Out] = "--out",
     };
 
     public static string Flag(InputKind input) => Names[input];

@@ -28,10 +28,10 @@ public static class HarnessLog
     /// Makes the artifacts folder and proves it takes a write (64 KiB, flushed to disk), so a read-only folder or
     /// a full disk is bad input before anything is built or booted, not a run that cannot keep what it saw.
     /// </summary>
-    public static string PrepareArtifacts(string dir)
+    public static string PrepareArtifacts(string dir, InputKind input = InputKind.Artifacts)
     {
         if (string.IsNullOrWhiteSpace(dir) || dir.Contains('\0'))
-            throw new BadInputException(InputKind.Artifacts, $"'{dir.Replace("\0", "\\0")}'", "not a path (empty, or with a NUL character)");
+            throw new BadInputException(input, $"'{dir.Replace("\0", "\\0")}'", "not a path (empty, or with a NUL character)");
         var probe = Path.Combine(dir, ".qhh-write-probe");
         try
         {
@@ -46,7 +46,7 @@ public static class HarnessLog
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new BadInputException(InputKind.Artifacts, dir, "cannot write there: " + WhyNotWritable(dir, e), e);
+            throw new BadInputException(input, dir, "cannot write there: " + WhyNotWritable(dir, e), e);
         }
     }
 

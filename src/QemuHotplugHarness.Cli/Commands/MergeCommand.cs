@@ -34,7 +34,7 @@ public sealed class MergeCommand : Command<MergeCommand.Settings>
             catch (BadInputException e) { problems.AddRange(e.Problems); }
         }
         if (problems.Count > 0) throw new BadInputException(problems);
-        var output = HarnessLog.PrepareArtifacts(s.Out ?? HarnessLog.DefaultArtifacts("merged-"));
+        var output = HarnessLog.PrepareArtifacts(s.Out ?? HarnessLog.DefaultArtifacts("merged-"), InputKind.Out);
         var summary = Merge.Run(s.Dirs, output, new KcidbOptions(s.KcidbOrigin ?? Kcidb.DefaultOrigin, s.ArtifactsUrl));
         Console.WriteLine($"merged {s.Dirs.Length} shard(s), {summary.Cells.Count} cell(s): verdict {summary.Verdict.Kebab()}{summary.Also}; {output}");
         if (summary.Verdict == Verdict.Incomplete) Console.Error.WriteLine($"qhh: merge: incomplete: {summary.Missing?.Describe()}");

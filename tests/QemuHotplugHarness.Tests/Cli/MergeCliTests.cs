@@ -65,4 +65,13 @@ public class MergeCliTests
         Assert.That(code, Is.EqualTo(1), stderr);
         Assert.That(stdout, Does.Contain("verdict patch-does-not-fix;"));
     }
+
+    [Test]
+    public async Task An_unusable_out_folder_is_one_line_naming_out_exit_2()
+    {
+        var file = Path.Combine(_dir, "a-file");
+        File.WriteAllText(file, "");
+        var (code, _, stderr) = await QhhCli.RunAsync("merge", Shard("1/1"), "--out", Path.Combine(file, "merged"));
+        Assert.That((code, stderr), Is.EqualTo((2, $"qhh: --out {Path.Combine(file, "merged")}: cannot write there: {file} is a file, not a folder\n")));
+    }
 }
