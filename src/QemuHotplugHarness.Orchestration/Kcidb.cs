@@ -105,8 +105,11 @@ public static class Kcidb
         var build = new JsonObject
         {
             ["id"] = id, ["checkout_id"] = checkoutId, ["origin"] = origin, ["architecture"] = "x86_64",
-            ["comment"] = $"{kernel} kernel {release ?? "unknown"}{(line is null ? "" : $" (kernel line {line})")} from {change.TreeText}; "
-                + $"patch under test: {change.Subject}",
+            // A prebuilt image is what its builder made: neither the harness's tree nor its patch describes it.
+            ["comment"] = cells.All(c => c.Scenario.Kernel.Image is not null)
+                ? $"prebuilt kernel image '{kernel}', release {release ?? "unknown"}{(line is null ? "" : $" (kernel line {line})")}; not built by the harness"
+                : $"{kernel} kernel {release ?? "unknown"}{(line is null ? "" : $" (kernel line {line})")} from {change.TreeText}; "
+                  + $"patch under test: {change.Subject}",
             ["status"] = release is not null ? "PASS" : "MISS",
             ["misc"] = HarnessMisc(),
         };

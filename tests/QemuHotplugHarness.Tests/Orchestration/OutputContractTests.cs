@@ -117,4 +117,16 @@ public class OutputContractTests
         Assert.That((string?)test["output_files"]![0]!["url"], Is.EqualTo($"https://ci.example.org/runs/42/nightly/{Case}/unpatched-pse-off/dmesg.txt"));
         Assert.That(KcidbOptions.Problems("My-Lab", "ftp://x").Select(p => p.Input), Is.EqualTo(new InputKind?[] { InputKind.KcidbOrigin, InputKind.ArtifactsUrl }));
     }
+
+    [Test]
+    public void A_prebuilt_kernel_s_build_is_not_labelled_with_the_harness_s_tree_or_config()
+    {
+        var image = QemuHotplugHarness.Scenarios.Scenario.Seed;
+        image = image with { Kernel = image.Kernel with { Image = "nightly" } };
+        var cell = new Cell("patched-pse-off", image);
+        var dir = Nights.Write(Path.Combine(_root, "prebuilt"), [(cell, 1, SeedObservations.Clean() with { KernelRelease = "6.12.9-amd64" })]);
+        var build = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "kcidb.json")))!["builds"]![0]!;
+        Assert.That(build["config_name"], Is.Null);
+        Assert.That((string?)build["comment"], Is.EqualTo("prebuilt kernel image 'nightly', release 6.12.9-amd64; not built by the harness"));
+    }
 }
