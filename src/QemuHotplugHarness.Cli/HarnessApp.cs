@@ -12,6 +12,12 @@ public static class HarnessApp
     public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken = default)
     {
         args = args.Select(a => a == "-" ? ScanCommand.StdinArgument : a).ToArray();
+        // qhh --version on stdout, as every artifact names it (Spectre's own would print through its cached console).
+        if (args is ["--version"] or ["-v"])
+        {
+            await Console.Out.WriteLineAsync(Orchestration.HarnessVersion.Current.ToString());
+            return (int)ExitCode.Success;
+        }
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var terminated = false;
         ConsoleCancelEventHandler onCancel = (_, e) =>
@@ -35,7 +41,7 @@ public static class HarnessApp
         }
         catch (Exception e)
         {
-            var (code, lines) = Failure(Unconvertible(e, args) ?? e);
+            var (code, lines) = Failure(Unconvertible(e, args) ?? CliSuggestions.Unknown(e, args) ?? e);
             foreach (var line in lines) await Console.Error.WriteLineAsync("qhh: " + line);
             return code == ExitCode.Interrupted && terminated ? (int)ExitCode.Terminated : (int)code;
         }
@@ -70,6 +76,8 @@ public static class HarnessApp
     public static void Configure(IConfigurator config)
     {
         config.SetApplicationName("qhh");
+        // qhh --version: "qemu-hotplug-harness 0.9.0 (commit 1a2b3c4d5e6f)", as every summary, junit and kcidb file names it.
+        config.SetApplicationVersion(Orchestration.HarnessVersion.Current.ToString());
         config.PropagateExceptions();
         config.Settings.StrictParsing = true;
         config.AddCommand<PredictCommand>("predict")

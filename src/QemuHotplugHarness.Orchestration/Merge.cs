@@ -6,7 +6,7 @@ namespace QemuHotplugHarness.Orchestration;
 /// <summary>Combines the artifact folders of several shards into one summary and junit.xml.</summary>
 public static class Merge
 {
-    public static Summary Run(IReadOnlyList<string> shardDirs, string output)
+    public static Summary Run(IReadOnlyList<string> shardDirs, string output, KcidbOptions? kcidb = null)
     {
         if (shardDirs.Count == 0) throw new BadInputException("name at least one shard folder to merge");
         var summaries = shardDirs.Select(Load).ToList();
@@ -43,7 +43,7 @@ public static class Merge
             Accel = summaries.Select(s => s.Accel).FirstOrDefault(a => a is not null),
             Change = summaries.Select(s => s.Change).FirstOrDefault(c => c is not null),
         };
-        Reports.WriteAll(new RunArtifacts(output), merged, merged.Change ?? ChangeUnderTest.FromPatches([], "unknown"));
+        Reports.WriteAll(new RunArtifacts(output), merged, merged.Change ?? ChangeUnderTest.FromPatches([], "unknown"), kcidb);
         return merged;
     }
 

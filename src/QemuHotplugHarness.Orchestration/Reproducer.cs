@@ -35,6 +35,9 @@ public sealed class Reproducer(BuildContext ctx, InputsResolver inputs, ILogger 
     /// <summary>The whole plan the run is a shard of (its shard and every cell × repeat), for merge to check; null = the work is the plan.</summary>
     public ShardPlan? WholePlan { get; init; }
 
+    /// <summary>kcidb.json's origin and artifact URLs (null: the defaults).</summary>
+    public KcidbOptions? Kcidb { get; init; }
+
     /// <summary>The tree the kernel variants are built from when the user names none (Debian's linux-source package).</summary>
     public static string DefaultTree => RepoLayout.Discover().Lines().Default is var l ? l.Debian.Package ?? l.Debian.PackagePrefix + l.Name : "";
 
@@ -61,7 +64,7 @@ public sealed class Reproducer(BuildContext ctx, InputsResolver inputs, ILogger 
         Action<string, string>? progress, CancellationToken ct)
     {
         var run = new RunArtifacts(artifacts);
-        var state = new RunState(run, shard, Change, work) { Cases = Cases, Skipped = Skipped, Plan = WholePlan };
+        var state = new RunState(run, shard, Change, work) { Cases = Cases, Skipped = Skipped, Plan = WholePlan, Kcidb = Kcidb };
         try
         {
             await BuildAllAsync(work, progress, ct);

@@ -27,6 +27,9 @@ public sealed class RunState(RunArtifacts run, string? shard, ChangeUnderTest ch
     /// <summary>validate: the draw, written into summary.json.</summary>
     public Validation.ValidationInfo? Validation { get; init; }
 
+    /// <summary>kcidb.json's origin and artifact URLs (null: the defaults).</summary>
+    public KcidbOptions? Kcidb { get; init; }
+
     /// <summary>The whole plan this run (or shard) is part of, written into summary.json for merge.</summary>
     public ShardPlan? Plan { get; init; }
 
@@ -48,7 +51,7 @@ public sealed class RunState(RunArtifacts run, string? shard, ChangeUnderTest ch
             try
             {
                 Reports.WriteSummary(run, summary);
-                if (final) Reports.WriteReports(run, summary, change);
+                if (final) Reports.WriteReports(run, summary, change, Kcidb);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

@@ -27,6 +27,7 @@ public sealed record ShardPlan(string? Shard, IReadOnlyList<PlannedCell> Cells)
 /// <summary>What a merged night lacks of its plan: shards that never arrived ("2/3") and the planned cells no shard ran.</summary>
 public sealed record MissingWork(IReadOnlyList<string> Shards, IReadOnlyList<string> Cells)
 {
+    [System.Text.Json.Serialization.JsonIgnore]
     public bool Any => Shards.Count > 0 || Cells.Count > 0;
 
     /// <summary>"shard 2/2 missing; 5 planned cell(s) missing: a, b, c, …" for the console and the reports.</summary>

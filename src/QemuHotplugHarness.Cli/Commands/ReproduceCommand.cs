@@ -37,12 +37,19 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
         [CommandOption("--suite")]
         [Description("Every case of cases/, each its own matrix: a verdict per case and one for the suite (patch-fixes only when every case's is).")]
         public bool Suite { get; init; }
+
+        [CommandOption("--kcidb-origin <NAME>")] [Description("KCIDB origin of kcidb.json (lowercase letters, digits, '_'; default qemu_hotplug_harness).")]
+        public string? KcidbOrigin { get; init; }
+
+        [CommandOption("--artifacts-url <URL>")] [Description("Where the artifacts folder is published: kcidb.json's file URLs are made from it (default file:// URLs).")]
+        public string? ArtifactsUrl { get; init; }
     }
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken ct)
     {
         if (s.Repeat is < 1 or > 1000) throw new BadInputException(InputKind.Repeat, s.Repeat.ToString(CultureInfo.InvariantCulture), "must be between 1 and 1000");
         if (s.Jobs < 1) throw new BadInputException(InputKind.Jobs, s.Jobs.ToString(CultureInfo.InvariantCulture), "at least 1");
+        if (KcidbOptions.Problems(s.KcidbOrigin, s.ArtifactsUrl) is { Count: > 0 } kcidbProblems) throw new BadInputException(kcidbProblems);
         var bisectTree = s.Bisect && s.KernelSrc is not null;
         CheckSuiteFlags(s);
         var sources = s.Sources() with { TreeAsIs = bisectTree };
@@ -73,7 +80,7 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
             return await ReproduceAsync(s, new Reproducer(ctx, inputs, log)
                 {
                     Jobs = s.Jobs, Change = change, Cases = cases.Select(SuiteCases.Info).ToList(), Skipped = skipped, RetryInfraErrors = !s.NoRetry,
-                    WholePlan = ShardPlan.Of(cells, s.Repeat, s.Shard),
+                    WholePlan = ShardPlan.Of(cells, s.Repeat, s.Shard), Kcidb = new KcidbOptions(s.KcidbOrigin ?? Kcidb.DefaultOrigin, s.ArtifactsUrl),
                 },
                 log, work, artifacts, live, ct);
         }

@@ -29,8 +29,8 @@ public sealed class ValidateCommand : AsyncCommand<ValidateCommand.Settings>
         [CommandOption("--shard <K/N>")] [Description("Run a deterministic slice of the draw (merge the shards' folders).")]
         public string? Shard { get; init; }
 
-        [CommandOption("--jobs <N>")] [Description("Scenarios in parallel, bounded by cores and memory (default 1).")]
-        public int Jobs { get; init; } = 1;
+        [CommandOption("--jobs <N>")] [Description("Scenarios in parallel, bounded by cores and memory (default: one per core, as reproduce).")]
+        public int Jobs { get; init; } = Reproducer.DefaultJobs;
 
         [CommandOption("--draw-only")] [Description("Print the draw and its predictions; boot nothing.")]
         public bool DrawOnly { get; init; }

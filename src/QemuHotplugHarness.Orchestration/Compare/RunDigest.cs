@@ -21,7 +21,7 @@ public sealed record CellRun(string? Case, string KernelLine, string Name, int R
     public string Key => string.Join('/', new[] { Case, KernelLine, Name }.Where(p => !string.IsNullOrEmpty(p)));
 
     public static CellRun Of(SummaryCell c) =>
-        new(c.Case, c.Scenario.Kernel.Line ?? c.Observation.KernelLine ?? Build.HarnessDefaults.Repo.Line, c.Name, c.Repeat, c.Observation.Outcome.Kebab(), c.Match,
+        new(c.Case, c.Line, c.Name, c.Repeat, c.Observation.Outcome.Kebab(), c.Match,
             c.Observation.Seconds, c.Observation.Oopses.Select(o => o.Title).ToList())
         {
             Unjudged = c.Result.Unjudged, Error = c.Observation.Error,

@@ -22,7 +22,7 @@ public interface ICellObserver
 public sealed class Validator(ICellObserver observer, ILogger log)
 {
     /// <summary>Scenarios run at once (--jobs), bounded by cores and memory.</summary>
-    public int Jobs { get; init; } = 1;
+    public int Jobs { get; init; } = Reproducer.DefaultJobs;
 
     public ChangeUnderTest Change { get; init; } = ChangeUnderTest.FromPatches([], Reproducer.DefaultTree);
 

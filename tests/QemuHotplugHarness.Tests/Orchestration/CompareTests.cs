@@ -139,6 +139,8 @@ public class CompareTests
         }));
         Assert.That(r.Verdicts.Single().Worse, Is.False);
         Assert.That(CompareText.Plain(r), Does.Contain("could not judge (not regressions):\n  verdict infra-error\n").And.EndWith("no regression\n"));
+        Assert.That(CompareText.Markdown(r), Does.StartWith("## qhh compare: no regression\n")
+            .And.Contain("**Could not judge** (not regressions)\n\n- verdict infra-error\n- 6.1/unpatched-pse-off: infra-error: qemu exited"));
     }
 
     [Test]

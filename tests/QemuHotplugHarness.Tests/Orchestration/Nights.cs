@@ -25,11 +25,11 @@ public static class Nights
 
     /// <summary>Writes a whole (unsharded) night into <paramref name="dir"/> as reproduce does, its run taking <paramref name="seconds"/>.</summary>
     public static string Write(string dir, IReadOnlyList<(Cell Cell, int Repeat, Observation Seen)> work, double seconds = 40,
-        IReadOnlyList<CaseInfo>? cases = null)
+        IReadOnlyList<CaseInfo>? cases = null, KcidbOptions? kcidb = null)
     {
         var plan = Reproducer.Plan(work.Select(w => (w.Cell, w.Repeat)).ToList(), caseFolders: cases is not null);
         var run = new RunArtifacts(dir);
-        var state = new RunState(run, null, ChangeUnderTest.FromPatches([], "linux-source-6.1"), plan) { Cases = cases ?? [] };
+        var state = new RunState(run, null, ChangeUnderTest.FromPatches([], "linux-source-6.1"), plan) { Cases = cases ?? [], Kcidb = kcidb };
         foreach (var (item, seen) in plan.Zip(work.Select(w => w.Seen)))
         {
             var p = item.Cell.Predict();
@@ -38,6 +38,30 @@ public static class Nights
         }
         var summary = state.Write(final: true);
         Reports.WriteSummary(run, summary with { Seconds = seconds }); // the run's own clock, fixed for the timing rules
+        return dir;
+    }
+
+    /// <summary>
+    /// Shard k/n of the seed's matrix × <paramref name="repeat"/>, written as reproduce --shard writes it (RunState with
+    /// the whole plan), each cell observed by <paramref name="observe"/> (default: the seed's real outcomes).
+    /// </summary>
+    public static string WriteShard(string dir, string shard, int repeat = 1, Func<string, int, Observation>? observe = null)
+    {
+        observe ??= (cell, _) => SeedObservations.Of(cell);
+        var cells = Matrix.Default(Scenario.Seed);
+        var work = Reproducer.Plan(Matrix.Shard(cells, repeat, shard));
+        var state = new RunState(new RunArtifacts(dir), shard, ChangeUnderTest.FromPatches([], "linux-source-6.1"), work)
+        {
+            Plan = ShardPlan.Of(cells, repeat, shard),
+        };
+        foreach (var w in work)
+        {
+            var p = w.Cell.Predict();
+            var o = observe(w.Cell.Name, w.Repeat);
+            var m = Comparison.Mismatches(p, o);
+            state.Add(new SummaryCell(w.Cell.Name, w.Repeat, w.Cell.Scenario, p, o, m.Count == 0, m, w.Folder));
+        }
+        state.Write(final: true);
         return dir;
     }
 
