@@ -117,6 +117,18 @@ public class CaseModelTests
             Has.Some.StartsWith("title:"));
     }
 
+    [Test]
+    public void A_draw_over_every_case_covers_every_case_of_the_repository_with_an_oops_of_each()
+    {
+        var cases = SuiteCases.Library(RepoLayout.Discover()).LoadAll();
+        var spaces = cases.Select(c => new QemuHotplugHarness.Orchestration.Validation.ValidationSpace { Base = c.Scenario, Case = c.Name, Model = c.Model }).ToList();
+        var sample = QemuHotplugHarness.Orchestration.Validation.ValidationDraw.DrawEveryCase(spaces, 4 * cases.Count, seed: 1);
+        var folders = Directory.GetDirectories(Path.Combine(RepoLayout.Discover().Root, "cases")).Select(Path.GetFileName).Order().ToList();
+        Assert.That(sample.Scenarios.Select(d => d.Case).Distinct().Order(), Is.EqualTo(folders));
+        foreach (var name in folders)
+            Assert.That(sample.Scenarios.Where(d => d.Case == name).Select(d => d.OutcomeClass), Has.Some.StartsWith("oops@"), name);
+    }
+
     // Layouts no guest has run yet: the expected values come from reading 6.1's source, not from the model.
 
     [Test]
