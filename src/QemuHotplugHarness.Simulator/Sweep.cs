@@ -3,7 +3,7 @@ using static QemuHotplugHarness.Scenarios.Units;
 
 namespace QemuHotplugHarness.Simulator;
 
-/// <summary>One layout of a sweep: its unpatched and patched predictions.</summary>
+/// <summary>One layout of a sweep: its unpatched and patched predictions; FaultPfn is the seed's fault pfn, or the pfn whose struct page a case's reader read.</summary>
 public sealed record SweepResult(Scenario Scenario, Outcome Unpatched, Outcome Patched, int? OopsIteration, ulong? FaultPfn)
 {
     /// <summary>A layout reproduces the bug when the unpatched kernel oopses and the patched one stays clean.</summary>
