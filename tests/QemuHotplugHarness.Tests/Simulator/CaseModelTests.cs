@@ -162,6 +162,22 @@ public class CaseModelTests
         });
     }
 
+    [Test]
+    public void The_section_picture_shows_the_struct_pages_a_reader_meets()
+    {
+        // After the first destroy: remove_pfn_range_from_zone() poisoned namespace0.0's 16 MiB (sub-sections 32-39 of
+        // section 40, 0x144000000 on); boot RAM below it stays initialised for its boot zone.
+        var c = Load("kpageflags-subsection-validity");
+        var p = Predict(c, c.Cells!.Single(x => x.Kernel == KernelVariant.Patched));
+        var picture = p.Iterations[0].SharedSection;
+        Assert.Multiple(() =>
+        {
+            Assert.That(picture.Where(sub => sub.StructPages == StructPageState.Poisoned).Select(sub => sub.Index), Is.EqualTo(Enumerable.Range(32, 8)));
+            Assert.That(picture[0].StructPages, Is.EqualTo(StructPageState.Initialised));
+            Assert.That(picture[0].Zone, Is.EqualTo(PageZone.Boot));
+        });
+    }
+
     /// <summary>The command the console echoed last ("+ ndctl ..." with its quotes removed) before the first kernel line after QHH-ITER 1.</summary>
     private static string StepOfTheOops(string text)
     {
