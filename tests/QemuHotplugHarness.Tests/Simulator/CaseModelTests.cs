@@ -178,6 +178,24 @@ public class CaseModelTests
         });
     }
 
+    [Test]
+    public void The_kpageflags_window_of_the_case_is_the_one_its_notes_name()
+    {
+        // NOTES.md: "dd if=/proc/kpageflags of=/dev/null bs=262144 skip=40 count=1     # pfns 0x140000-0x147fff".
+        var step = CaseSteps.Parse(["dd", "if=/proc/kpageflags", "of=/dev/null", "bs=262144", "skip=40", "count=1"])!;
+        Assert.That((step.Kind, step.FirstPfn, step.EndPfn), Is.EqualTo((StepKind.ReadKpageflags, 0x140000UL, (ulong?)0x148000UL)));
+    }
+
+    [Test]
+    public void A_command_the_model_does_not_know_puts_the_case_outside_it()
+    {
+        var c = Load("kpageflags-subsection-validity");
+        var s = c.Scenario with { Workload = c.Scenario.Workload with { Iteration = [.. c.Scenario.Workload.Iteration!, ["dd", "if=/proc/kpagecount", "of=/dev/null"]] } };
+        Assert.That(ModelLimits.NotModelled(s, c.Model), Has.Some.Contains("'dd if=/proc/kpagecount of=/dev/null'"));
+        Assert.That(ModelLimits.NotModelled(c.Scenario, c.Model), Is.Empty);
+        Assert.That(ModelLimits.NotModelled(c.Scenario, c.Model! with { DebugVm = false }), Has.Some.Contains("CONFIG_DEBUG_VM"));
+    }
+
     /// <summary>The command the console echoed last ("+ ndctl ..." with its quotes removed) before the first kernel line after QHH-ITER 1.</summary>
     private static string StepOfTheOops(string text)
     {
