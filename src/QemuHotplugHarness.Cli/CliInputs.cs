@@ -48,8 +48,10 @@ public static class CliInputs
         [InputKind.Sample] = "--sample",
         [InputKind.Seed] = "--seed",
         [InputKind.Case] = "--case",
+        [InputKind.CasesDir] = "--cases",
         [InputKind.CompareInput] = "compare", // the BEFORE and AFTER arguments of qhh compare
         [InputKind.MarkdownFile] = "--markdown",
+        [InputKind.KnownIssues] = "--known-issues",
     };
 
     public static string Flag(InputKind input) => Names[input];

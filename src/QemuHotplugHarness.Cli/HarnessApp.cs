@@ -111,6 +111,8 @@ public static class HarnessApp
         CommandAppException usage => (ExitCode.BadInput, [OneLine(usage.Message) + " (see --help)"]),
         CheckFailedException => (ExitCode.CheckFailed, Lines(e.Message)),
         InfrastructureException => (ExitCode.Infrastructure, Lines(e.Message)),
+        // A build or apt step of the run's own inputs (QEMU, a kernel, the image) failed before anything was judged.
+        QemuHotplugHarness.Build.ToolFailedException => (ExitCode.SetupFailed, Lines(e.Message)),
         // reproduce says where its partial summary is; a plain cancellation says only that it was interrupted.
         OperationCanceledException c => (ExitCode.Interrupted, [c.Message.StartsWith("interrupted", StringComparison.Ordinal) ? c.Message : "interrupted"]),
         HarnessException => (ExitCode.Infrastructure, Lines(e.Message)), // the harness's own, e.g. a build tool that failed

@@ -70,7 +70,7 @@ public static class HtmlReport
          .Append(".map{display:flex;gap:1px;margin:2px 0}.map span{width:10px;height:14px;display:inline-block}.legend span{padding:0 6px;margin-right:6px;color:#fff}")
          .Append("</style></head><body>");
         h.Append("<h1>QemuHotplugHarness</h1><p id=\"change\">").Append(E(change.Subject)).Append(" <small>(").Append(E(change.TreeText)).Append(")</small></p>");
-        h.Append($"<div id=\"verdict\" class=\"verdict {(good ? "ok" : "bad")}\">verdict: {E(s.Verdict.Kebab())}</div>");
+        h.Append($"<div id=\"verdict\" class=\"verdict {(good ? "ok" : "bad")}\">verdict: {E(s.Verdict.Kebab())}{E(s.Also)}</div>");
         h.Append($"<p>started {s.StartedAt:u}, {s.Seconds:F0} s, accel {E(s.Accel?.Kebab() ?? "unknown")}{(s.Interrupted ? ", <b>interrupted</b>" : "")}</p>");
     }
 

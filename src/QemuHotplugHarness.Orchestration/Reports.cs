@@ -26,6 +26,32 @@ public sealed record Summary
     public Validation.ValidationInfo? Validation { get; init; }
     /// <summary>The cases run (reproduce of a case or a suite): each with its fix and verdict; the top-level verdict is the suite's.</summary>
     public IReadOnlyList<CaseSummary>? Cases { get; init; }
+    /// <summary>The cases of the plan that did not run (not applicable on the line, no fix, a broken private case), with why.</summary>
+    public IReadOnlyList<SkippedCase>? Skipped { get; init; }
+    /// <summary>What the run was asked to do: its shard and every cell × repeat of the whole plan (merge checks it arrived whole).</summary>
+    public ShardPlan? Plan { get; init; }
+    /// <summary>merge: the shards and planned cells that never arrived (null: nothing missing, or no plan to tell).</summary>
+    public MissingWork? Missing { get; init; }
+    /// <summary>The cells that could not be judged (infra-error, precondition-failed), said beside a finding that wins over them.</summary>
+    public IReadOnlyList<string>? Unjudged { get; init; }
+
+    /// <summary>The cells that could not be judged, by label (and #repeat beyond the first); null when every cell was judged.</summary>
+    public static IReadOnlyList<string>? UnjudgedOf(IReadOnlyList<SummaryCell> cells) =>
+        cells.Where(c => c.Result.Unjudged).Select(c => c.Repeat > 1 ? $"{c.Label}#{c.Repeat}" : c.Label).ToList() is { Count: > 0 } l ? l : null;
+
+    /// <summary>"; also: 1 cell(s) not judged (…); shard 2/2 missing" when the verdict does not already say it, else "".</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string Also
+    {
+        get
+        {
+            var parts = new List<string>();
+            if (Unjudged is { Count: > 0 } u && Verdict != Verdict.InfraError)
+                parts.Add($"{u.Count} cell(s) not judged (infra-error): {string.Join(", ", u.Take(8))}{(u.Count > 8 ? ", …" : "")}");
+            if (Missing is { Any: true } m && Verdict != Verdict.Incomplete) parts.Add("incomplete: " + m.Describe());
+            return parts.Count == 0 ? "" : "; also: " + string.Join("; ", parts);
+        }
+    }
 }
 
 /// <summary>One cell of summary.json.</summary>

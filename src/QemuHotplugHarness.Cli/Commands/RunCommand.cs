@@ -75,12 +75,7 @@ public class GuestSettings : ScenarioSettings
     /// The kernel line whose fix a case's kernels are built with: --kernel-line; else, for --kernel-src, the line the
     /// tree's Makefile version belongs to (a 7.x tree takes the latest line's port); else the default line.
     /// </summary>
-    public string EffectiveKernelLine()
-    {
-        if (KernelLine is not null) return RepoLayout.Discover().Lines().Get(KernelLine).Name; // an unknown line: exit 2 naming the lines
-        if (KernelSrc is null || LinuxVersion.TryParse(KernelTree.KernelVersion(KernelSrc)) is not { } version) return KernelSources.DefaultKernelLine;
-        return RepoLayout.Discover().Lines().ForVersion(version)?.Name ?? KernelSources.DefaultKernelLine;
-    }
+    public string EffectiveKernelLine() => RepoLayout.Discover().Lines().Resolve(KernelLine, KernelSrc).Name;
 
     /// <summary>Checks what can be checked before anything is built: a named kernel must be registered.</summary>
     public KernelSources ValidatedSources(Scenario scenario)

@@ -39,7 +39,11 @@ public sealed class Validator(ICellObserver observer, ILogger log)
     {
         var run = new RunArtifacts(artifacts);
         var plan = scenarios.Select(d => new WorkItem(new Cell(d.Name, d.Scenario), 1, d.Name)).ToList();
-        var state = new RunState(run, shard, Change, plan) { Kind = RunKind.Validate, Validation = sample.Info };
+        var state = new RunState(run, shard, Change, plan)
+        {
+            Kind = RunKind.Validate, Validation = sample.Info,
+            Plan = ShardPlan.Of(sample.Scenarios.Select(d => new Cell(d.Name, d.Scenario)).ToList(), 1, shard),
+        };
         try
         {
             foreach (var d in scenarios.DistinctBy(d => (d.Scenario.Qemu, d.Scenario.Kernel.Variant)))

@@ -153,7 +153,7 @@ public class BadInputTableTests
         Case(["scan", "{in}/logs"], "{in}/logs: a folder, not a log file"),
         Case(["scan"], "Command 'scan' is missing required argument 'FILE'"),
         // merge
-        Case(["merge", "/nonexistent/shard1"], "merge /nonexistent/shard1: has no summary.json"),
+        Case(["merge", "/nonexistent/shard1"], "merge /nonexistent/shard1: no such file or folder"),
         Case(["merge", "{in}/shard-without-summary"], "merge {in}/shard-without-summary: has no summary.json"),
         Case(["merge", "{in}/shard-broken"], "merge {in}/shard-broken: its summary.json is not a summary"),
         // bench and the command line itself

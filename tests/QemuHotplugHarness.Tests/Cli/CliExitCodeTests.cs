@@ -28,7 +28,7 @@ public class CliExitCodeTests
     [TestCase(new[] { "run", "--kernel-image", "bzImage" }, "qhh: --kernel-image bzImage: use NAME=PATH")]
     [TestCase(new[] { "run", "--accel", "warp" }, "qhh: --accel warp: unknown value (use auto, kvm or tcg)")]
     [TestCase(new[] { "build", "kernel", "--variant", "both-ish" }, "qhh: --variant both-ish: unknown value (use unpatched, patched or both)")]
-    [TestCase(new[] { "merge", "/nonexistent/shard1" }, "qhh: merge /nonexistent/shard1: has no summary.json")]
+    [TestCase(new[] { "merge", "/nonexistent/shard1" }, "qhh: merge /nonexistent/shard1: no such file or folder")]
     [TestCase(new[] { "validate", "--sample", "0" }, "qhh: --sample 0: must be between 1 and 1000")]
     [TestCase(new[] { "validate", "--jobs", "0" }, "qhh: --jobs 0: at least 1")]
     [TestCase(new[] { "validate", "--shard", "0/2" }, "qhh: --shard 0/2: use k/n with 1 <= k <= n")]
@@ -101,7 +101,7 @@ public class CliExitCodeTests
         new object[] { new BadInputException(InputKind.SshPort, "22", "port is busy on 127.0.0.1"), ExitCode.BadInput, "--ssh-port 22: port is busy on 127.0.0.1" },
         new object[] { new CheckFailedException("2 cells mismatch"), ExitCode.CheckFailed, "2 cells mismatch" },
         new object[] { new InfrastructureException("QMP: QEMU closed the socket"), ExitCode.Infrastructure, "QMP: QEMU closed the socket" },
-        new object[] { new ToolFailedException("make bzImage", "/usr/bin/make", 2, "Error 2", "make.log"), ExitCode.Infrastructure, "make bzImage: make failed with exit code 2: Error 2 (log: make.log)" },
+        new object[] { new ToolFailedException("make bzImage", "/usr/bin/make", 2, "Error 2", "make.log"), ExitCode.SetupFailed, "make bzImage: make failed with exit code 2: Error 2 (log: make.log)" },
         new object[] { new OperationCanceledException(), ExitCode.Interrupted, "interrupted" },
         new object[] { new OperationCanceledException("interrupted; partial summary written to artifacts/x"), ExitCode.Interrupted, "interrupted; partial summary written to artifacts/x" },
         new object[] { new InvalidOperationException("boom"), ExitCode.Infrastructure, "internal error: InvalidOperationException: boom" },
