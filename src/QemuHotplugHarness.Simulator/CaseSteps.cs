@@ -63,21 +63,22 @@ public static class CaseSteps
 
     private static CaseStep? Create(IReadOnlyList<string> options, string text)
     {
-        var step = new CaseStep(StepKind.CreateNamespace, text);
+        CaseStep? step = new CaseStep(StepKind.CreateNamespace, text);
         foreach (var o in options)
-        {
-            var (key, value) = o.Split('=', 2) is [var k, var v] ? (k, v) : (o, "");
-            step = key switch
-            {
-                "--mode" or "-m" when value is "devdax" or "fsdax" => step with { Mode = value == "devdax" ? NamespaceMode.Devdax : NamespaceMode.Fsdax },
-                "--map" or "-M" when value is "dev" or "mem" => step with { Map = value == "dev" ? MemmapLocation.Device : MemmapLocation.Memory },
-                "--size" or "-s" when ByteSize.TryParse(value, out var size) => step with { Size = size },
-                _ => null!,
-            };
-            if (step is null) return null;
-        }
-        return step.Size is null ? null : step;
+            step = step is null ? null : Option(step, o);
+        return step?.Size is null ? null : step;
     }
+
+    /// <summary>One create-namespace option (--mode, --map, --size, each as name=value); null for any other.</summary>
+    private static CaseStep? Option(CaseStep step, string option) => option.Split('=', 2) switch
+    {
+        ["--mode" or "-m", "devdax"] => step with { Mode = NamespaceMode.Devdax },
+        ["--mode" or "-m", "fsdax"] => step with { Mode = NamespaceMode.Fsdax },
+        ["--map" or "-M", "dev"] => step with { Map = MemmapLocation.Device },
+        ["--map" or "-M", "mem"] => step with { Map = MemmapLocation.Memory },
+        ["--size" or "-s", var size] when ByteSize.TryParse(size, out var bytes) => step with { Size = bytes },
+        _ => null,
+    };
 
     private static CaseStep? Kpageflags(IReadOnlyList<string> operands, string text)
     {

@@ -60,7 +60,13 @@ public static class CaseWorkload
         if (detail == PredictionDetail.Outcome) return iteration;
         var section = Sparsemem.SectionOf(region.Start) * Sparsemem.PagesPerSection;
         events.Add($"struct pages of section {section / Sparsemem.PagesPerSection}: {kernel.Memmap.Describe(section, section + Sparsemem.PagesPerSection)}");
-        return iteration with { SharedSection = Predictor.Snapshot(kernel.Sparse, region) };
+        return iteration with { SharedSection = Predictor.Snapshot(kernel.Sparse, region).Select(sub => WithStructPages(sub, kernel.Memmap)).ToList() };
+    }
+
+    private static SubsectionSnapshot WithStructPages(SubsectionSnapshot sub, Memmap memmap)
+    {
+        var (state, zone) = memmap.Worst(sub.Range.Start / Page, sub.Range.End / Page);
+        return sub with { StructPages = state, Zone = state == StructPageState.Initialised ? zone : null };
     }
 
     private static Prediction Oops(Prediction prediction, List<string> explanation, MemmapOops oops, int iteration, CaseStep step)

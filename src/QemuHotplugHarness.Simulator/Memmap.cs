@@ -41,6 +41,18 @@ public sealed class Memmap
         return new PfnRun(pfn, pfn + 1, StructPageState.Uninitialised, PageZone.None);
     }
 
+    /// <summary>
+    /// What a reader would meet in [start, end): poisoned if any struct page is, else uninitialised if any is, else
+    /// initialised (with the zone of the first page).
+    /// </summary>
+    public (StructPageState State, PageZone Zone) Worst(ulong start, ulong end)
+    {
+        var pages = Boundaries(start, end).Append(start).Select(At).ToList();
+        foreach (var state in new[] { StructPageState.Poisoned, StructPageState.Uninitialised })
+            if (pages.Any(p => p.State == state)) return (state, PageZone.None);
+        return (StructPageState.Initialised, At(start).Zone);
+    }
+
     /// <summary>Every pfn in (start, end) where one run ends and the next begins.</summary>
     public IEnumerable<ulong> Boundaries(ulong start, ulong end)
     {

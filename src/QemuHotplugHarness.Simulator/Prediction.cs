@@ -37,7 +37,14 @@ public sealed record SubsectionSnapshot(
     int Index,
     [property: JsonConverter(typeof(IomemRangeJsonConverter))] AddressRange Range,
     SubsectionOwner Owner,
-    VmemmapPageState Vmemmap);
+    VmemmapPageState Vmemmap)
+{
+    /// <summary>A case's workload: what a reader meets in the sub-section's struct pages (poisoned wins over uninitialised over initialised); null for the seed's loop.</summary>
+    public StructPageState? StructPages { get; init; }
+
+    /// <summary>The zone of the sub-section's struct pages when all are initialised.</summary>
+    public PageZone? Zone { get; init; }
+}
 
 public sealed record IterationPrediction
 {

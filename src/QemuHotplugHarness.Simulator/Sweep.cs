@@ -3,7 +3,7 @@ using static QemuHotplugHarness.Scenarios.Units;
 
 namespace QemuHotplugHarness.Simulator;
 
-/// <summary>One layout of a sweep: its unpatched and patched predictions.</summary>
+/// <summary>One layout of a sweep: its unpatched and patched predictions; FaultPfn is the seed's fault pfn, or the pfn whose struct page a case's reader read.</summary>
 public sealed record SweepResult(Scenario Scenario, Outcome Unpatched, Outcome Patched, int? OopsIteration, ulong? FaultPfn)
 {
     /// <summary>A layout reproduces the bug when the unpatched kernel oopses and the patched one stays clean.</summary>
@@ -51,6 +51,19 @@ public static class Sweep
     }
 
     /// <summary>Both variants of every layout, in the layouts' order (predicted in parallel: the simulator is pure).</summary>
+    /// <summary>The namespace mode of the reconfigure loop, and of every create-namespace of a case's own workload.</summary>
+    public static Scenario WithMode(Scenario s, NamespaceMode mode)
+    {
+        var workload = s.Workload with { Mode = mode };
+        if (s.Workload.IsCustom)
+            workload = workload with
+            {
+                Iteration = s.Workload.Iteration!.Select(argv => (IReadOnlyList<string>)argv
+                    .Select(a => a.StartsWith("--mode=", StringComparison.Ordinal) ? "--mode=" + mode.Kebab() : a).ToList()).ToList(),
+            };
+        return s with { Workload = workload };
+    }
+
     public static IEnumerable<SweepResult> Run(IEnumerable<Scenario> layouts, Scenarios.Cases.CaseModel? model = null) =>
         layouts.AsParallel().AsOrdered().Select(s => One(s, model));
 

@@ -36,14 +36,14 @@ public sealed class PredictCommand : Command<PredictCommand.Settings>
         return 0;
     }
 
-    /// <summary>Each cell of a case: its prediction, and beside it what a real guest showed (the cell's "expect").</summary>
+    /// <summary>Each cell of a case: its prediction, and beside it the cell's "expect" (written from the case's real-guest runs).</summary>
     private static void PrintCells(Case c, IReadOnlyList<CaseCell> cells, Scenario scenario)
     {
         Console.WriteLine($"Cells of {c.Name} (kernel line {scenario.Kernel.Line ?? CaseWorkload.DefaultLine}):");
         foreach (var cell in cells)
         {
             var p = Predictor.Predict(scenario.WithQemu(cell.Qemu).WithKernel(cell.Kernel).WithPse(cell.Pse), c.Model);
-            var observed = cell.Expect is { } e ? $"; observed on a real guest: {e.Describe()}" : "";
+            var observed = cell.Expect is { } e ? $"; case.json expects (from its real-guest runs): {e.Describe()}" : "";
             Console.WriteLine($"  {cell.Name}: {Describe(p)}{observed}");
         }
     }

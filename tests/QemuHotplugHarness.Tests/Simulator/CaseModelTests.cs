@@ -117,6 +117,18 @@ public class CaseModelTests
             Has.Some.StartsWith("title:"));
     }
 
+    [Test]
+    public void A_draw_over_every_case_covers_every_case_of_the_repository_with_an_oops_of_each()
+    {
+        var cases = SuiteCases.Library(RepoLayout.Discover()).LoadAll();
+        var spaces = cases.Select(c => new QemuHotplugHarness.Orchestration.Validation.ValidationSpace { Base = c.Scenario, Case = c.Name, Model = c.Model }).ToList();
+        var sample = QemuHotplugHarness.Orchestration.Validation.ValidationDraw.DrawEveryCase(spaces, 4 * cases.Count, seed: 1);
+        var folders = Directory.GetDirectories(Path.Combine(RepoLayout.Discover().Root, "cases")).Select(Path.GetFileName).Order().ToList();
+        Assert.That(sample.Scenarios.Select(d => d.Case).Distinct().Order(), Is.EqualTo(folders));
+        foreach (var name in folders)
+            Assert.That(sample.Scenarios.Where(d => d.Case == name).Select(d => d.OutcomeClass), Has.Some.StartsWith("oops@"), name);
+    }
+
     // Layouts no guest has run yet: the expected values come from reading 6.1's source, not from the model.
 
     [Test]
@@ -148,6 +160,40 @@ public class CaseModelTests
             var p = Predictor.Predict(Own(memunmap), memunmap.Model);
             Assert.That((p.Outcome, p.OopsIteration, p.OopsPfn), Is.EqualTo((Outcome.Oops, (int?)1, (ulong?)0x140000UL)));
         });
+    }
+
+    [Test]
+    public void The_section_picture_shows_the_struct_pages_a_reader_meets()
+    {
+        // After the first destroy: remove_pfn_range_from_zone() poisoned namespace0.0's 16 MiB (sub-sections 32-39 of
+        // section 40, 0x144000000 on); boot RAM below it stays initialised for its boot zone.
+        var c = Load("kpageflags-subsection-validity");
+        var p = Predict(c, c.Cells!.Single(x => x.Kernel == KernelVariant.Patched));
+        var picture = p.Iterations[0].SharedSection;
+        Assert.Multiple(() =>
+        {
+            Assert.That(picture.Where(sub => sub.StructPages == StructPageState.Poisoned).Select(sub => sub.Index), Is.EqualTo(Enumerable.Range(32, 8)));
+            Assert.That(picture[0].StructPages, Is.EqualTo(StructPageState.Initialised));
+            Assert.That(picture[0].Zone, Is.EqualTo(PageZone.Boot));
+        });
+    }
+
+    [Test]
+    public void The_kpageflags_window_of_the_case_is_the_one_its_notes_name()
+    {
+        // NOTES.md: "dd if=/proc/kpageflags of=/dev/null bs=262144 skip=40 count=1     # pfns 0x140000-0x147fff".
+        var step = CaseSteps.Parse(["dd", "if=/proc/kpageflags", "of=/dev/null", "bs=262144", "skip=40", "count=1"])!;
+        Assert.That((step.Kind, step.FirstPfn, step.EndPfn), Is.EqualTo((StepKind.ReadKpageflags, 0x140000UL, (ulong?)0x148000UL)));
+    }
+
+    [Test]
+    public void A_command_the_model_does_not_know_puts_the_case_outside_it()
+    {
+        var c = Load("kpageflags-subsection-validity");
+        var s = c.Scenario with { Workload = c.Scenario.Workload with { Iteration = [.. c.Scenario.Workload.Iteration!, ["dd", "if=/proc/kpagecount", "of=/dev/null"]] } };
+        Assert.That(ModelLimits.NotModelled(s, c.Model), Has.Some.Contains("'dd if=/proc/kpagecount of=/dev/null'"));
+        Assert.That(ModelLimits.NotModelled(c.Scenario, c.Model), Is.Empty);
+        Assert.That(ModelLimits.NotModelled(c.Scenario, c.Model! with { DebugVm = false }), Has.Some.Contains("CONFIG_DEBUG_VM"));
     }
 
     /// <summary>The command the console echoed last ("+ ndctl ..." with its quotes removed) before the first kernel line after QHH-ITER 1.</summary>
