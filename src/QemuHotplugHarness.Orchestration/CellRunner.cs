@@ -272,7 +272,8 @@ public sealed class ArtifactRecorder(CellArtifacts files) : IWorkloadRecorder, I
 
     public async Task StepAsync(WorkloadStep step, GuestCommandResult r, CancellationToken ct)
     {
-        var exit = r.ExitCode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? (r.TimedOut ? "timeout" : "none");
+        var exit = r.ExitCode?.ToString(System.Globalization.CultureInfo.InvariantCulture)
+                   ?? (r.Signal is { } signal ? $"none (killed by SIG{signal})" : r.TimedOut ? "timeout" : "none");
         try
         {
             await _ndctl.WriteLineAsync($"### {step.Name}: {r.Command}\n# exit {exit} after {r.Seconds:F2} s\n{r.Stdout}{r.Stderr}".AsMemory(), ct);
