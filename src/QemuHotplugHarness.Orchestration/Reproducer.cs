@@ -65,19 +65,8 @@ public sealed class Reproducer(BuildContext ctx, InputsResolver inputs, ILogger 
     {
         var run = new RunArtifacts(artifacts);
         var state = new RunState(run, shard, Change, work) { Cases = Cases, Skipped = Skipped, Plan = WholePlan, Kcidb = Kcidb };
-        try
-        {
-            await BuildAllAsync(work, progress, ct);
-            await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = EffectiveJobs(Jobs, log), CancellationToken = ct },
-                async (item, token) => state.Add(await RunCellAsync(item, run, options, progress, token)));
-        }
-        catch (OperationCanceledException)
-        {
-            state.Interrupted = true;
-        }
-        var summary = state.Write(final: true);
-        if (state.Interrupted) throw new OperationCanceledException("interrupted; partial summary written to " + artifacts);
-        return summary;
+        return await RunEngine.ExecuteAsync(state, work, EffectiveJobs(Jobs, log), token => BuildAllAsync(work, progress, token),
+            (item, token) => RunCellAsync(item, run, options, progress, token), artifacts, ct);
     }
 
     /// <summary>Builds first (cached), so cell times are guest times.</summary>

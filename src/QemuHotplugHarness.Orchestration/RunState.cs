@@ -93,3 +93,29 @@ public sealed class RunState(RunArtifacts run, string? shard, ChangeUnderTest ch
 
     private int Order(SummaryCell c) => plan.ToList().FindIndex(w => w.Cell.Name == c.Name && w.Cell.Case == c.Case && w.Repeat == c.Repeat);
 }
+
+/// <summary>
+/// The one skeleton of every run (reproduce, validate, soak's runs): build what it boots, then its cells side by side,
+/// each result into the state as it comes (summary.json rewritten each time, so nothing is lost on a crash); an
+/// interrupt writes the partial summary and says where.
+/// </summary>
+public static class RunEngine
+{
+    public static async Task<Summary> ExecuteAsync<T>(RunState state, IReadOnlyList<T> items, int jobs, Func<CancellationToken, Task> prepare,
+        Func<T, CancellationToken, Task<SummaryCell>> runOne, string artifacts, CancellationToken ct)
+    {
+        try
+        {
+            await prepare(ct);
+            await Parallel.ForEachAsync(items, new ParallelOptions { MaxDegreeOfParallelism = jobs, CancellationToken = ct },
+                async (item, token) => state.Add(await runOne(item, token)));
+        }
+        catch (OperationCanceledException)
+        {
+            state.Interrupted = true;
+        }
+        var summary = state.Write(final: true);
+        if (state.Interrupted) throw new OperationCanceledException("interrupted; partial summary written to " + artifacts);
+        return summary;
+    }
+}
