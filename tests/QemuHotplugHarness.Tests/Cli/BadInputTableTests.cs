@@ -151,7 +151,7 @@ public class BadInputTableTests
         // scan
         Case(["scan", "/nonexistent/console.log"], "/nonexistent/console.log: no such file"),
         Case(["scan", "{in}/logs"], "{in}/logs: a folder, not a log file"),
-        Case(["scan"], "Command 'scan' is missing required argument 'FILE'"),
+        Case(["scan"], "Command 'scan' is missing required argument 'FILE...'"),
         Case(["merge"], "Command 'merge' is missing required argument 'DIR...'"),
         // merge
         Case(["merge", "/nonexistent/shard1"], "merge /nonexistent/shard1: no such file or folder"),
