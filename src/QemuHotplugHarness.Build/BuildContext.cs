@@ -4,11 +4,10 @@ using Serilog;
 
 namespace QemuHotplugHarness.Build;
 
-/// <summary>Where the harness's own inputs live (qemu-patches/, kernel-patches/, images/).</summary>
+/// <summary>Where the harness's own inputs live (qemu-patches/, images/, kernel-lines/, cases/, defaults.json).</summary>
 public sealed record RepoLayout(string Root)
 {
     public string QemuPatches => Path.Combine(Root, "qemu-patches");
-    public string KernelPatches => Path.Combine(Root, "kernel-patches");
     public string KernelConfigFragment => Path.Combine(Root, "images", "kernel", "hotplug.config");
     /// <summary>Config fragments the cases name (images/kernel/fragments/NAME.config): written once, shared.</summary>
     public string ConfigFragments => Path.Combine(Root, "images", "kernel", "fragments");
