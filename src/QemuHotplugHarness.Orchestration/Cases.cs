@@ -36,12 +36,12 @@ public static class SuiteCases
     private static IReadOnlyCollection<string> LineNames(RepoLayout repo) => repo.Lines().All.Select(l => l.Name).ToList();
 
     /// <summary>
-    /// A case's cells: the seed's five-cell matrix (predicted) when it names none, else its own, each with its expectation
+    /// A case's cells, as its case.json names them, each with its expectation
     /// when not modelled.
     /// </summary>
     public static IReadOnlyList<Cell> Cells(Case c, Scenario b, KernelRecipe recipe)
     {
-        if (c.Cells is null) return Matrix.Default(b).Select(cell => Tag(cell, c, null, recipe)).ToList();
+        if (c.Cells is null) throw new InfrastructureException($"case {c.Name}: no cells (every case names its cells in case.json)");
         return c.Cells.Select(cc =>
             Tag(new Cell(cc.Name, b.WithQemu(cc.Qemu).WithKernel(cc.Kernel).WithPse(cc.Pse).WithName(cc.Name)), c, cc.Expect, recipe)).ToList();
     }

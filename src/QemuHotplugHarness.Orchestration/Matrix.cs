@@ -35,16 +35,6 @@ public sealed record Cell(string Name, Scenario Scenario)
 
 public static class Matrix
 {
-    /// <summary>The seed's five cells: stock QEMU rejects; unpatched + PSE off oopses; the rest stay clean.</summary>
-    public static IReadOnlyList<Cell> Default(Scenario b) =>
-    [
-        new("stock-qemu-unpatched-pse-off", b.WithQemu(QemuFlavour.Stock).WithKernel(KernelVariant.Unpatched).WithPse(false)),
-        new("unpatched-pse-off", b.WithQemu(QemuFlavour.Patched).WithKernel(KernelVariant.Unpatched).WithPse(false)),
-        new("unpatched-pse-on", b.WithQemu(QemuFlavour.Patched).WithKernel(KernelVariant.Unpatched).WithPse(true)),
-        new("patched-pse-off", b.WithQemu(QemuFlavour.Patched).WithKernel(KernelVariant.Patched).WithPse(false)),
-        new("patched-pse-on", b.WithQemu(QemuFlavour.Patched).WithKernel(KernelVariant.Patched).WithPse(true)),
-    ];
-
     /// <summary>
     /// The bisect cell: the user's tree as it is (built as the "patched" kernel, nothing applied) on patched QEMU with
     /// PSE off, where a tree without the fix oopses. Clean is good, an oops is bad.

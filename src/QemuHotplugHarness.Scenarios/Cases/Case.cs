@@ -31,7 +31,7 @@ public sealed record CaseCell(string Name, KernelVariant Kernel, bool Pse, QemuF
 
 /// <summary>
 /// A regression case read from <c>cases/NAME/case.json</c>: the fix, its patch per kernel line, config beyond the
-/// harness's fragment, the base scenario (with the case's workload steps, if any), its cells (null = the seed's
+/// harness's fragment, the base scenario (with the case's workload steps, if any), its cells (null only while loading failed; the seed's
 /// five-cell matrix, predicted by the simulator) and whether the simulator models it.
 /// </summary>
 public sealed record Case

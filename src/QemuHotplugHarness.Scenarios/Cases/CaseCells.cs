@@ -10,7 +10,7 @@ internal static class CaseCells
         if (e.ValueKind != JsonValueKind.Array || e.GetArrayLength() == 0)
         {
             r.Problem("cells", e.ValueKind == JsonValueKind.Array
-                ? "no cells (leave \"cells\" out for the seed's five-cell matrix)"
+                ? "no cells (a case names each cell it runs)"
                 : $"must be an array, not {CaseReader.Kind(e)}");
             return null;
         }

@@ -76,10 +76,9 @@ public static partial class CaseLoader
         var model = modelField is { } m ? CaseModelReader.Read(m, config ?? [], r) : null;
         if (modelled == true && workload is not null && modelField is null)
             r.Problem("workload", "a case's own workload is modelled only with a \"model\" (the check its fix adds); else \"modelled\": false");
-        var cellsField = r.Field(root, "", "cells", required: false);
+        var cellsField = r.Field(root, "", "cells", required: true); // every case names its cells, the seed's too
         // A modelled case with a model may keep each cell's "expect": what a real guest showed, the oracle the prediction is tested against.
         var cells = cellsField is { } cs ? CaseCells.Read(cs, (modelled ?? true) && modelField is null, r) : null;
-        if (modelled == false && cellsField is null) r.Problem("cells", "missing (a case outside the simulator needs cells with expectations)");
         var scenario = ReadScenario(root, name ?? folderName, workload, r, display);
         if (name is null || summary is null || fix is null || lines is null || config is null || modelled is null || scenario is null) return null;
         if (modelField is not null && model is null) return null;

@@ -212,7 +212,7 @@ public class KernelTreeUnitTests
         var commit = "0123456789abcdef0123456789abcdef01234567";
         var tree = new TreeIdentity(TreeKind.Git, "linux", null, "/src/linux", "https://git.example.org/linux.git", commit, Dirty: true);
         var change = ChangeUnderTest.Of([patch], tree);
-        var cell = Matrix.Default(Scenario.Seed)[1];
+        var cell = SeedMatrix.Cells(Scenario.Seed)[1];
         var p = Predictor.Predict(cell.Scenario);
         var o = SeedObservations.Of(cell.Name);
         var summary = new Summary

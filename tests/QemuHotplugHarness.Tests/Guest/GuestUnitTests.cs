@@ -198,7 +198,7 @@ public class GuestUnitTests
 
     /// <summary>The default matrix judged on observations written in the test; the predictions are the judge's input.</summary>
     private static List<CellResult> Judged(Func<string, Observation> observe) =>
-        Matrix.Default(Scenario.Seed).Select(c =>
+        SeedMatrix.Cells(Scenario.Seed).Select(c =>
         {
             var p = Predictor.Predict(c.Scenario);
             var o = observe(c.Name);
@@ -254,7 +254,7 @@ public class GuestUnitTests
     [Test]
     public void Shards_partition_the_matrix()
     {
-        var cells = Matrix.Default(Scenario.Seed);
+        var cells = SeedMatrix.Cells(Scenario.Seed);
         var all = Matrix.Shard(cells, 2, null);
         var parts = Enumerable.Range(1, 3).SelectMany(k => Matrix.Shard(cells, 2, $"{k}/3")).ToList();
         Assert.That(parts, Is.EquivalentTo(all));

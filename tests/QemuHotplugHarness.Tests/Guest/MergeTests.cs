@@ -53,7 +53,7 @@ public class MergeTests
     private string WriteShard(string shard, int repeat, Func<string, int, Observation>? observe = null, string? name = null)
     {
         observe ??= (cell, _) => SeedObservations.Of(cell);
-        var cells = Matrix.Default(Scenario.Seed);
+        var cells = SeedMatrix.Cells(Scenario.Seed);
         var dir = Path.Combine(_root, name ?? "shard-" + shard.Replace('/', '-'));
         var work = Reproducer.Plan(Matrix.Shard(cells, repeat, shard));
         var state = new RunState(new RunArtifacts(dir), shard, Change([]), work) { Plan = ShardPlan.Of(cells, repeat, shard) };
@@ -149,7 +149,7 @@ public class MergeTests
     [Category("HostTools")] // headless Chromium
     public async Task Report_html_renders_in_chromium_with_the_verdict_visible()
     {
-        Reports.WriteAll(new RunArtifacts(_root), SummaryOf(Matrix.Shard(Matrix.Default(Scenario.Seed), 1, null)), Change([]));
+        Reports.WriteAll(new RunArtifacts(_root), SummaryOf(Matrix.Shard(SeedMatrix.Cells(Scenario.Seed), 1, null)), Change([]));
         var (dom, screenshot) = await HeadlessChromium.RenderAsync(Path.Combine(_root, "report.html"));
         Assert.That(dom, Does.Contain("verdict: patch-fixes"));
         Assert.That(dom, Does.Contain("unpatched-pse-off"));
@@ -160,7 +160,7 @@ public class MergeTests
     public void Kcidb_json_validates_and_a_broken_one_does_not()
     {
         var seedFix = Path.Combine(QemuHotplugHarness.Build.RepoLayout.Discover().Root, "cases", "early-section-memmap", "fix-6.1.patch");
-        Reports.WriteAll(new RunArtifacts(_root), SummaryOf(Matrix.Shard(Matrix.Default(Scenario.Seed), 1, null)), Change([seedFix]));
+        Reports.WriteAll(new RunArtifacts(_root), SummaryOf(Matrix.Shard(SeedMatrix.Cells(Scenario.Seed), 1, null)), Change([seedFix]));
         var kcidb = Path.Combine(_root, "kcidb.json");
         Assert.That(KcidbSchema.Errors(kcidb), Is.Empty);
         var broken = Path.Combine(_root, "broken-kcidb.json");
@@ -171,7 +171,7 @@ public class MergeTests
     [Test]
     public void Merging_two_shards_gives_the_unsharded_summary()
     {
-        var cells = Matrix.Default(Scenario.Seed);
+        var cells = SeedMatrix.Cells(Scenario.Seed);
         var whole = SummaryOf(Matrix.Shard(cells, 2, null));
         var dirs = WriteShards(new[] { "1/2", "2/2" }.Select(shard => SummaryOf(Matrix.Shard(cells, 2, shard))));
         var merged = Merge.Run(dirs, Path.Combine(_root, "merged"));
@@ -194,7 +194,7 @@ public class MergeTests
     [Test]
     public void A_shard_holding_a_patched_cell_that_oopsed_turns_the_merged_verdict()
     {
-        var cells = Matrix.Default(Scenario.Seed);
+        var cells = SeedMatrix.Cells(Scenario.Seed);
         Observation Seen(string name, int repeat) =>
             name == "patched-pse-off" && repeat == 2 ? SeedObservations.OopsAtIteration2() : SeedObservations.Of(name);
         var shards = new[] { "1/2", "2/2" }.Select(shard => SummaryOf(Matrix.Shard(cells, 2, shard), Seen)).ToList();

@@ -23,7 +23,7 @@ public class SuiteMergeTests
     /// <summary>Shard k of 2 of a suite of two cases, each the seed's matrix; case-b's patched-pse-off oopses when <paramref name="brokenB"/>.</summary>
     private string Shard(int k, bool brokenB)
     {
-        var cells = Infos.SelectMany(i => Matrix.Default(Scenario.Seed).Select(c => c with { Case = i.Name })).ToList();
+        var cells = Infos.SelectMany(i => SeedMatrix.Cells(Scenario.Seed).Select(c => c with { Case = i.Name })).ToList();
         var mine = Reproducer.Plan(Matrix.Shard(cells, 1, $"{k}/2"), caseFolders: true).Select(w =>
         {
             var p = w.Cell.Predict();

@@ -32,7 +32,7 @@ public class RealGuestTests
         using var cts = new CancellationTokenSource(Budget);
         var ctx = BuildContext.Create(_log, _artifacts);
         var inputs = new InputsResolver(ctx, KernelSources.Default);
-        var work = Reproducer.Plan(Matrix.Shard(Matrix.Default(Scenario.Seed), 1, null));
+        var work = Reproducer.Plan(Matrix.Shard(SeedMatrix.Cells(Scenario.Seed), 1, null));
         _summary = await new Reproducer(ctx, inputs, _log).RunAsync(work, _artifacts, new RunOptions { Accel = AccelChoice.Auto }, null,
             (cell, state) => TestContext.Progress.WriteLine($"  [{cell}] {state}"), cts.Token);
     }

@@ -67,7 +67,7 @@ public class SnapshotGuestTests() : RealGuestFixture("snapshots")
     {
         using var cts = new CancellationTokenSource(Budget);
         var artifacts = Path.Combine(Dir, "cold-matrix");
-        var work = Reproducer.Plan(Matrix.Shard(Matrix.Default(Scenario.Seed), 1, null));
+        var work = Reproducer.Plan(Matrix.Shard(SeedMatrix.Cells(Scenario.Seed), 1, null));
         var summary = await new Reproducer(Ctx, Inputs, Log).RunAsync(work, artifacts, new RunOptions { Accel = AccelChoice.Tcg, Snapshots = false }, null,
             (cell, state) => TestContext.Progress.WriteLine($"  [{cell}] {state}"), cts.Token);
         Assert.Multiple(() =>

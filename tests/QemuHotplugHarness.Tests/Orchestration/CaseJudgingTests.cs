@@ -107,6 +107,8 @@ public class CaseJudgingTests
         Name = "early-section-memmap", Folder = "/nowhere", Summary = "s",
         Fix = new CaseFix("mm/sparse: never partially remove memmap for early section", "ef69bc9f68de", null, null, null),
         Lines = new Dictionary<string, CaseLine>(), Scenario = Scenario.Seed, Modelled = true,
+        Cells = SeedMatrix.Cells(Scenario.Seed)
+            .Select(c => new CaseCell(c.Name, c.Scenario.Kernel.Variant, c.Scenario.Cpu.Pse, c.Scenario.Qemu, null)).ToList(),
     };
 
     [Test]

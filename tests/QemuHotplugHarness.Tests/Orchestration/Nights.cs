@@ -19,7 +19,7 @@ public static class Nights
     {
         observe ??= (name, _) => SeedObservations.Of(name);
         var b = line is null ? Scenario.Seed : Scenario.Seed with { Kernel = Scenario.Seed.Kernel with { Line = line } };
-        return Matrix.Shard(Matrix.Default(b).Select(c => c with { Case = caseName }).ToList(), repeat, null)
+        return Matrix.Shard(SeedMatrix.Cells(b).Select(c => c with { Case = caseName }).ToList(), repeat, null)
             .Select(w => (w.Cell, w.Repeat, observe(w.Cell.Name, w.Repeat))).ToList();
     }
 
@@ -48,7 +48,7 @@ public static class Nights
     public static string WriteShard(string dir, string shard, int repeat = 1, Func<string, int, Observation>? observe = null)
     {
         observe ??= (cell, _) => SeedObservations.Of(cell);
-        var cells = Matrix.Default(Scenario.Seed);
+        var cells = SeedMatrix.Cells(Scenario.Seed);
         var work = Reproducer.Plan(Matrix.Shard(cells, repeat, shard));
         var state = new RunState(new RunArtifacts(dir), shard, ChangeUnderTest.FromPatches([], "linux-source-6.1"), work)
         {

@@ -93,7 +93,7 @@ public class OutputContractTests
 
     private static SummaryCell JudgedCell(Observation o)
     {
-        var cell = QemuHotplugHarness.Orchestration.Matrix.Default(QemuHotplugHarness.Scenarios.Scenario.Seed)[1];
+        var cell = SeedMatrix.Cells(QemuHotplugHarness.Scenarios.Scenario.Seed)[1];
         var p = cell.Predict();
         var m = Comparison.Mismatches(p, o);
         return new SummaryCell(cell.Name, 1, cell.Scenario, p, o, m.Count == 0, m, cell.Name);

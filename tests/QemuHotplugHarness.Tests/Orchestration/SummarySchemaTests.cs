@@ -44,7 +44,7 @@ public class SummarySchemaTests
             _ => SeedObservations.Of(cell),
         }, caseName: "early-section-memmap", line: "6.12"), cases: cases);
         // A merge of shard 1/2 alone (RunState writes the shard with its whole plan): verdict incomplete, missing listed.
-        var cells = Matrix.Default(Scenario.Seed);
+        var cells = SeedMatrix.Cells(Scenario.Seed);
         var shardDir = Path.Combine(_root, "shard-1");
         var work = Reproducer.Plan(Matrix.Shard(cells, 1, "1/2"));
         var state = new RunState(new RunArtifacts(shardDir), "1/2", ChangeUnderTest.FromPatches([], "linux-source-6.1"), work) { Plan = ShardPlan.Of(cells, 1, "1/2") };
