@@ -129,7 +129,7 @@ public class CaseLoaderTests
     [TestCase("\"name\": \"t\", ", "\"name\": \"t\", \"scenario\": { \"nvdimm\": { \"address\": \"0x144100000\" } }, ",
         "scenario: nvdimmAddress 0x144100000: not 2 MiB aligned")]
     [TestCase("\"name\": \"t\", ", "\"name\": \"t\", \"extra\": 1, ",
-        "extra: unknown field (known: name, summary, fix, lines, config, scenario, workload, cells, modelled, notModelledReason)")]
+        "extra: unknown field (known: name, summary, fix, lines, config, scenario, devices, kernelArgs, workload, cells, modelled, notModelledReason)")]
     [TestCase("} } ],", "} }, { \"name\": \"u\", \"kernel\": \"patched\", \"expect\": { \"outcome\": \"clean\" } } ],",
         "cells[1].name: \"u\" is the name of an earlier cell")]
     public void Each_problem_is_named_by_its_field(string from, string to, string problem)
