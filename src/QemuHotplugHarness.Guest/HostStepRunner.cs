@@ -73,8 +73,23 @@ public sealed class HostStepRunner(IGuestHost host, IGuestShell shell)
         }
     }
 
-    /// <summary>Sets or checks the state of every memory block of a device (its range as QMP reports it).</summary>
+    /// <summary>
+    /// Sets the state of every memory block of a device (its range as QMP reports it), or expects one: the guest adds
+    /// a hot-plugged device's blocks a moment after QEMU did, so an expectation is read again until it holds or a
+    /// second of the step's timeout is left.
+    /// </summary>
     private async Task<(bool, string)> MemoryBlocksAsync(HostStep step, TimeSpan timeout, CancellationToken ct)
+    {
+        var deadline = Deadline.In(timeout);
+        while (true)
+        {
+            var (ok, output) = await MemoryBlocksOnceAsync(step, timeout, ct);
+            if (ok || step.Set is not null || deadline.Remaining < TimeSpan.FromSeconds(1)) return (ok, output);
+            await Task.Delay(500, ct);
+        }
+    }
+
+    private async Task<(bool, string)> MemoryBlocksOnceAsync(HostStep step, TimeSpan timeout, CancellationToken ct)
     {
         var device = (await host.MemoryDevicesAsync(ct)).FirstOrDefault(d => d.Id == step.Device);
         if (device is null) return (false, $"QEMU has no memory device \"{step.Device}\"");

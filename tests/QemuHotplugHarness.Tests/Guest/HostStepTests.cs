@@ -20,7 +20,7 @@ public class HostStepTests
 
     private static readonly HostStep Del = Qmp(QmpCommand.DeviceDel, """{"id":"dimm1"}""");
     private static readonly HostStep Deleted = new(HostStepKind.WaitEvent) { Event = QmpEvent.DeviceDeleted, Device = "dimm1", Timeout = TimeSpan.FromMilliseconds(600) };
-    private static readonly HostStep Offline = new(HostStepKind.MemoryBlocks) { Device = "dimm1", Expect = MemoryBlockState.Offline };
+    private static readonly HostStep Offline = new(HostStepKind.MemoryBlocks) { Device = "dimm1", Expect = MemoryBlockState.Offline, Timeout = TimeSpan.FromSeconds(1.5) };
 
     private static WorkloadSpec Workload(params HostStep[] steps) => new()
     {
