@@ -34,6 +34,15 @@ public sealed record MemoryDeviceSet
     /// <summary>The ids QMP knows at boot: backends and devices (the NVDIMM's are the harness's own).</summary>
     public IEnumerable<string> Ids() => Backends.Select(b => b.Id).Concat(Dimms.Select(d => d.Id)).Concat(VirtioMem.Select(v => v.Id));
 
+    /// <summary>"pc-dimm dimm1 (mem1, 1G, at 0x380000000); virtio-mem vm0 (vmem0, 4G, block 2M, requested 0, node 0)".</summary>
+    public string Describe()
+    {
+        string Size(string memdev) => Backends.FirstOrDefault(b => b.Id == memdev)?.Size.ToString() ?? "?";
+        return string.Join("; ", Dimms.Select(d => $"pc-dimm {d.Id} ({d.Memdev}, {Size(d.Memdev)}{(d.Address is { } a ? ", at " + Hex.Format(a) : "")}{(d.Node is { } n ? $", node {n}" : "")})")
+            .Concat(VirtioMem.Select(v => $"virtio-mem {v.Id} ({v.Memdev}, {Size(v.Memdev)}, block {v.BlockSize}, requested {v.RequestedSize}, node {v.Node})"))
+            .Concat(Backends.Where(b => !Dimms.Any(d => d.Memdev == b.Id) && !VirtioMem.Any(v => v.Memdev == b.Id)).Select(b => $"backend {b.Id} ({b.Size})")));
+    }
+
     public bool Equals(MemoryDeviceSet? other) =>
         other is not null && Backends.SequenceEqual(other.Backends) && Dimms.SequenceEqual(other.Dimms) && VirtioMem.SequenceEqual(other.VirtioMem);
 
