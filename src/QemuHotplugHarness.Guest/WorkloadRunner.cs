@@ -76,6 +76,7 @@ public sealed class WorkloadRunner(IGuestShell shell, IGuestConsole console, IWo
     {
         if (host is null) throw new InvalidOperationException("a host step needs the guest's QMP");
         var before = console.Oopses.Count;
+        var started = System.Diagnostics.Stopwatch.StartNew();
         using var oopsed = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var run = new HostStepRunner(host, shell).RunAsync(step, step.Timeout ?? timeouts.Command, oopsed.Token);
         var watch = WatchForOopsAsync(before, oopsed.Token);
@@ -92,7 +93,7 @@ public sealed class WorkloadRunner(IGuestShell shell, IGuestConsole console, IWo
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
         }
-        return new GuestCommandResult(string.Join(' ', step.Describe()), null, "", "ended by the oops on the console", 0, false);
+        return new GuestCommandResult(string.Join(' ', step.Describe()), null, "", "ended by the oops on the console", started.Elapsed.TotalSeconds, false);
     }
 
     private async Task WatchForOopsAsync(int before, CancellationToken ct)

@@ -56,7 +56,7 @@ internal static class CaseSteps
         if (r.Field(e, path, "arguments", required: false) is { } a)
         {
             if (a.ValueKind != JsonValueKind.Object) r.Problem(path + ".arguments", $"must be an object, not {CaseReader.Kind(a)}");
-            else arguments = a.GetRawText();
+            else arguments = System.Text.Json.Nodes.JsonNode.Parse(a.GetRawText())!.ToJsonString();
         }
         if (name is null || !HostVocabulary.TryParse<QmpCommand>(name, c => c.Name(), out _)) return null;
         foreach (var field in Required(command).Where(f => arguments is null || !JsonDocument.Parse(arguments).RootElement.TryGetProperty(f, out _)))

@@ -65,7 +65,7 @@ public class CaseDeviceTests
             }));
             Assert.That(steps[1].Host, Is.EqualTo(new HostStep(HostStepKind.Qmp)
             {
-                Command = QmpCommand.DeviceAdd, Arguments = """{ "driver": "pc-dimm", "id": "dimm2", "memdev": "mem2" }""", Timeout = TimeSpan.FromSeconds(10),
+                Command = QmpCommand.DeviceAdd, Arguments = """{"driver":"pc-dimm","id":"dimm2","memdev":"mem2"}""", Timeout = TimeSpan.FromSeconds(10),
             }));
             Assert.That(string.Join(' ', steps[5].Arguments), Is.EqualTo("wait-event DEVICE_DELETED dimm2"));
             Assert.That(steps[5].Host!.Timeout, Is.EqualTo(TimeSpan.FromSeconds(30)));
