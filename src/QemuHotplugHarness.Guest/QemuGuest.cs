@@ -322,8 +322,9 @@ public sealed class QemuGuest : IAsyncDisposable, IGuestShell, IGuestConsole, IG
     private async Task QuitAsync(QmpClient qmp)
     {
         using var timeout = new CancellationTokenSource(Configuration.Timeouts.Teardown);
+        // InvalidOperationException: a host step's wait was cut off mid-read (an oops, its timeout) and left the reader unusable.
         try { await qmp.ExecuteAsync("quit", null, timeout.Token); }
-        catch (Exception e) when (e is InfrastructureException or IOException or SocketException or OperationCanceledException) { }
+        catch (Exception e) when (e is InfrastructureException or IOException or SocketException or OperationCanceledException or InvalidOperationException) { }
         await qmp.DisposeAsync();
     }
 
