@@ -110,6 +110,17 @@ public class CaseDeviceTests
     }
 
     [Test]
+    public void Only_a_setup_with_host_steps_keeps_the_case_from_snapshots()
+    {
+        Assert.That(Load(Valid).Scenario.Workload.HasHostSetup, Is.False, "host steps in the iteration run after the restore");
+        var hostSetup = Load(Valid.Replace("\"setup\": []", "\"setup\": [ { \"qmp\": \"qom-set\", \"arguments\": { \"path\": \"vm0\", \"property\": \"requested-size\", \"value\": 0 } } ]"));
+        Assert.That(hostSetup.Scenario.Workload.HasHostSetup, Is.True);
+        Assert.That(CellRunnerPrologue(hostSetup).Single().Host?.Command, Is.EqualTo(QmpCommand.QomSet));
+    }
+
+    private static IReadOnlyList<WorkloadStep> CellRunnerPrologue(Case c) => QemuHotplugHarness.Orchestration.CellRunner.Prologue(c.Scenario);
+
+    [Test]
     public void A_case_without_devices_keeps_the_seed_command_line()
     {
         var seed = GuestBuilder.For(Scenario.Seed, "/x/qemu", "/k/vmlinux", "ssh-ed25519 AAAA", _ => { }).Build().Arguments(GuestWiring.Placeholders);
