@@ -8,6 +8,9 @@
 # Other arguments after "test" go to dotnet test. run.ps1's own lines and the apt/build output go to
 # stderr; stdout, stdin and the exit code belong to the forwarded qhh command (or dotnet test).
 # Apt is checked, and the harness built, only when a stamp under obj/ says something changed.
+# Exit codes: the forwarded command's (qhh: 0 ok, 1 a check failed, 2 bad input, 3 could not judge, 4 setup failed,
+# 130/143 interrupted; test: 0 all passed, 1 otherwise); run.ps1's own setup (apt, building the harness) failing is
+# exit 4, never 1 (the code of a regression).
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
 $Root = $PSScriptRoot
@@ -20,19 +23,30 @@ $FastFilter = 'TestCategory!=RealGuest&TestCategory!=HostTools'
 $BuildArguments = @('build', [IO.Path]::Combine($Root, 'QemuHotplugHarness.sln'), '-c', $Configuration, '-nologo', '-v', 'quiet',
     '-clp:ErrorsOnly', '-tl:off', '--disable-build-servers', '-nodeReuse:false', '-p:UseSharedCompilation=false')
 
+# The default kernel line (defaults.json, the file the CLI and the workflow read): its Debian source is installed
+# when Debian names one package for it; other lines are fetched by the harness through its own apt lists.
+$Defaults = [IO.File]::ReadAllText([IO.Path]::Combine($Root, 'defaults.json')) | ConvertFrom-Json
+$DefaultLineSource = ([IO.File]::ReadAllText([IO.Path]::Combine($Root, 'kernel-lines', "$($Defaults.line).json")) | ConvertFrom-Json).debian
+$DefaultLinePackage = @($DefaultLineSource.PSObject.Properties['package'] | Where-Object { $_.Value } | ForEach-Object { $_.Value })
+
 # Debian packages the builders, the guest runner and the report test use.
 $AptPackages = @(
     'build-essential', 'bc', 'flex', 'bison', 'libelf-dev', 'libssl-dev', 'cpio', 'xz-utils', 'gzip',
     'dpkg-dev', 'python3', 'meson', 'ninja-build', 'pkg-config', 'libglib2.0-dev', 'libpixman-1-dev',
-    'libslirp-dev', 'libfdt-dev', 'linux-source-6.1', 'qemu-system-x86', 'seabios', 'ipxe-qemu', 'patch',
-    'openssh-client', 'binutils', 'chromium', 'lz4', 'git'
-)
+    'libslirp-dev', 'libfdt-dev', 'qemu-system-x86', 'seabios', 'ipxe-qemu', 'patch',
+    'openssh-client', 'binutils', 'chromium', 'lz4', 'git', 'curl'
+) + $DefaultLinePackage
 $DebSrcFile = '/etc/apt/sources.list.d/qemu-hotplug-harness-src.sources'
 $DpkgStatus = '/var/lib/dpkg/status'
 
 function Say([string]$Message) { [Console]::Error.WriteLine("run.ps1: $Message") }
 
-function Stop-Run([string]$Message) { Say $Message; exit 1 }
+# Setup failed (apt, the harness's build): exit 4, as qhh's ExitCode.SetupFailed, distinct from a regression (1).
+$SetupFailed = 4
+function Stop-Run([string]$Message) { Say $Message; exit $SetupFailed }
+
+# Anything else run.ps1's own steps throw (a missing file, a failed native call) is a setup failure too.
+trap { Say "setup failed: $_"; exit $SetupFailed }
 
 # Runs a tool whose output is not the command's: its stdout and stderr both go to our stderr.
 function Invoke-Native([string]$File, [string[]]$Arguments) {

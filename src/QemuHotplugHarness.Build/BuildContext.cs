@@ -4,16 +4,18 @@ using Serilog;
 
 namespace QemuHotplugHarness.Build;
 
-/// <summary>Where the harness's own inputs live (qemu-patches/, kernel-patches/, images/).</summary>
+/// <summary>Where the harness's own inputs live (qemu-patches/, images/, kernel-lines/, cases/, defaults.json).</summary>
 public sealed record RepoLayout(string Root)
 {
     public string QemuPatches => Path.Combine(Root, "qemu-patches");
-    public string KernelPatches => Path.Combine(Root, "kernel-patches");
     public string KernelConfigFragment => Path.Combine(Root, "images", "kernel", "hotplug.config");
+    /// <summary>Config fragments the cases name (images/kernel/fragments/NAME.config): written once, shared.</summary>
+    public string ConfigFragments => Path.Combine(Root, "images", "kernel", "fragments");
     public string KernelRequirements => Path.Combine(Root, "images", "kernel", "requirements.json");
     public string KernelLinesDir => Path.Combine(Root, "kernel-lines");
 
     public KernelLines Lines() => QemuHotplugHarness.Build.KernelLines.Load(KernelLinesDir);
+    public HarnessDefaults Defaults() => HarnessDefaults.Load(Root);
     public string InitramfsDir => Path.Combine(Root, "images", "initramfs");
 
     /// <summary>$QHH_REPO, else the folder above the running binary that holds QemuHotplugHarness.sln.</summary>

@@ -129,8 +129,8 @@ public sealed class KernelBuilder(BuildContext ctx)
 
     private string PatchUnderTest(string? patchFile)
     {
-        var patch = patchFile ?? Directory.GetFiles(ctx.Repo.KernelPatches, "*.patch").OrderBy(p => p, StringComparer.Ordinal).FirstOrDefault()
-            ?? throw new InfrastructureException($"{ctx.Repo.KernelPatches}: no patch under test");
+        // Every caller passes its plan's patch (a case's fix for the line, or --patch): none is the harness's own fault.
+        var patch = patchFile ?? throw new InfrastructureException("no patch under test: the run's plan names none");
         return File.Exists(patch) ? patch : throw new BadInputException(InputKind.Patch, patch, "no such file");
     }
 

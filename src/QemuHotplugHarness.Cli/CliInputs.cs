@@ -48,8 +48,13 @@ public static class CliInputs
         [InputKind.Sample] = "--sample",
         [InputKind.Seed] = "--seed",
         [InputKind.Case] = "--case",
+        [InputKind.CasesDir] = "--cases",
         [InputKind.CompareInput] = "compare", // the BEFORE and AFTER arguments of qhh compare
         [InputKind.MarkdownFile] = "--markdown",
+        [InputKind.KnownIssues] = "--known-issues",
+        [InputKind.KcidbOrigin] = "--kcidb-origin",
+        [InputKind.ArtifactsUrl] = "--artifacts-url",
+        [InputKind.Out] = "--out",
     };
 
     public static string Flag(InputKind input) => Names[input];

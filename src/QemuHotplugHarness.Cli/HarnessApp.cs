@@ -12,6 +12,12 @@ public static class HarnessApp
     public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken = default)
     {
         args = args.Select(a => a == "-" ? ScanCommand.StdinArgument : a).ToArray();
+        // qhh --version on stdout, as every artifact names it (Spectre's own would print through its cached console).
+        if (args is ["--version"] or ["-v"])
+        {
+            await Console.Out.WriteLineAsync(Orchestration.HarnessVersion.Current.ToString());
+            return (int)ExitCode.Success;
+        }
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var terminated = false;
         ConsoleCancelEventHandler onCancel = (_, e) =>
@@ -35,7 +41,7 @@ public static class HarnessApp
         }
         catch (Exception e)
         {
-            var (code, lines) = Failure(Unconvertible(e, args) ?? e);
+            var (code, lines) = Failure(Unconvertible(e, args) ?? CliSuggestions.Unknown(e, args) ?? e);
             foreach (var line in lines) await Console.Error.WriteLineAsync("qhh: " + line);
             return code == ExitCode.Interrupted && terminated ? (int)ExitCode.Terminated : (int)code;
         }
@@ -70,6 +76,8 @@ public static class HarnessApp
     public static void Configure(IConfigurator config)
     {
         config.SetApplicationName("qhh");
+        // qhh --version: "qemu-hotplug-harness 0.9.0 (commit 1a2b3c4d5e6f)", as every summary, junit and kcidb file names it.
+        config.SetApplicationVersion(Orchestration.HarnessVersion.Current.ToString());
         config.PropagateExceptions();
         config.Settings.StrictParsing = true;
         config.AddCommand<PredictCommand>("predict")
@@ -111,6 +119,8 @@ public static class HarnessApp
         CommandAppException usage => (ExitCode.BadInput, [OneLine(usage.Message) + " (see --help)"]),
         CheckFailedException => (ExitCode.CheckFailed, Lines(e.Message)),
         InfrastructureException => (ExitCode.Infrastructure, Lines(e.Message)),
+        // A build or apt step of the run's own inputs (QEMU, a kernel, the image) failed before anything was judged.
+        QemuHotplugHarness.Build.ToolFailedException => (ExitCode.SetupFailed, Lines(e.Message)),
         // reproduce says where its partial summary is; a plain cancellation says only that it was interrupted.
         OperationCanceledException c => (ExitCode.Interrupted, [c.Message.StartsWith("interrupted", StringComparison.Ordinal) ? c.Message : "interrupted"]),
         HarnessException => (ExitCode.Infrastructure, Lines(e.Message)), // the harness's own, e.g. a build tool that failed

@@ -28,8 +28,10 @@ public static class HarnessLog
     /// Makes the artifacts folder and proves it takes a write (64 KiB, flushed to disk), so a read-only folder or
     /// a full disk is bad input before anything is built or booted, not a run that cannot keep what it saw.
     /// </summary>
-    public static string PrepareArtifacts(string dir)
+    public static string PrepareArtifacts(string dir, InputKind input = InputKind.Artifacts)
     {
+        if (string.IsNullOrWhiteSpace(dir) || dir.Contains('\0'))
+            throw new BadInputException(input, $"'{dir.Replace("\0", "\\0")}'", "not a path (empty, or with a NUL character)");
         var probe = Path.Combine(dir, ".qhh-write-probe");
         try
         {
@@ -44,8 +46,29 @@ public static class HarnessLog
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new BadInputException(InputKind.Artifacts, dir, "cannot write there: " + e.Message);
+            throw new BadInputException(input, dir, "cannot write there: " + WhyNotWritable(dir, e), e);
         }
+    }
+
+    /// <summary>
+    /// Why a folder cannot be made or written, in the user's words rather than .NET's ("Could not find a part of the
+    /// path"): a file in the way, no permission, a read-only or full file system, a place that takes no folders.
+    /// </summary>
+    public static string WhyNotWritable(string dir, Exception e)
+    {
+        for (var at = Path.GetFullPath(dir); !string.IsNullOrEmpty(at); at = Path.GetDirectoryName(at))
+            if (File.Exists(at)) return at == Path.GetFullPath(dir) ? "a file, not a folder" : $"{at} is a file, not a folder";
+        const int enospc = 28, erofs = 30, edquot = 122;
+        return e switch
+        {
+            UnauthorizedAccessException => "permission denied",
+            PathTooLongException => "the path is too long",
+            IOException io when (io.HResult & 0xFFFF) is enospc or edquot => "no space left on the device",
+            IOException io when (io.HResult & 0xFFFF) == erofs => "a read-only file system",
+            _ when Path.GetFullPath(dir).StartsWith("/proc/", StringComparison.Ordinal) || Path.GetFullPath(dir).StartsWith("/sys/", StringComparison.Ordinal)
+                => "a kernel file system (/proc, /sys) where no folder can be made",
+            _ => "the file system refused it (" + e.GetType().Name.Replace("Exception", "", StringComparison.Ordinal) + ")",
+        };
     }
 
     /// <summary>

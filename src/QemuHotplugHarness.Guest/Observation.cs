@@ -70,4 +70,10 @@ public sealed record Observation
     /// <summary>The kernel line the kernel was built from (kernel-lines/NAME.json); null for a prebuilt kernel.</summary>
     public string? KernelLine { get; init; }
     public double Seconds { get; init; }
+
+    /// <summary>Earlier attempts of this cell that ended as infra-error and were retried (their files in attempt-N/).</summary>
+    public IReadOnlyList<EarlierAttempt> EarlierAttempts { get; init; } = [];
 }
+
+/// <summary>An attempt of a cell that could not be observed (infra-error) and was run again: how it ended and where its files are.</summary>
+public sealed record EarlierAttempt(int Attempt, Outcome Outcome, string? Error, string Folder);

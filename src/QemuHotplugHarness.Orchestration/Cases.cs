@@ -23,10 +23,17 @@ public sealed record KernelRecipe(string Patch, IReadOnlyList<string> ExtraConfi
 /// <summary>Where the repository keeps its cases, and the case a run without --case or --suite takes.</summary>
 public static class SuiteCases
 {
-    /// <summary>reproduce's default (README's main job): the seed bug the harness was built for.</summary>
-    public const string DefaultCase = "early-section-memmap";
+    public static CaseLibrary Library(RepoLayout repo) => new(Path.Combine(repo.Root, "cases"), LineNames(repo), repo.ConfigFragments);
 
-    public static CaseLibrary Library(RepoLayout repo) => new(Path.Combine(repo.Root, "cases"));
+    /// <summary>The repository's cases and the user's folders (--cases DIR), each case's lines checked against kernel-lines/.</summary>
+    public static CaseCatalog Catalog(RepoLayout repo, IReadOnlyList<string> userFolders)
+    {
+        var missing = userFolders.Where(d => !Directory.Exists(d)).Select(d => new InputProblem(InputKind.CasesDir, d, "no such folder")).ToList();
+        if (missing.Count > 0) throw new BadInputException(missing);
+        return new(Library(repo), userFolders.Select(f => new CaseLibrary(Path.GetFullPath(f), LineNames(repo), repo.ConfigFragments)).ToList());
+    }
+
+    private static IReadOnlyCollection<string> LineNames(RepoLayout repo) => repo.Lines().All.Select(l => l.Name).ToList();
 
     /// <summary>
     /// A case's cells: the seed's five-cell matrix (predicted) when it names none, else its own, each with its expectation
@@ -43,12 +50,18 @@ public static class SuiteCases
     public static Cell Tag(Cell cell, Case c, CaseExpectation? expect, KernelRecipe recipe) => cell with
     {
         Case = c.Name, Kernel = recipe,
-        Expect = c.Modelled ? null : expect, NotModelled = c.Modelled ? null : c.NotModelledReason,
+        Expect = c.Modelled ? null : expect, NotModelled = c.Modelled ? null : c.NotModelledReason, Model = c.Model,
     };
 
     /// <summary>What the reports say of a case beside its cells.</summary>
     public static CaseInfo Info(Case c) => new(c.Name, c.Fix.Subject, c.Fix.Commit, c.Modelled);
 }
+
+/// <summary>
+/// A case the run did not run, and why in the user's terms: not applicable on the line (the bug never existed there),
+/// no fix for the line, or a case folder of the user's that does not load. Reported, never a failure of the suite.
+/// </summary>
+public sealed record SkippedCase(string Case, string? Line, string Reason);
 
 /// <summary>A case as a run's reports name it: its fix and whether the simulator predicts it.</summary>
 public sealed record CaseInfo(string Name, string Fix, string? Commit, bool Modelled);
@@ -66,7 +79,7 @@ public static class CaseExpectations
     /// <summary>The simulator's prediction for a modelled case; else the expectation of the case's cell that <paramref name="s"/> is.</summary>
     public static Prediction PredictionFor(Case? c, Scenario s)
     {
-        if (c is null || c.Modelled) return Predictor.Predict(s);
+        if (c is null || c.Modelled) return Predictor.Predict(s, c?.Model);
         var cell = CellOf(c, s) ?? throw new BadInputException(InputKind.Case, c.Name,
             $"not modelled, and none of its cells ({string.Join(", ", c.Cells!.Select(x => x.Name))}) " +
             $"is kernel {s.Kernel.Image ?? s.Kernel.Variant.Kebab()}, " +

@@ -25,6 +25,18 @@ public sealed record CellArtifacts(string Dir)
         return fixedFiles.Where(File.Exists).Concat(oopses).ToList();
     }
 
+    /// <summary>The folder an earlier attempt's files are kept in (attempt-1/), inside the cell's folder.</summary>
+    public CellArtifacts Attempt(int n) => new(Path.Combine(Dir, $"attempt-{n}"));
+
+    /// <summary>Moves the files of the attempt that just ended into <see cref="Attempt"/>(<paramref name="n"/>), so the next starts clean.</summary>
+    public CellArtifacts KeepAsAttempt(int n)
+    {
+        var kept = Attempt(n).Create();
+        if (Directory.Exists(Dir))
+            foreach (var file in Directory.GetFiles(Dir)) File.Move(file, Path.Combine(kept.Dir, Path.GetFileName(file)), overwrite: true);
+        return kept;
+    }
+
     public CellArtifacts Create()
     {
         Directory.CreateDirectory(Dir);

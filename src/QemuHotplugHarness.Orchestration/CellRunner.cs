@@ -103,13 +103,17 @@ public sealed class CellRunner(AccelChooser accel, RunOptions options, ILogger l
     private GuestConfiguration Configure(CellPlan plan, Accel accelerator) => Configure(plan.Inputs, plan.Scenario, accelerator, plan.Artifacts.Console, options);
 
     /// <summary>The guest a cell boots: its builds, scenario and accelerator, the console where asked, the run's timeouts and port.</summary>
-    public static GuestConfiguration Configure(GuestInputs inputs, Scenario scenario, Accel accelerator, string consoleLog, RunOptions options)
+    public static GuestConfiguration Configure(GuestInputs inputs, Scenario scenario, Accel accelerator, string consoleLog, RunOptions options) =>
+        Builder(inputs, scenario, accelerator, consoleLog, options).Build();
+
+    /// <summary>The one factory of guests: production's cells and the fault and reliability tests boot what it makes (PVH, the kernel's NIC, qboot).</summary>
+    public static GuestBuilder Builder(GuestInputs inputs, Scenario scenario, Accel accelerator, string consoleLog, RunOptions options)
     {
         var (qemu, kernel, image) = inputs;
         return GuestBuilder.For(scenario, qemu.Binary, kernel.BootImage(), image.HostPublicKey, path => ImageBuilder.WriteRunInitrd(image, path, kernel.Modules?.Archive))
             .WithInputsKey($"qemu {qemu.Key}; kernel {kernel.Key}; image {image.Key}").WithFirmware(qemu.FirmwareDirs).WithFastFirmware(qemu.FastFirmware)
             .WithNic(kernel.Nic() == NicDriver.VirtioNet ? GuestNic.VirtioNet : GuestNic.E1000)
-            .WithAccel(accelerator).WithConsoleLog(consoleLog).WithSshPort(options.SshPort).WithTimeouts(options.Timeouts).Build();
+            .WithAccel(accelerator).WithConsoleLog(consoleLog).WithSshPort(options.SshPort).WithTimeouts(options.Timeouts);
     }
 
     private async Task<Observation> ObserveGuestAsync(QemuGuest guest, CellPlan plan, Observation start, CancellationToken ct)
@@ -122,6 +126,7 @@ public sealed class CellRunner(AccelChooser accel, RunOptions options, ILogger l
         {
             return await NotReadyAsync(guest, plan, start, e, ct);
         }
+        options.Progress?.Invoke("reading boot facts");
         var facts = await BootFactsReader.ReadAsync(guest, log, ct);
         await ArtifactFiles.WriteAsync(plan.Artifacts.IomemAtBoot, facts.Iomem, ct);
         var seen = start with
@@ -133,6 +138,7 @@ public sealed class CellRunner(AccelChooser accel, RunOptions options, ILogger l
         var failures = Preconditions.Check(plan.Scenario, plan.Prediction, facts);
         if (plan.Inputs.Kernel.IsPrebuilt && plan.Inputs.Kernel.Config is null)
             failures = [.. await KernelProbe.MissingAsync(guest, guest.Configuration.Timeouts.Probe, ct), .. failures];
+        if (failures.Count > 0) await EnsureAliveAsync(guest, "reading the boot facts", ct); // a dead guest's facts are empty, not failed
         if (failures.Count > 0)
         {
             log.Warning("precondition failed: {Failures}", string.Join("; ", failures));
@@ -143,6 +149,8 @@ public sealed class CellRunner(AccelChooser accel, RunOptions options, ILogger l
 
     private async Task<Observation> NotReadyAsync(QemuGuest guest, CellPlan plan, Observation start, GuestNotReadyException e, CancellationToken ct)
     {
+        if (e.Reason == NotReadyReason.QemuExited && guest.Qemu.ExitDescription is { } end && !end.StartsWith("exit code", StringComparison.Ordinal))
+            throw new InfrastructureException($"booting: qemu ended: {end}"); // killed or crashed: not QEMU refusing the layout
         if (e.Reason == NotReadyReason.QemuExited)
         {
             log.Information("qemu refused to start: {Message}", e.Message);
@@ -168,8 +176,10 @@ public sealed class CellRunner(AccelChooser accel, RunOptions options, ILogger l
         }
         if (!guest.Qemu.HasExited)
         {
+            options.Progress?.Invoke("collecting");
             var dmesg = await guest.RunShellAsync("dmesg", guest.Configuration.Timeouts.Probe, ct);
             if (dmesg.ExitCode == 0) await ArtifactFiles.WriteAsync(plan.Artifacts.Dmesg, dmesg.Stdout, ct);
+            else await guest.Qemu.WaitForExitAsync(TimeSpan.FromSeconds(1)); // a guest gone while collecting: let its end be seen
         }
         // A lost connection is often QEMU going away: give its exit a moment to be seen, so the error can say how it ended.
         if (result.Outcome == Outcome.InfraError) await guest.Qemu.WaitForExitAsync(TimeSpan.FromSeconds(1));
@@ -178,12 +188,35 @@ public sealed class CellRunner(AccelChooser accel, RunOptions options, ILogger l
         result = result.WithConsoleOopses(guest.Oopses.Select(o => o.StartLine).ToList());
         if (result.Superseded is { } was) log.Warning("the console shows an oops: outcome oops, not {Was}", was);
         var oopses = await KeepOopsesAsync(guest, plan, kernel, ct);
-        var error = guest.Qemu.HasExited && result.Outcome != Outcome.Oops ? $"{result.Error}; qemu ended: {await QemuEndAsync(guest)}" : result.Error;
+        var (outcome, error) = (result.Outcome, result.Error);
+        if (guest.Qemu.HasExited && outcome != Outcome.Oops)
+        {
+            var end = await QemuEndAsync(guest);
+            // Killed or crashed after the workload (while collecting): the run cannot stand as clean or failed.
+            if (!end.StartsWith("exit code", StringComparison.Ordinal)) outcome = Outcome.InfraError;
+            error = $"{error ?? "collecting"}; qemu ended: {end}";
+        }
         return seen with
         {
-            Outcome = result.Outcome, Error = error, Superseded = result.Superseded, Iterations = result.Iterations, Oopses = oopses,
+            Outcome = outcome, Error = error, Superseded = result.Superseded, Iterations = result.Iterations, Oopses = oopses,
             OopsIteration = result.OopsIteration, FaultPfn = oopses.FirstOrDefault()?.FaultPfn,
         };
+    }
+
+    /// <summary>
+    /// A guest that died or stopped answering during <paramref name="step"/> is an infrastructure error naming the step
+    /// and how QEMU ended, never a finding about the layout or the kernel.
+    /// </summary>
+    private static async Task EnsureAliveAsync(QemuGuest guest, string step, CancellationToken ct)
+    {
+        if (!guest.Qemu.HasExited)
+        {
+            var probe = await guest.RunShellAsync("true", guest.Configuration.Timeouts.Probe, ct);
+            if (probe.ExitCode == 0) return;
+            await guest.Qemu.WaitForExitAsync(TimeSpan.FromSeconds(1));
+        }
+        var how = guest.Qemu.HasExited ? $"qemu ended: {await QemuEndAsync(guest)}" : "the guest stopped answering over SSH";
+        throw new InfrastructureException($"{step}: {how}");
     }
 
     /// <summary>QEMU went away under the workload (killed from outside, crashed): how, for the cell's error.</summary>
@@ -239,7 +272,8 @@ public sealed class ArtifactRecorder(CellArtifacts files) : IWorkloadRecorder, I
 
     public async Task StepAsync(WorkloadStep step, GuestCommandResult r, CancellationToken ct)
     {
-        var exit = r.ExitCode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? (r.TimedOut ? "timeout" : "none");
+        var exit = r.ExitCode?.ToString(System.Globalization.CultureInfo.InvariantCulture)
+                   ?? (r.Signal is { } signal ? $"none (killed by SIG{signal})" : r.TimedOut ? "timeout" : "none");
         try
         {
             await _ndctl.WriteLineAsync($"### {step.Name}: {r.Command}\n# exit {exit} after {r.Seconds:F2} s\n{r.Stdout}{r.Stderr}".AsMemory(), ct);

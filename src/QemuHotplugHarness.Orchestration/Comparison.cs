@@ -16,8 +16,11 @@ public static class Comparison
         if (p.Outcome == Outcome.Oops && o.Outcome == Outcome.Oops)
         {
             if (p.OopsIteration != o.OopsIteration) list.Add($"oopsIteration: predicted {p.OopsIteration}, observed {o.OopsIteration}");
-            if (o.FaultPfn is null) list.Add($"faultPfn: predicted {Pfn(p.FirstFaultPfn)}, observed none (not a vmemmap fault, or VMCOREINFO unreadable)");
-            else if (p.FirstFaultPfn != o.FaultPfn) list.Add($"faultPfn: predicted {Pfn(p.FirstFaultPfn)}, observed {Pfn(o.FaultPfn)}");
+            if (p.OopsTitle is not null && !new CaseExpectation(Outcome.Oops, p.OopsTitle).TitleMatches(o.Oopses.FirstOrDefault()?.Title))
+                list.Add($"title: predicted '{p.OopsTitle}', observed '{o.Oopses.FirstOrDefault()?.Title ?? "none"}'");
+            // A fault pfn is predicted only where the kernel reports one (a fault in vmemmap); a poison BUG reports none.
+            if (p.FirstFaultPfn is not null && o.FaultPfn is null) list.Add($"faultPfn: predicted {Pfn(p.FirstFaultPfn)}, observed none (not a vmemmap fault, or VMCOREINFO unreadable)");
+            else if (p.FirstFaultPfn is not null && p.FirstFaultPfn != o.FaultPfn) list.Add($"faultPfn: predicted {Pfn(p.FirstFaultPfn)}, observed {Pfn(o.FaultPfn)}");
         }
         if (p.Outcome == Outcome.Rejected && o.Outcome == Outcome.Rejected && p.Rejection is not null &&
             (o.Rejection is null || !o.Rejection.Contains(p.Rejection, StringComparison.Ordinal)))

@@ -21,6 +21,18 @@ public static class HtmlReport
         _ => "#000000",
     };
 
+    /// <summary>A case's struct-page strip: boot zone blue, ZONE_DEVICE green, poisoned orange, uninitialised grey.</summary>
+    public static string Color(StructPageState? state, PageZone? zone) => state switch
+    {
+        StructPageState.Poisoned => "#fb8c00",
+        StructPageState.Initialised when zone == PageZone.Device => "#7cb342",
+        StructPageState.Initialised => "#4a90d9",
+        _ => "#bdbdbd",
+    };
+
+    private static string StructPages(SubsectionSnapshot sub) =>
+        sub.StructPages is StructPageState.Initialised && sub.Zone is { } z ? $"initialised ({z.Kebab()})" : sub.StructPages?.Kebab() ?? "";
+
     public static string Color(VmemmapPageState state) => state switch
     {
         VmemmapPageState.Mapped => "#4a90d9",
@@ -58,7 +70,7 @@ public static class HtmlReport
          .Append(".map{display:flex;gap:1px;margin:2px 0}.map span{width:10px;height:14px;display:inline-block}.legend span{padding:0 6px;margin-right:6px;color:#fff}")
          .Append("</style></head><body>");
         h.Append("<h1>QemuHotplugHarness</h1><p id=\"change\">").Append(E(change.Subject)).Append(" <small>(").Append(E(change.TreeText)).Append(")</small></p>");
-        h.Append($"<div id=\"verdict\" class=\"verdict {(good ? "ok" : "bad")}\">verdict: {E(s.Verdict.Kebab())}</div>");
+        h.Append($"<div id=\"verdict\" class=\"verdict {(good ? "ok" : "bad")}\">verdict: {E(s.Verdict.Kebab())}{E(s.Also)}</div>");
         h.Append($"<p>started {s.StartedAt:u}, {s.Seconds:F0} s, accel {E(s.Accel?.Kebab() ?? "unknown")}{(s.Interrupted ? ", <b>interrupted</b>" : "")}</p>");
     }
 
@@ -114,7 +126,7 @@ public static class HtmlReport
         h.Append("<h2>Shared section, per iteration (simulator) and what the guest showed</h2><p class=\"legend\">");
         foreach (var owner in Enum.GetValues<SubsectionOwner>()) h.Append($"<span style=\"background:{Color(owner)}\">{owner.Kebab()}</span>");
         foreach (var state in Enum.GetValues<VmemmapPageState>()) h.Append($"<span style=\"background:{Color(state)}\">{state.Kebab()}</span>");
-        h.Append("</p><p>Each row: the 64 sub-sections (2 MiB) of the 128 MiB section shared by boot RAM and the NVDIMM; upper strip owner, lower strip vmemmap state of their struct pages.</p>");
+        h.Append("</p><p>Each row: the 64 sub-sections (2 MiB) of the 128 MiB section shared by boot RAM and the NVDIMM; upper strip owner, middle strip vmemmap state of their struct pages; for a case's own workload a third strip, the struct pages themselves (blue boot zone, green ZONE_DEVICE, orange poisoned, grey uninitialised).</p>");
     }
 
     private static void CellSection(StringBuilder h, SummaryCell c, CellEvidence evidence)
@@ -154,6 +166,12 @@ public static class HtmlReport
         foreach (var sub in it.SharedSection) h.Append($"<span title=\"{E(sub.Range.ToIomem())} {sub.Owner.Kebab()}\" style=\"background:{Color(sub.Owner)}\"></span>");
         h.Append("</div><div class=\"map\">");
         foreach (var sub in it.SharedSection) h.Append($"<span title=\"{E(sub.Range.ToIomem())} vmemmap {sub.Vmemmap.Kebab()}\" style=\"background:{Color(sub.Vmemmap)}\"></span>");
+        if (it.SharedSection.Any(sub => sub.StructPages is not null))
+        {
+            h.Append("</div><div class=\"map\">");
+            foreach (var sub in it.SharedSection)
+                h.Append($"<span title=\"{E(sub.Range.ToIomem())} struct pages {StructPages(sub)}\" style=\"background:{Color(sub.StructPages, sub.Zone)}\"></span>");
+        }
         h.Append($"</div>{E(it.Outcome.Kebab())}</td><td>");
         h.Append(seen is null ? "not run" : E($"ndctl exit {seen.ExitCode?.ToString() ?? (seen.TimedOut ? "timeout" : "none")}, {seen.Seconds:F2} s; namespace0.0 {seen.Namespace?.ToIomem() ?? "-"}, dax {seen.Dax?.ToIomem() ?? "-"}"));
         if (c.Observation.OopsIteration == it.Index) h.Append("<br><b>").Append(E(c.Observation.Oopses.FirstOrDefault()?.Title)).Append("</b>");

@@ -9,9 +9,7 @@ public sealed record KernelSources(string? KernelSrc, string? Patch, string? Qem
     public static KernelSources Default { get; } = new(null, null, null, new Dictionary<string, KernelBuild>());
 
     /// <summary>The kernel line whose fix patch a case's kernels are built with ("6.1", "6.12", "latest"; resolved to a tree by the builders).</summary>
-    public string KernelLine { get; init; } = DefaultKernelLine;
-
-    public const string DefaultKernelLine = "6.1";
+    public string KernelLine { get; init; } = HarnessDefaults.Repo.Line;
 
     /// <summary>The kernel of scenarios that name no case (run, validate, soak, bench); null = the default case's for <see cref="KernelLine"/>.</summary>
     public KernelRecipe? Recipe { get; init; }
@@ -93,6 +91,20 @@ public sealed class InputsResolver(BuildContext ctx, KernelSources sources)
         }
     }
 
+    /// <summary>A kernel of a run's plan, built (or taken from the cache) exactly as a cell of that plan gets it.</summary>
+    public async Task<KernelBuild> KernelAsync(PlannedKernel k, CancellationToken ct)
+    {
+        await _gate.WaitAsync(ct);
+        try
+        {
+            return await BuiltKernelAsync(k.Variant, k.Recipe, ctx.Repo.Lines().Get(k.Line), ct);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
     /// <summary>
     /// The kernel of a variant, a recipe and a line (the scenario's, else the run's): a cell of another line than the
     /// run's builds that line's source with the case's fix for it.
@@ -105,7 +117,21 @@ public sealed class InputsResolver(BuildContext ctx, KernelSources sources)
                 .GetAsync(variant, sources.KernelSrc, patch, ct));
     }
 
-    private KernelRecipe DefaultRecipe() => KernelRecipe.Of(SuiteCases.Library(ctx.Repo).Load(SuiteCases.DefaultCase), sources);
+    private KernelRecipe DefaultRecipe() => KernelRecipe.Of(SuiteCases.Library(ctx.Repo).Load(HarnessDefaults.Repo.Case), sources);
+
+    /// <summary>The kernels the user registered (images, and packages unpacked now, once), by name.</summary>
+    public async Task<IReadOnlyDictionary<string, KernelBuild>> RegisteredAsync(CancellationToken ct)
+    {
+        await _gate.WaitAsync(ct);
+        try
+        {
+            return await PrebuiltAsync(ct);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
 
     /// <summary>The registered images and the unpacked kernel packages, by name.</summary>
     private async Task<IReadOnlyDictionary<string, KernelBuild>> PrebuiltAsync(CancellationToken ct)

@@ -20,13 +20,17 @@ public sealed record Cell(string Name, Scenario Scenario)
     /// <summary>Why the case is outside the simulator (with <see cref="Expect"/>).</summary>
     public string? NotModelled { get; init; }
 
+    /// <summary>The simulator's model of the case's fix (its own workload's mechanism); null for the seed's loop.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public CaseModel? Model { get; init; }
+
     /// <summary>"case/cell" in a run of cases, else the cell's name.</summary>
     public string Label => Case is null ? Name : $"{Case}/{Name}";
 
     /// <summary>The simulator's prediction, or for a case outside the model its expectation on the simulator's layout.</summary>
     public Prediction Predict() => Expect is { } e
         ? Prediction.FromExpectation(Predictor.Predict(Scenario), e, NotModelled ?? "the case says so")
-        : Predictor.Predict(Scenario);
+        : Predictor.Predict(Scenario, Model);
 }
 
 public static class Matrix

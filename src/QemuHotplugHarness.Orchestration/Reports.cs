@@ -26,6 +26,34 @@ public sealed record Summary
     public Validation.ValidationInfo? Validation { get; init; }
     /// <summary>The cases run (reproduce of a case or a suite): each with its fix and verdict; the top-level verdict is the suite's.</summary>
     public IReadOnlyList<CaseSummary>? Cases { get; init; }
+    /// <summary>The cases of the plan that did not run (not applicable on the line, no fix, a broken private case), with why.</summary>
+    public IReadOnlyList<SkippedCase>? Skipped { get; init; }
+    /// <summary>What the run was asked to do: its shard and every cell × repeat of the whole plan (merge checks it arrived whole).</summary>
+    public ShardPlan? Plan { get; init; }
+    /// <summary>merge: the shards and planned cells that never arrived (null: nothing missing, or no plan to tell).</summary>
+    public MissingWork? Missing { get; init; }
+    /// <summary>The harness that wrote this summary (version and git commit); set when it is written.</summary>
+    public HarnessVersion? Harness { get; init; }
+    /// <summary>The cells that could not be judged (infra-error, precondition-failed), said beside a finding that wins over them.</summary>
+    public IReadOnlyList<string>? Unjudged { get; init; }
+
+    /// <summary>The cells that could not be judged, by label (and #repeat beyond the first); null when every cell was judged.</summary>
+    public static IReadOnlyList<string>? UnjudgedOf(IReadOnlyList<SummaryCell> cells) =>
+        cells.Where(c => c.Result.Unjudged).Select(c => c.Repeat > 1 ? $"{c.Label}#{c.Repeat}" : c.Label).ToList() is { Count: > 0 } l ? l : null;
+
+    /// <summary>"; also: 1 cell(s) not judged (…); shard 2/2 missing" when the verdict does not already say it, else "".</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string Also
+    {
+        get
+        {
+            var parts = new List<string>();
+            if (Unjudged is { Count: > 0 } u && Verdict != Verdict.InfraError)
+                parts.Add($"{u.Count} cell(s) not judged (infra-error): {string.Join(", ", u.Take(8))}{(u.Count > 8 ? ", …" : "")}");
+            if (Missing is { Any: true } m && Verdict != Verdict.Incomplete) parts.Add("incomplete: " + m.Describe());
+            return parts.Count == 0 ? "" : "; also: " + string.Join("; ", parts);
+        }
+    }
 }
 
 /// <summary>One cell of summary.json.</summary>
@@ -38,6 +66,10 @@ public sealed record SummaryCell(string Name, int Repeat, Scenario Scenario, Pre
     /// <summary>"case/cell" in a run of cases, else the cell's name.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public string Label => Case is null ? Name : $"{Case}/{Name}";
+
+    /// <summary>The kernel line the cell ran on: the one it asked for, else its kernel's, else the default line (defaults.json).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string Line => Scenario.Kernel.Line ?? Observation.KernelLine ?? Build.HarnessDefaults.Repo.Line;
 
     [System.Text.Json.Serialization.JsonIgnore]
     public CellResult Result => new(Name, Repeat, Scenario, Prediction, Observation, Mismatches);
@@ -107,31 +139,39 @@ public static class Reports
     public static void WriteSummary(RunArtifacts run, Summary summary)
     {
         Directory.CreateDirectory(run.Dir);
-        File.WriteAllText(run.Summary, HarnessJson.Serialize(summary));
+        File.WriteAllText(run.Summary, HarnessJson.Serialize(summary with { Harness = HarnessVersion.Current }));
     }
 
-    public static void WriteReports(RunArtifacts run, Summary summary, ChangeUnderTest change)
+    public static void WriteReports(RunArtifacts run, Summary summary, ChangeUnderTest change, KcidbOptions? kcidbOptions = null)
     {
         var evidence = summary.Cells.ToDictionary(c => c, c => CellEvidence.Read(run.Cell(c.Folder), c.Observation.Oopses.Count));
         Junit(summary with { Change = summary.Change ?? change }).Save(run.Junit);
         File.WriteAllText(run.Html, HtmlReport.Render(summary, change, evidence));
-        var kcidb = Kcidb.Build(summary, change, evidence);
+        var kcidb = Kcidb.Build(summary, change, evidence, kcidbOptions, run.Dir);
         File.WriteAllText(run.Kcidb, kcidb.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
     }
 
-    public static void WriteAll(RunArtifacts run, Summary summary, ChangeUnderTest change)
+    public static void WriteAll(RunArtifacts run, Summary summary, ChangeUnderTest change, KcidbOptions? kcidbOptions = null)
     {
         WriteSummary(run, summary);
-        WriteReports(run, summary, change);
+        WriteReports(run, summary, change, kcidbOptions);
     }
 
-    /// <summary>junit.xml: one testsuite per case (a run of cases), else one for the run; a testcase per cell.</summary>
+    /// <summary>
+    /// junit.xml: one testsuite per case (a run of cases), else one for the run; a testcase per cell. A test's identity
+    /// is stable from night to night whatever happened: classname = case and kernel line (<see cref="JunitClass"/>),
+    /// name = cell (#repeat beyond the first); the verdict and the outcome are properties.
+    /// </summary>
     public static XDocument Junit(Summary s)
     {
-        var properties = s.Change is { } change ? new[] { Property("patch", change.Subject), Property("tree", change.TreeText) } : [];
+        XElement[] properties =
+        [
+            .. s.Change is { } change ? new[] { Property("patch", change.Subject), Property("tree", change.TreeText) } : [],
+            Property("harness_version", HarnessVersion.Current.Version), Property("harness_commit", HarnessVersion.Current.Commit),
+        ];
         if (s.Cases is not { Count: > 0 } cases)
             return new XDocument(new XElement("testsuites",
-                JunitSuite(s, "qemu-hotplug-harness " + s.Kind.Kebab(), "", s.Verdict, s.Cells, s.Seconds, properties)));
+                JunitSuite(s, "qemu-hotplug-harness " + s.Kind.Kebab(), s.Verdict, s.Cells, s.Seconds, [Property("verdict", s.Verdict.Kebab()), .. properties])));
         var suites = cases.Select(c =>
         {
             var cells = s.Cells.Where(x => x.Case == c.Name).ToList();
@@ -141,17 +181,24 @@ public static class Reports
                 Property("verdict", c.Verdict.Kebab()), .. properties,
             ];
             var seconds = cells.Sum(x => x.Observation.Seconds);
-            return JunitSuite(s, $"qemu-hotplug-harness {s.Kind.Kebab()} {c.Name}", c.Name + ".", c.Verdict, cells, seconds, caseProperties);
+            return JunitSuite(s, $"qemu-hotplug-harness {s.Kind.Kebab()} {c.Name}", c.Verdict, cells, seconds, caseProperties);
         });
         return new XDocument(new XElement("testsuites", suites));
     }
 
     private static XElement Property(string name, string value) => new("property", new XAttribute("name", name), new XAttribute("value", value));
 
-    private static XElement JunitSuite(Summary s, string name, string classPrefix, Verdict verdict, IReadOnlyList<SummaryCell> cells, double seconds,
+    /// <summary>
+    /// A cell's junit classname: its case (or "qemu-hotplug-harness" outside cases) and the kernel line it asked for
+    /// (none: the default line), "early-section-memmap.linux-6_1": the line's dots would split a Java-style package.
+    /// </summary>
+    public static string JunitClass(SummaryCell c) =>
+        $"{c.Case ?? "qemu-hotplug-harness"}.linux-{c.Line.Replace('.', '_')}";
+
+    private static XElement JunitSuite(Summary s, string name, Verdict verdict, IReadOnlyList<SummaryCell> cells, double seconds,
         XElement[] properties)
     {
-        var cases = cells.Select(c => JunitCase(s, c, $"qemu-hotplug-harness.{classPrefix}{verdict.Kebab()}")).ToList();
+        var cases = cells.Select(c => JunitCase(s, c, JunitClass(c), verdict)).ToList();
         return new XElement("testsuite",
             new XAttribute("name", name),
             new XAttribute("tests", cases.Count),
@@ -163,12 +210,14 @@ public static class Reports
             properties.Length == 0 ? null : new XElement("properties", properties), cases);
     }
 
-    private static XElement JunitCase(Summary s, SummaryCell c, string classname)
+    private static XElement JunitCase(Summary s, SummaryCell c, string classname, Verdict verdict)
     {
         var tc = new XElement("testcase",
             new XAttribute("classname", classname),
             new XAttribute("name", c.Repeat > 1 ? $"{c.Name}#{c.Repeat}" : c.Name),
-            new XAttribute("time", c.Observation.Seconds.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)));
+            new XAttribute("time", c.Observation.Seconds.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)),
+            new XElement("properties", Property("verdict", verdict.Kebab()), Property("predicted", c.Prediction.Outcome.Kebab()),
+                Property("observed", c.Observation.Outcome.Kebab())));
         // validate: only an infrastructure error leaves a scenario unjudged; a guest unlike the model's layout disagrees.
         if (s.Kind == RunKind.Validate ? c.Observation.Outcome == Outcome.InfraError : c.Result.Unjudged)
             tc.Add(new XElement("error", new XAttribute("message", c.Observation.Error ?? c.Observation.Outcome.Kebab()), c.Observation.Error ?? ""));

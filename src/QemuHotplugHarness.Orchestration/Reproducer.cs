@@ -29,8 +29,17 @@ public sealed class Reproducer(BuildContext ctx, InputsResolver inputs, ILogger 
     /// <summary>The cases the cells belong to (empty: cells outside any case); summary.json and the reports name each with its verdict.</summary>
     public IReadOnlyList<CaseInfo> Cases { get; init; } = [];
 
+    /// <summary>The plan's cases that do not run here, with why (reported in summary.json, never a failure).</summary>
+    public IReadOnlyList<SkippedCase> Skipped { get; init; } = [];
+
+    /// <summary>The whole plan the run is a shard of (its shard and every cell × repeat), for merge to check; null = the work is the plan.</summary>
+    public ShardPlan? WholePlan { get; init; }
+
+    /// <summary>kcidb.json's origin and artifact URLs (null: the defaults).</summary>
+    public KcidbOptions? Kcidb { get; init; }
+
     /// <summary>The tree the kernel variants are built from when the user names none (Debian's linux-source package).</summary>
-    public const string DefaultTree = "linux-source-6.1";
+    public static string DefaultTree => RepoLayout.Discover().Lines().Default is var l ? l.Debian.Package ?? l.Debian.PackagePrefix + l.Name : "";
 
     /// <summary>Each guest wants about two cores under TCG and up to its RAM (4 GiB) plus what it touches of the NVDIMM.</summary>
     public static int EffectiveJobs(int wanted, ILogger log)
@@ -55,20 +64,9 @@ public sealed class Reproducer(BuildContext ctx, InputsResolver inputs, ILogger 
         Action<string, string>? progress, CancellationToken ct)
     {
         var run = new RunArtifacts(artifacts);
-        var state = new RunState(run, shard, Change, work) { Cases = Cases };
-        try
-        {
-            await BuildAllAsync(work, progress, ct);
-            await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = EffectiveJobs(Jobs, log), CancellationToken = ct },
-                async (item, token) => state.Add(await RunCellAsync(item, run, options, progress, token)));
-        }
-        catch (OperationCanceledException)
-        {
-            state.Interrupted = true;
-        }
-        var summary = state.Write(final: true);
-        if (state.Interrupted) throw new OperationCanceledException("interrupted; partial summary written to " + artifacts);
-        return summary;
+        var state = new RunState(run, shard, Change, work) { Cases = Cases, Skipped = Skipped, Plan = WholePlan, Kcidb = Kcidb };
+        return await RunEngine.ExecuteAsync(state, work, EffectiveJobs(Jobs, log), token => BuildAllAsync(work, progress, token),
+            (item, token) => RunCellAsync(item, run, options, progress, token), artifacts, ct);
     }
 
     /// <summary>Builds first (cached), so cell times are guest times.</summary>
@@ -89,12 +87,34 @@ public sealed class Reproducer(BuildContext ctx, InputsResolver inputs, ILogger 
         var prediction = cell.Predict();
         var files = run.Cell(folder);
         var cellOptions = options with { Progress = p => progress?.Invoke(cell.Label, p) };
-        var observation = await ObserveAsync(new CellRequest(cell.Scenario, prediction, files) { Kernel = cell.Kernel }, cellOptions, ct);
+        var request = new CellRequest(cell.Scenario, prediction, files) { Kernel = cell.Kernel };
+        var observation = await ObserveAsync(request, cellOptions, ct);
+        if (observation.Outcome == Outcome.InfraError && RetryInfraErrors && !ct.IsCancellationRequested)
+            observation = await RetryAsync(cell, request, observation, cellOptions, progress, ct);
         var mismatches = Comparison.Mismatches(prediction, observation);
         progress?.Invoke(cell.Label, $"done: {observation.Outcome.Kebab()}{(mismatches.Count == 0 ? " (match)" : " MISMATCH")}");
         log.Information("{Cell}: predicted {Predicted}, observed {Observed}{Match}", cell.Label, prediction.Outcome.Kebab(), observation.Outcome.Kebab(),
             mismatches.Count == 0 ? " - match" : " - MISMATCH: " + string.Join("; ", mismatches));
         return new SummaryCell(cell.Name, repeat, cell.Scenario, prediction, observation, mismatches.Count == 0, mismatches, folder) { Case = cell.Case };
+    }
+
+    /// <summary>
+    /// A cell that could not be observed runs once more before it is judged: a lab glitch (a killed QEMU, a lost
+    /// connection) should not decide a night. Both attempts stay in the artifacts (the first in attempt-1/).
+    /// </summary>
+    public bool RetryInfraErrors { get; init; } = true;
+
+    private async Task<Observation> RetryAsync(Cell cell, CellRequest request, Observation first, RunOptions options,
+        Action<string, string>? progress, CancellationToken ct)
+    {
+        log.Warning("{Cell}: infra-error ({Error}); running it once more", cell.Label, first.Error);
+        progress?.Invoke(cell.Label, "retrying after infra-error");
+        var kept = request.Artifacts.KeepAsAttempt(1);
+        var second = await ObserveAsync(request, options, ct);
+        var earlier = new EarlierAttempt(1, first.Outcome, first.Error, Path.GetFileName(kept.Dir));
+        var observation = second with { EarlierAttempts = [earlier] };
+        await ArtifactFiles.WriteAsync(request.Artifacts.Observation, HarnessJson.Serialize(observation), CancellationToken.None);
+        return observation;
     }
 
     /// <summary>Builds (or takes from the cache) what a scenario boots.</summary>

@@ -59,7 +59,7 @@ public sealed class Soak(Reproducer reproducer)
             {
                 var watch = Stopwatch.StartNew();
                 started.Clear();
-                var work = Reproducer.Plan(Matrix.Shard(matrix, 1, null));
+                var work = Reproducer.Plan(Matrix.Shard(matrix, 1, null), caseFolders: matrix.Select(c => c.Case).Distinct().Count() > 1);
                 var summary = await reproducer.RunAsync(work, Path.Combine(artifacts, $"run-{i:000}"), options, null, null, ct);
                 summaries.Add(summary);
                 times.Add(Math.Round(watch.Elapsed.TotalSeconds, 1));

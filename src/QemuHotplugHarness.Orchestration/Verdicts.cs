@@ -19,6 +19,8 @@ public enum Verdict
     Partial,
     /// <summary>The run could not judge: an infrastructure fault, a guest that was not what the scenario asked, an interrupt.</summary>
     InfraError,
+    /// <summary>merge: a shard or a cell of the plan never arrived, so the run cannot say the patch fixes the bug.</summary>
+    Incomplete,
     /// <summary>validate: every drawn scenario behaved on a real guest as the simulator predicted.</summary>
     ModelAgrees,
     /// <summary>validate: some scenario did not (its fields say where the model and the kernel part).</summary>
@@ -38,6 +40,29 @@ public sealed record CellResult(string Name, int Repeat, Scenario Scenario, Pred
 
 public static class Verdicts
 {
+    /// <summary>
+    /// Every verdict, most telling first: the one order a run (its cells), a suite (its cases), a merge (its shards) and
+    /// compare (how bad a verdict is) use. A finding about the kernel or the model comes first, so a real regression in
+    /// any judged cell wins over an infrastructure error or a missing shard elsewhere (which the run reports beside it).
+    /// </summary>
+    public static readonly IReadOnlyList<Verdict> Order =
+    [
+        Verdict.PatchDoesNotFix, Verdict.NotReproduced, Verdict.Mismatch, Verdict.ModelDisagrees,
+        Verdict.Incomplete, Verdict.InfraError, Verdict.Partial, Verdict.PatchFixes, Verdict.ModelAgrees,
+    ];
+
+    /// <summary>How bad a verdict is: higher is worse (the reverse of <see cref="Order"/>).</summary>
+    public static int Severity(Verdict v) => Order.Count - 1 - Order.ToList().IndexOf(v);
+
+    /// <summary>A finding about the kernel or the model (exit 1): what a night must never hide behind a lab glitch.</summary>
+    public static bool IsFinding(Verdict v) => v is Verdict.PatchDoesNotFix or Verdict.NotReproduced or Verdict.Mismatch or Verdict.ModelDisagrees;
+
+    /// <summary>The run could not judge (exit 3): an infrastructure error or a plan that did not arrive whole.</summary>
+    public static bool IsUnjudged(Verdict v) => v is Verdict.InfraError or Verdict.Incomplete;
+
+    /// <summary>The most telling of <paramref name="verdicts"/> by <see cref="Order"/>.</summary>
+    public static Verdict MostTelling(IEnumerable<Verdict> verdicts) => verdicts.OrderByDescending(Severity).First();
+
     /// <summary>
     /// A shard's verdict: what its own cells can prove (a patched kernel that oopsed, a bug not reproduced, a mismatch,
     /// an infrastructure error) but never <see cref="Verdict.PatchFixes"/>, which needs the whole matrix.
@@ -63,28 +88,33 @@ public static class Verdicts
         return Verdict.ModelAgrees;
     }
 
-    /// <summary>Verdicts of a suite's cases, most telling first: the suite says patch-fixes only when every case does.</summary>
-    private static readonly Verdict[] SuiteOrder = [Verdict.InfraError, Verdict.PatchDoesNotFix, Verdict.NotReproduced, Verdict.Mismatch, Verdict.Partial];
+    /// <summary>
+    /// A suite's verdict from its cases' verdicts: the most telling any case has (<see cref="Order"/>, as for cells),
+    /// patch-fixes only when every case says so.
+    /// </summary>
+    public static Verdict Suite(IReadOnlyList<Verdict> cases) => cases.Count == 0 ? Verdict.InfraError : MostTelling(cases);
 
     /// <summary>
-    /// A suite's verdict from its cases' verdicts: the first of <see cref="SuiteOrder"/> any case has (the order
-    /// <see cref="Decide(IReadOnlyList{CellResult})"/> applies to cells), patch-fixes only when every case says so.
+    /// A reproduction's verdict from its cells: a finding in any judged cell (a patched kernel that oopsed, a bug not
+    /// reproduced, a mismatch) wins over cells that could not be judged; only with no finding does an unjudged cell
+    /// make the run infra-error. No cell: nothing judged.
     /// </summary>
-    public static Verdict Suite(IReadOnlyList<Verdict> cases)
-    {
-        if (cases.Count == 0) return Verdict.InfraError;
-        foreach (var v in SuiteOrder)
-            if (cases.Contains(v)) return v;
-        return cases.All(v => v == Verdict.PatchFixes) ? Verdict.PatchFixes : Verdict.Mismatch;
-    }
-
     public static Verdict Decide(IReadOnlyList<CellResult> cells)
     {
-        if (cells.Count == 0 || cells.Any(c => c.Unjudged)) return Verdict.InfraError;
-        if (cells.Any(c => c.Scenario.Kernel.Variant == KernelVariant.Patched && c.Scenario.Kernel.Image is null && c.Observation.Outcome == Outcome.Oops))
+        if (cells.Count == 0) return Verdict.InfraError;
+        var judged = cells.Where(c => !c.Unjudged).ToList();
+        if (judged.Any(c => c.Scenario.Kernel.Variant == KernelVariant.Patched && c.Scenario.Kernel.Image is null && c.Observation.Outcome == Outcome.Oops))
             return Verdict.PatchDoesNotFix;
-        if (cells.Any(c => c.Prediction.Outcome == Outcome.Oops && c.Observation.Outcome != Outcome.Oops)) return Verdict.NotReproduced;
-        if (cells.Any(c => !c.Match)) return Verdict.Mismatch;
+        if (judged.Any(c => c.Prediction.Outcome == Outcome.Oops && c.Observation.Outcome != Outcome.Oops)) return Verdict.NotReproduced;
+        if (judged.Any(c => !c.Match)) return Verdict.Mismatch;
+        if (judged.Count < cells.Count) return Verdict.InfraError;
         return Verdict.PatchFixes;
     }
+
+    /// <summary>
+    /// The run's verdict once what it ran is set against what it should have: a finding stands; otherwise an
+    /// interrupted run could not judge, and a plan with missing shards or cells is <see cref="Verdict.Incomplete"/>.
+    /// </summary>
+    public static Verdict OfRun(Verdict cells, bool interrupted, bool missing) =>
+        IsFinding(cells) ? cells : interrupted ? Verdict.InfraError : missing ? MostTelling([cells, Verdict.Incomplete]) : cells;
 }

@@ -15,7 +15,7 @@ public enum InputKind
     Scenario, Machine, Ram, MaxMem, Slots, Smp, Qemu, NvdimmSize, NvdimmAddress, LabelSize, Pse, Kernel,
     NamespaceSize, Mode, Iterations, Accel, Artifacts, KernelSource, Patch, QemuSource, KernelImage, Modules,
     BootTimeout, CommandTimeout, SshPort, Matrix, Repeat, Shard, Jobs, Variant, ShardFolder,
-    Sample, Seed, KernelDeb, KernelLine, Case, CompareInput, MarkdownFile,
+    Sample, Seed, KernelDeb, KernelLine, Case, CasesDir, CompareInput, MarkdownFile, KnownIssues, KcidbOrigin, ArtifactsUrl, Out,
 }
 
 /// <summary>

@@ -3,6 +3,9 @@ using QemuHotplugHarness.Scenarios;
 
 namespace QemuHotplugHarness.Simulator;
 
+/// <summary>How much a prediction says: everything (the section picture per iteration), or its outcome for a sweep or a draw.</summary>
+public enum PredictionDetail { Full, Outcome }
+
 /// <summary>Who owns a 2 MiB sub-section of the shared section.</summary>
 public enum SubsectionOwner { BootRam, Device, NvdimmIdle, Absent }
 
@@ -34,7 +37,14 @@ public sealed record SubsectionSnapshot(
     int Index,
     [property: JsonConverter(typeof(IomemRangeJsonConverter))] AddressRange Range,
     SubsectionOwner Owner,
-    VmemmapPageState Vmemmap);
+    VmemmapPageState Vmemmap)
+{
+    /// <summary>A case's workload: what a reader meets in the sub-section's struct pages (poisoned wins over uninitialised over initialised); null for the seed's loop.</summary>
+    public StructPageState? StructPages { get; init; }
+
+    /// <summary>The zone of the sub-section's struct pages when all are initialised.</summary>
+    public PageZone? Zone { get; init; }
+}
 
 public sealed record IterationPrediction
 {
@@ -68,6 +78,19 @@ public sealed record Prediction
 
     [JsonConverter(typeof(HexJsonConverter))]
     public ulong? FirstFaultAddress { get; init; }
+
+    /// <summary>The title the scanner gives the predicted oops (a case's reader on a kernel line); null for the seed's loop.</summary>
+    public string? OopsTitle { get; init; }
+
+    /// <summary>The function the predicted oops names (RIP), where the model knows it.</summary>
+    public string? OopsFunction { get; init; }
+
+    /// <summary>The pfn whose struct page the failing reader read (not a fault address: the kernel may print it only in a register).</summary>
+    [JsonConverter(typeof(HexJsonConverter))]
+    public ulong? OopsPfn { get; init; }
+
+    /// <summary>The workload command during which the oops comes.</summary>
+    public string? OopsStep { get; init; }
 
     public required int StructPageSize { get; init; }
 

@@ -20,7 +20,10 @@ public static class Predictor
     /// <summary>Devdax/fsdax data alignment (the pfn device's default align on x86: PMD size).</summary>
     public const ulong PfnAlignment = 2 * MiB;
 
-    public static Prediction Predict(Scenario scenario)
+    public static Prediction Predict(Scenario scenario) => Predict(scenario, null);
+
+    /// <summary>A case's scenario: its own workload runs on the memmap bookkeeping with the checks <paramref name="model"/> gives each variant.</summary>
+    public static Prediction Predict(Scenario scenario, Scenarios.Cases.CaseModel? model, PredictionDetail detail = PredictionDetail.Full)
     {
         var qemu = QemuModel.Plan(scenario);
         var sparse = BootSparsemem(scenario, qemu);
@@ -54,7 +57,9 @@ public static class Predictor
         explanation.Add(shared is null
             ? "The NVDIMM shares no 128 MiB section with boot RAM: every section it uses is not early, so its memmap is populated and depopulated consistently."
             : $"The NVDIMM starts in {shared}, which holds boot RAM: an early section whose memmap was populated once at boot.");
-        if (WorkloadError(scenario, qemu, region) is { } error)
+        var custom = scenario.Workload.IsCustom && model is not null;
+        var placed = custom && CaseWorkload.FirstNamespaceSize(scenario.Workload) is { } first ? scenario.WithNamespaceSize(first) : scenario;
+        if (WorkloadError(placed, qemu, region) is { } error)
         {
             explanation.Add(error);
             return prediction with
@@ -63,8 +68,14 @@ public static class Predictor
                 Iterations = [new IterationPrediction { Index = 1, Outcome = Outcome.WorkloadFailed, Events = [error] }],
             };
         }
-        return Reconfigure(scenario, sparse, region, shared, prediction, explanation);
+        return custom
+            // Every case's kernel has the seed's fix (ef69bc9f68de): section_deactivate() keeps an early section's memmap.
+            ? CaseWorkload.Run(scenario, model!, BootSparsemem(scenario.WithKernel(KernelVariant.Patched), qemu), BootRam(qemu), region, prediction, explanation, detail)
+            : Reconfigure(scenario, sparse, region, shared, prediction, explanation, detail);
     }
+
+    private static IReadOnlyList<AddressRange> BootRam(QemuLayout qemu) =>
+        qemu.RamAbove4G.IsEmpty ? [qemu.RamBelow4G] : [qemu.RamBelow4G, qemu.RamAbove4G];
 
     /// <summary>The /proc/iomem view and the device-memory window QEMU gives the guest.</summary>
     private static PredictedLayout Layout(QemuLayout qemu, string? shared, bool pmemInserted = true)
@@ -154,7 +165,7 @@ public static class Predictor
     }
 
     /// <summary>The reconfiguration loop: remove the old namespace (after the first), add the new one, initialise its struct pages.</summary>
-    private static Prediction Reconfigure(Scenario scenario, Sparsemem sparse, AddressRange region, string? shared, Prediction prediction, List<string> explanation)
+    private static Prediction Reconfigure(Scenario scenario, Sparsemem sparse, AddressRange region, string? shared, Prediction prediction, List<string> explanation, PredictionDetail detail)
     {
         var w = scenario.Workload;
         var place = NamespacePlacement.In(region, w.NamespaceSize.Bytes);
@@ -171,7 +182,7 @@ public static class Predictor
             }
             events.Add($"add {place.Namespace}");
             sparse.AddPages(place.Namespace, events);
-            var iteration = new IterationPrediction { Index = i, Namespace = place.Head, Dax = place.Data, Events = events, Outcome = Outcome.Clean, SharedSection = Snapshot(sparse, region) };
+            var iteration = new IterationPrediction { Index = i, Namespace = place.Head, Dax = place.Data, Events = events, Outcome = Outcome.Clean, SharedSection = detail == PredictionDetail.Full ? Snapshot(sparse, region) : [] };
             if (sparse.FirstUnmappedPfn(place.FirstInitPfn, place.EndPfn) is { } pfn)
             {
                 iterations.Add(iteration with { Outcome = Outcome.Oops });
@@ -205,7 +216,7 @@ public static class Predictor
             : scenario.Cpu.Pse ? "with PSE the vmemmap uses 2 MiB pages; a partial depopulate only poisons struct pages with 0xFD and frees nothing."
             : "nothing freed was touched again.";
 
-    private static IReadOnlyList<SubsectionSnapshot> Snapshot(Sparsemem sparse, AddressRange region)
+    internal static IReadOnlyList<SubsectionSnapshot> Snapshot(Sparsemem sparse, AddressRange region)
     {
         var section = sparse.Section(Sparsemem.SectionOf(region.Start));
         if (!section.Early) return [];

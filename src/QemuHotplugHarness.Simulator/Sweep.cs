@@ -3,7 +3,7 @@ using static QemuHotplugHarness.Scenarios.Units;
 
 namespace QemuHotplugHarness.Simulator;
 
-/// <summary>One layout of a sweep: its unpatched and patched predictions.</summary>
+/// <summary>One layout of a sweep: its unpatched and patched predictions; FaultPfn is the seed's fault pfn, or the pfn whose struct page a case's reader read.</summary>
 public sealed record SweepResult(Scenario Scenario, Outcome Unpatched, Outcome Patched, int? OopsIteration, ulong? FaultPfn)
 {
     /// <summary>A layout reproduces the bug when the unpatched kernel oopses and the patched one stays clean.</summary>
@@ -35,18 +35,42 @@ public static class Sweep
         foreach (var pse in new[] { false, true })
         foreach (var ns in NamespaceSizes)
         {
-            var s = baseScenario.WithRam(new ByteSize(ram)).WithQemu(qemu).WithPse(pse).WithNamespaceSize(new ByteSize(ns));
+            var s = WithNamespaceSize(baseScenario.WithRam(new ByteSize(ram)).WithQemu(qemu).WithPse(pse), new ByteSize(ns));
             foreach (var addr in NvdimmAddresses(s.Machine.Type, ram)) yield return s.WithNvdimmAddress(addr);
         }
     }
 
-    public static IEnumerable<SweepResult> Run(IEnumerable<Scenario> layouts)
+    /// <summary>The namespace size of the reconfigure loop, and of every create-namespace of a case's own workload.</summary>
+    public static Scenario WithNamespaceSize(Scenario s, ByteSize size)
     {
-        foreach (var s in layouts)
-        {
-            var unpatched = Predictor.Predict(s.WithKernel(KernelVariant.Unpatched));
-            var patched = Predictor.Predict(s.WithKernel(KernelVariant.Patched));
-            yield return new SweepResult(s, unpatched.Outcome, patched.Outcome, unpatched.OopsIteration, unpatched.FirstFaultPfn);
-        }
+        if (!s.Workload.IsCustom) return s.WithNamespaceSize(size);
+        var iteration = s.Workload.Iteration!.Select(argv => argv.Count > 1 && argv[0] == "ndctl" && argv[1] == "create-namespace"
+            ? (IReadOnlyList<string>)argv.Select(a => a.StartsWith("--size=", StringComparison.Ordinal) ? "--size=" + size : a).ToList()
+            : argv).ToList();
+        return s with { Workload = s.Workload with { Iteration = iteration, NamespaceSize = size } };
+    }
+
+    /// <summary>Both variants of every layout, in the layouts' order (predicted in parallel: the simulator is pure).</summary>
+    /// <summary>The namespace mode of the reconfigure loop, and of every create-namespace of a case's own workload.</summary>
+    public static Scenario WithMode(Scenario s, NamespaceMode mode)
+    {
+        var workload = s.Workload with { Mode = mode };
+        if (s.Workload.IsCustom)
+            workload = workload with
+            {
+                Iteration = s.Workload.Iteration!.Select(argv => (IReadOnlyList<string>)argv
+                    .Select(a => a.StartsWith("--mode=", StringComparison.Ordinal) ? "--mode=" + mode.Kebab() : a).ToList()).ToList(),
+            };
+        return s with { Workload = workload };
+    }
+
+    public static IEnumerable<SweepResult> Run(IEnumerable<Scenario> layouts, Scenarios.Cases.CaseModel? model = null) =>
+        layouts.AsParallel().AsOrdered().Select(s => One(s, model));
+
+    private static SweepResult One(Scenario s, Scenarios.Cases.CaseModel? model)
+    {
+        var unpatched = Predictor.Predict(s.WithKernel(KernelVariant.Unpatched), model, PredictionDetail.Outcome);
+        var patched = Predictor.Predict(s.WithKernel(KernelVariant.Patched), model, PredictionDetail.Outcome);
+        return new SweepResult(s, unpatched.Outcome, patched.Outcome, unpatched.OopsIteration, unpatched.FirstFaultPfn ?? unpatched.OopsPfn);
     }
 }

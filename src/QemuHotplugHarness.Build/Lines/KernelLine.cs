@@ -41,13 +41,24 @@ public sealed record KernelLine(string Name, string Description, LinuxVersion Fr
 /// <summary>The kernel lines of the repository's <c>kernel-lines/</c> folder, oldest first.</summary>
 public sealed class KernelLines
 {
-    public const string DefaultName = "6.1";
-
     private KernelLines(IReadOnlyList<KernelLine> all) => All = all;
 
     public IReadOnlyList<KernelLine> All { get; }
 
-    public KernelLine Default => Get(DefaultName);
+    /// <summary>The line of defaults.json: the one a run takes when the user names none.</summary>
+    public KernelLine Default => Get(HarnessDefaults.Repo.Line);
+
+    /// <summary>
+    /// The one rule for the line a kernel is built on, the same in every command: the line asked for; else the line a
+    /// tree's Makefile version belongs to (a 7.x tree takes the latest line); else the default line.
+    /// </summary>
+    public KernelLine Resolve(string? asked, string? kernelTree)
+    {
+        if (asked is not null) return Get(asked); // an unknown line: bad input naming the lines
+        if (kernelTree is not null && LinuxVersion.TryParse(KernelTree.KernelVersion(kernelTree)) is { } version && ForVersion(version) is { } line)
+            return line;
+        return Default;
+    }
 
     /// <summary>The line named <paramref name="name"/>; bad input naming the lines there are otherwise.</summary>
     public KernelLine Get(string name) => All.FirstOrDefault(l => l.Name == name)

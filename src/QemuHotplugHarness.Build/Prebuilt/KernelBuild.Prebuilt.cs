@@ -35,6 +35,7 @@ public sealed partial record KernelBuild
     public string BootImage() =>
         !IsPrebuilt && Vmlinux is { } vmlinux && File.Exists(vmlinux) && ConfigOptions()?.GetValueOrDefault("CONFIG_PVH") == "y" ? vmlinux : BzImage;
 
-    private Dictionary<string, string>? ConfigOptions() =>
+    /// <summary>The kernel's options (CONFIG_X → value) when its config is known; null otherwise.</summary>
+    public Dictionary<string, string>? ConfigOptions() =>
         Config is { } path && File.Exists(path) ? KernelConfig.Parse(File.ReadAllText(path)) : null;
 }

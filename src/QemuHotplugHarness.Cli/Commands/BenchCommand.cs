@@ -164,9 +164,34 @@ public sealed class BenchCommand : Command<BenchCommand.Settings>
             foreach (var s in matrix) Predictor.Predict(s);
         watch.Stop();
         Console.WriteLine($"predict: seed matrix (5 cells) in {watch.Elapsed.TotalMilliseconds / rounds:F3} ms (mean of {rounds})");
-        watch.Restart();
-        var results = Sweep.Run(Sweep.Layouts(Scenario.Seed)).ToList();
-        watch.Stop();
-        Console.WriteLine($"predict: sweep of {results.Count} layouts x 2 variants in {watch.Elapsed.TotalSeconds:F2} s ({results.Count(r => r.Reproduces)} reproduce)");
+        SweepEveryCase();
     }
+
+    /// <summary>predict --sweep over every case's layout space: wall and CPU seconds per case and in all (printed, never asserted).</summary>
+    private static void SweepEveryCase()
+    {
+        var cases = QemuHotplugHarness.Orchestration.SuiteCases.Library(QemuHotplugHarness.Build.RepoLayout.Discover()).LoadAll();
+        var (wall, cpu) = (Stopwatch.StartNew(), Cpu());
+        var layouts = 0;
+        foreach (var c in cases)
+        {
+            var (caseWall, caseCpu) = (Stopwatch.StartNew(), Cpu());
+            var results = Sweep.Run(Sweep.Layouts(c.Scenario), c.Model).ToList();
+            layouts += results.Count;
+            Console.WriteLine($"predict: sweep of {c.Name}: {results.Count} layouts x 2 variants in {caseWall.Elapsed.TotalSeconds:F2} s " +
+                              $"({(Cpu() - caseCpu).TotalSeconds:F2} s CPU); {results.Count(r => r.Reproduces)} reproduce");
+        }
+        Console.WriteLine($"predict: sweep of every case ({cases.Count} cases, {layouts} layouts x 2 variants) in {wall.Elapsed.TotalSeconds:F2} s " +
+                          $"({(Cpu() - cpu).TotalSeconds:F2} s CPU on {Environment.ProcessorCount} cores; load average {LoadAverage()})");
+    }
+
+    private static TimeSpan Cpu()
+    {
+        using var p = Process.GetCurrentProcess();
+        return p.TotalProcessorTime;
+    }
+
+    /// <summary>The 1-minute load average (Linux), so a slow figure on a busy machine says so; "unknown" elsewhere.</summary>
+    private static string LoadAverage() =>
+        File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "unknown";
 }

@@ -27,7 +27,7 @@ public sealed class BuildBench(ILogger log, string scratch, string logDir)
 {
     /// <summary>The default case's fix for its first line: what the bench builds (the kernels reproduce builds by default).</summary>
     private static string SeedPatch => QemuHotplugHarness.Orchestration.SuiteCases.Library(RepoLayout.Discover())
-        .Load(QemuHotplugHarness.Orchestration.SuiteCases.DefaultCase).PatchFor(QemuHotplugHarness.Orchestration.KernelSources.DefaultKernelLine);
+        .Load(HarnessDefaults.Repo.Case).PatchFor(HarnessDefaults.Repo.Line);
 
     public async Task<BuildBenchResult> RunAsync(bool kernel, bool qemu, bool sideBySide, CancellationToken ct)
     {

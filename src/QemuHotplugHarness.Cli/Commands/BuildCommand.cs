@@ -22,8 +22,17 @@ public static class BuildCommand
 
         [CommandOption("--kernel-line <LINE>")] [Description("Kernel line whose Debian source is built: 6.1, 6.12 or latest (default 6.1).")]
         public string? KernelLine { get; init; }
-        [CommandOption("--case <NAME>")] [Description("build kernel: the kernels of this case of cases/ (its fix and config; default: the seed's case).")]
+        [CommandOption("--case <NAME>")] [Description("build kernel: the kernels of this case (its fix and config; default: defaults.json's case).")]
         public string? Case { get; init; }
+
+        [CommandOption("--suite")] [Description("build kernel/all: the kernels of every case of the suite on the kernel line, as reproduce --suite builds them.")]
+        public bool Suite { get; init; }
+
+        [CommandOption("--cases <DIR>")] [Description("A folder of your own cases beside cases/ (repeatable).")]
+        public string[] CasesDirs { get; init; } = [];
+
+        [CommandOption("--plan")] [Description("Print the kernels the plan builds and exit: nothing is built.")]
+        public bool Plan { get; init; }
 
         [CommandOption("--variant <VARIANT>")] [Description("build kernel: unpatched, patched or both (default both).")]
         public string Variant { get; init; } = "both";
@@ -52,10 +61,19 @@ public static class BuildCommand
             };
             InputChecks.Build(s.KernelSrc, s.Patch, s.QemuSrc);
             if (s.KernelSrc is not null && WantKernel) KernelTree.Validate(s.KernelSrc);
-            var lineName = RepoLayout.Discover().Lines().Get(s.KernelLine ?? KernelSources.DefaultKernelLine).Name;
-            var recipe = WantKernel ? KernelRecipe.Of(SuiteCases.Library(RepoLayout.Discover()).Load(s.Case ?? SuiteCases.DefaultCase),
-                new KernelSources(s.KernelSrc, s.Patch, s.QemuSrc, new Dictionary<string, KernelBuild>()) { KernelLine = lineName }) : null;
-            if (recipe is not null) await InputChecks.PatchAsync(s.KernelSrc, s.Patch, [recipe.Patch], ct, lineName);
+            var lineName = RepoLayout.Discover().Lines().Resolve(s.KernelLine, s.KernelSrc).Name; // as reproduce resolves it
+            var sources = new KernelSources(s.KernelSrc, s.Patch, s.QemuSrc, new Dictionary<string, KernelBuild>()) { KernelLine = lineName };
+            var plan = WantKernel
+                ? RunPlanner.Plan(new PlanRequest(SuiteCases.Catalog(RepoLayout.Discover(), s.CasesDirs), lineName, sources) { Case = s.Case, Suite = s.Suite })
+                : null;
+            var kernels = plan?.Kernels.Where(k => variants.Contains(k.Variant)).ToList() ?? [];
+            if (s.Plan)
+            {
+                Console.WriteLine($"kernels to build on line {lineName}: {kernels.Count}");
+                foreach (var k in kernels) Console.WriteLine("  " + k);
+                return 0;
+            }
+            if (plan is not null) await InputChecks.PatchAsync(s.KernelSrc, s.Patch, plan.Patches, ct, lineName);
             var artifacts = HarnessLog.PrepareArtifacts(s.Artifacts ?? HarnessLog.DefaultArtifacts("build-"));
             using var log = (Serilog.Core.Logger)HarnessLog.Create(artifacts);
             var ctx = BuildContext.Create(log, artifacts);
@@ -65,10 +83,9 @@ public static class BuildCommand
                 built["qemuPatched"] = await new QemuBuilder(ctx).GetAsync(QemuFlavour.Patched, s.QemuSrc, ct);
                 built["qemuStock"] = await new QemuBuilder(ctx).GetAsync(QemuFlavour.Stock, null, ct);
             }
-            var line = ctx.Repo.Lines().Get(lineName);
-            if (WantKernel)
-                foreach (var v in variants)
-                    built["kernel" + v] = await new KernelBuilder(ctx) { ExtraConfig = recipe!.ExtraConfig, Line = line }.GetAsync(v, s.KernelSrc, recipe.Patch, ct);
+            var inputs = new InputsResolver(ctx, sources);
+            foreach (var k in kernels)
+                built[kernels.Count(x => x.Variant == k.Variant) == 1 ? "kernel" + k.Variant : $"kernel{k.Variant} {k}"] = await inputs.KernelAsync(k, ct);
             if (WantImage) built["image"] = await new ImageBuilder(ctx).GetAsync(ct);
             if (s.Json) Console.WriteLine(HarnessJson.Serialize(built));
             else foreach (var (k, v) in built) log.Information("{Name}: {Value}", k, v);

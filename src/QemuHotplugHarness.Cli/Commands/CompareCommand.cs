@@ -5,7 +5,7 @@ using Spectre.Console.Cli;
 
 namespace QemuHotplugHarness.Cli.Commands;
 
-/// <summary>qhh compare BEFORE AFTER: what changed between two nights; exit 1 when something regressed.</summary>
+/// <summary>qhh compare BEFORE AFTER: what changed between two nights; exit 1 when something regressed (an infra cell or a known intermittent issue alone does not).</summary>
 public sealed class CompareCommand : Command<CompareCommand.Settings>
 {
     public sealed class Settings : CommandSettings
@@ -19,34 +19,39 @@ public sealed class CompareCommand : Command<CompareCommand.Settings>
         [CommandOption("--json")] [Description("Write the comparison as JSON on stdout.")]
         public bool Json { get; init; }
 
+        [CommandOption("--known-issues <FILE>")]
+        [Description("JSON list of known issues ({\"cell\": \"case/line/cell pattern\", \"title\": ..., \"intermittent\": true}): an intermittent one is reported, not counted as a regression.")]
+        public string? KnownIssues { get; init; }
+
         [CommandOption("--markdown <FILE>")] [Description("Also write a Markdown summary (e.g. $GITHUB_STEP_SUMMARY; appended to).")]
         public string? Markdown { get; init; }
     }
 
     public override int Execute(CommandContext context, Settings s, CancellationToken ct)
     {
-        var (before, after) = LoadBoth(s.Before, s.After);
-        var result = RunCompare.Compare(before, after);
+        var (before, after, known) = LoadAll(s.Before, s.After, s.KnownIssues);
+        var result = RunCompare.Compare(before, after, known);
         if (s.Markdown is { } markdown) AppendMarkdown(markdown, CompareText.Markdown(result));
         Console.Write(s.Json ? HarnessJson.Serialize(result) + Environment.NewLine : CompareText.Plain(result));
         return result.Regressed ? (int)ExitCode.CheckFailed : (int)ExitCode.Success;
     }
 
-    /// <summary>Both inputs are read before either is refused, so two bad inputs give two lines.</summary>
-    private static (RunDigest Before, RunDigest After) LoadBoth(string before, string after)
+    /// <summary>Every input is read before any is refused, so several bad inputs give one line each.</summary>
+    private static (RunDigest Before, RunDigest After, IReadOnlyList<KnownIssue> Known) LoadAll(string before, string after, string? knownIssues)
     {
         var problems = new List<InputProblem>();
-        var b = TryLoad(before, problems);
-        var a = TryLoad(after, problems);
+        var b = TryLoad(() => RunDigest.Load(before), problems);
+        var a = TryLoad(() => RunDigest.Load(after), problems);
+        var k = knownIssues is null ? [] : TryLoad(() => KnownIssues.Load(knownIssues), problems);
         if (problems.Count > 0) throw new BadInputException(problems);
-        return (b!, a!);
+        return (b!, a!, k!);
     }
 
-    private static RunDigest? TryLoad(string path, List<InputProblem> problems)
+    private static T? TryLoad<T>(Func<T> load, List<InputProblem> problems) where T : class
     {
         try
         {
-            return RunDigest.Load(path);
+            return load();
         }
         catch (BadInputException e)
         {

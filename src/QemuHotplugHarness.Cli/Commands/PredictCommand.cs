@@ -28,9 +28,29 @@ public sealed class PredictCommand : Command<PredictCommand.Settings>
         // predict knows no --kernel-image: a name that is not a variant would silently be modelled as the unpatched one.
         if (scenario.Kernel.Image is { } name)
             throw new BadInputException(InputKind.Kernel, name, "not a kernel variant (predict models unpatched and patched; prebuilt images are registered with run/reproduce --kernel-image)");
-        if (ModelLimits.NotModelled(scenario) is { Count: > 0 } reasons) return NotModelled(scenario, reasons, settings.Json);
-        return settings.Sweep ? RunSweep(scenario, settings) : PredictOne(scenario, settings.Json);
+        var model = settings.SelectedCase()?.Model;
+        if (ModelLimits.NotModelled(scenario, model) is { Count: > 0 } reasons) return NotModelled(scenario, reasons, settings.Json);
+        if (settings.Sweep) return RunSweep(scenario, model, settings);
+        PredictOne(scenario, model, settings.Json);
+        if (!settings.Json && settings.SelectedCase() is { Cells: { } cells } withCells) PrintCells(withCells, cells, scenario);
+        return 0;
     }
+
+    /// <summary>Each cell of a case: its prediction, and beside it the cell's "expect" (written from the case's real-guest runs).</summary>
+    private static void PrintCells(Case c, IReadOnlyList<CaseCell> cells, Scenario scenario)
+    {
+        Console.WriteLine($"Cells of {c.Name} (kernel line {scenario.Kernel.Line ?? CaseWorkload.DefaultLine}):");
+        foreach (var cell in cells)
+        {
+            var p = Predictor.Predict(scenario.WithQemu(cell.Qemu).WithKernel(cell.Kernel).WithPse(cell.Pse), c.Model);
+            var observed = cell.Expect is { } e ? $"; case.json expects (from its real-guest runs): {e.Describe()}" : "";
+            Console.WriteLine($"  {cell.Name}: {Describe(p)}{observed}");
+        }
+    }
+
+    private static string Describe(Prediction p) =>
+        p.Outcome.Kebab() + (p.OopsTitle is { } t ? $" \"{t}\"" : "") + (p.OopsIteration is { } i ? $" at iteration {i}" : "") +
+        (p.OopsPfn is { } pfn ? $" (struct page of pfn {Hex.Format(pfn)}, in '{p.OopsStep}')" : "");
 
     /// <summary>A case outside the simulator: why, and the expectations its cells are judged by (exit 0).</summary>
     private static int CaseNotModelled(Case c, bool json)
@@ -60,13 +80,13 @@ public sealed class PredictCommand : Command<PredictCommand.Settings>
         return 0;
     }
 
-    private static int PredictOne(Scenario scenario, bool json)
+    private static void PredictOne(Scenario scenario, CaseModel? model, bool json)
     {
-        var p = Predictor.Predict(scenario);
+        var p = Predictor.Predict(scenario, model);
         if (json)
         {
             Console.WriteLine(HarnessJson.Serialize(p));
-            return 0;
+            return;
         }
         Console.WriteLine($"Scenario {scenario.Name}: {scenario.Describe()}, RAM {scenario.Machine.Ram}, NVDIMM {scenario.Nvdimm.Size} at {(scenario.Nvdimm.Address is { } a ? Hex.Format(a) : "auto")}, {scenario.Workload.Iterations} x {scenario.Workload.Mode.ToString().ToLowerInvariant()} {scenario.Workload.NamespaceSize}");
         Console.WriteLine($"Kernel model: struct page {p.StructPageSize} B, vmemmap at {Hex.Format(p.VmemmapBase)}, vmemmap pages of {p.VmemmapPageSize}");
@@ -76,17 +96,19 @@ public sealed class PredictCommand : Command<PredictCommand.Settings>
             Console.WriteLine($"Iteration {it.Index}: {it.Outcome.Kebab()}");
             foreach (var e in it.Events) Console.WriteLine("    " + e);
         }
-        Console.WriteLine($"Predicted outcome: {p.Outcome.Kebab()}" +
-                          (p.OopsIteration is { } i ? $" at iteration {i}, first fault pfn {Hex.Format(p.FirstFaultPfn ?? 0)}, vmemmap {p.FaultAddressRange}" : "") +
+        Console.WriteLine($"Predicted outcome: {p.Outcome.Kebab()}" + OopsDetail(p) +
                           (p.Rejection is not null ? $": {p.Rejection}" : "") +
                           (p.WorkloadError is not null ? $": {p.WorkloadError}" : ""));
-        return 0;
     }
 
-    private static int RunSweep(Scenario scenario, Settings settings)
+    private static string OopsDetail(Prediction p) => p.OopsIteration is not { } i ? ""
+        : p.FirstFaultPfn is { } fault ? $" at iteration {i}, first fault pfn {Hex.Format(fault)}, vmemmap {p.FaultAddressRange}"
+        : $" at iteration {i} in '{p.OopsStep}': {p.OopsTitle ?? "an oops in " + p.OopsFunction}, reading the struct page of pfn {Hex.Format(p.OopsPfn ?? 0)}";
+
+    private static int RunSweep(Scenario scenario, CaseModel? model, Settings settings)
     {
         var watch = Stopwatch.StartNew();
-        var results = Sweep.Run(Sweep.Layouts(scenario)).ToList();
+        var results = Sweep.Run(Sweep.Layouts(scenario), model).ToList();
         watch.Stop();
         var shown = settings.All ? results : results.Where(r => r.Reproduces).ToList();
         if (settings.Json)

@@ -37,8 +37,12 @@ public class GuestSettings : ScenarioSettings
                  "(linux-image + linux-binary + linux-modules ...: repeat with the same NAME, comma-separate, or give a folder).")]
     public string[] KernelDebs { get; init; } = [];
 
-    [CommandOption("--boot-timeout <SECONDS>")] [Description("Seconds to wait for the guest (default 120).")]
-    public int BootTimeout { get; init; } = 120;
+    [CommandOption("--boot-timeout <SECONDS>")]
+    [Description("Seconds to wait for the guest (default 120 for the harness's kernels, 600 when a kernel is registered: distro kernels boot for minutes under TCG).")]
+    public int? BootTimeoutSeconds { get; init; }
+
+    /// <summary>--boot-timeout, else 120 s (the harness's small kernels), or 600 s when a prebuilt kernel is registered.</summary>
+    public int BootTimeout => BootTimeoutSeconds ?? (KernelImages.Length > 0 || KernelDebs.Length > 0 ? 600 : 120);
 
     [CommandOption("--command-timeout <SECONDS>")] [Description("Seconds one ndctl may take before the run is 'hung' (default 60).")]
     public int CommandTimeout { get; init; } = 60;
@@ -75,12 +79,7 @@ public class GuestSettings : ScenarioSettings
     /// The kernel line whose fix a case's kernels are built with: --kernel-line; else, for --kernel-src, the line the
     /// tree's Makefile version belongs to (a 7.x tree takes the latest line's port); else the default line.
     /// </summary>
-    public string EffectiveKernelLine()
-    {
-        if (KernelLine is not null) return RepoLayout.Discover().Lines().Get(KernelLine).Name; // an unknown line: exit 2 naming the lines
-        if (KernelSrc is null || LinuxVersion.TryParse(KernelTree.KernelVersion(KernelSrc)) is not { } version) return KernelSources.DefaultKernelLine;
-        return RepoLayout.Discover().Lines().ForVersion(version)?.Name ?? KernelSources.DefaultKernelLine;
-    }
+    public string EffectiveKernelLine() => RepoLayout.Discover().Lines().Resolve(KernelLine, KernelSrc).Name;
 
     /// <summary>Checks what can be checked before anything is built: a named kernel must be registered.</summary>
     public KernelSources ValidatedSources(Scenario scenario)

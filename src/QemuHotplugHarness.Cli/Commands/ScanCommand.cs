@@ -15,7 +15,7 @@ public sealed class ScanCommand : Command<ScanCommand.Settings>
 
     public sealed class Settings : CommandSettings
     {
-        [CommandArgument(0, "<FILE>")]
+        [CommandArgument(0, "<FILE...>")]
         [Description("Console logs or dmesg files ('-' reads standard input).")]
         public string[] Files { get; init; } = [];
 

@@ -18,6 +18,10 @@ public class ScenarioSettings : CommandSettings
     [Description("A case of cases/ (its scenario, kernel patch, config, workload and cells); flags override its scenario.")]
     public string? Case { get; init; }
 
+    [CommandOption("--cases <DIR>")]
+    [Description("A folder of your own cases beside the repository's cases/ (repeatable), loaded as strictly.")]
+    public string[] CasesDirs { get; init; } = [];
+
     [CommandOption("--machine <TYPE>")] [Description("pc or q35 (default pc).")]
     public string? Machine { get; init; }
 
@@ -83,11 +87,14 @@ public class ScenarioSettings : CommandSettings
         if (ScenarioFile is not null)
             throw new BadInputException(InputKind.Scenario, ScenarioFile,
                 $"give either a scenario file or {CliInputs.Flag(InputKind.Case)} (a case brings its own scenario)");
-        return _case ??= SuiteCases.Library(RepoLayout.Discover()).Load(Case);
+        return _case ??= Catalog().Load(Case);
     }
 
-    /// <summary>The case --case names, else the default case (the seed's).</summary>
-    public Case CaseOrDefault() => SelectedCase() ?? SuiteCases.Library(RepoLayout.Discover()).Load(SuiteCases.DefaultCase);
+    /// <summary>The case --case names, else the default case (defaults.json).</summary>
+    public Case CaseOrDefault() => SelectedCase() ?? Catalog().Load(HarnessDefaults.Repo.Case);
+
+    /// <summary>The repository's cases/ and every --cases DIR (each must be a folder: bad input otherwise).</summary>
+    public CaseCatalog Catalog() => SuiteCases.Catalog(RepoLayout.Discover(), CasesDirs);
 
     /// <summary>The seed (or the file, or the case's scenario), overridden by the flags, validated.</summary>
     public Scenario ResolveScenario() =>

@@ -29,8 +29,12 @@ public sealed class ValidateCommand : AsyncCommand<ValidateCommand.Settings>
         [CommandOption("--shard <K/N>")] [Description("Run a deterministic slice of the draw (merge the shards' folders).")]
         public string? Shard { get; init; }
 
-        [CommandOption("--jobs <N>")] [Description("Scenarios in parallel, bounded by cores and memory (default 1).")]
-        public int Jobs { get; init; } = 1;
+        [CommandOption("--jobs <N>")] [Description("Scenarios in parallel, bounded by cores and memory (default: one per core, as reproduce).")]
+        public int Jobs { get; init; } = Reproducer.DefaultJobs;
+
+        [CommandOption("--every-case")]
+        [Description("With --draw-only: share the sample among every modelled case of cases/, each drawn from its own layout space with its model.")]
+        public bool EveryCase { get; init; }
 
         [CommandOption("--draw-only")] [Description("Print the draw and its predictions; boot nothing.")]
         public bool DrawOnly { get; init; }
@@ -40,8 +44,7 @@ public sealed class ValidateCommand : AsyncCommand<ValidateCommand.Settings>
     {
         if (s.Sample is < 1 or > MaxSample) throw new BadInputException(InputKind.Sample, s.Sample.ToString(CultureInfo.InvariantCulture), $"must be between 1 and {MaxSample}");
         if (s.Jobs < 1) throw new BadInputException(InputKind.Jobs, s.Jobs.ToString(CultureInfo.InvariantCulture), "at least 1");
-        var space = Space(s);
-        var sample = ValidationDraw.Draw(space, s.Sample, s.Seed, Predictor.Predict);
+        var sample = s.EveryCase ? EveryCase(s) : Draw(s);
         var mine = Validator.Shard(sample, s.Shard);
         if (s.DrawOnly)
         {
@@ -64,12 +67,33 @@ public sealed class ValidateCommand : AsyncCommand<ValidateCommand.Settings>
         return VerdictExit.Of(summary.Verdict, bisect: false);
     }
 
-    /// <summary>The space the flags leave: a scenario flag pins its dimension; the other scenario fields are the base's.</summary>
-    private static ValidationSpace Space(Settings s)
+    private static ValidationSample Draw(Settings s)
     {
         if (s.SelectedCase() is { Modelled: false } c)
             throw new BadInputException(InputKind.Case, c.Name, $"not modelled ({c.NotModelledReason}): validate draws only from modelled cases");
-        var b = s.ResolveScenario();
+        if (s.SelectedCase() is { Config.Count: > 0 } own && !s.DrawOnly)
+            throw new BadInputException(InputKind.Case, own.Name, OwnKernel);
+        var space = Space(s, s.ResolveScenario()) with { Case = s.SelectedCase()?.Name, Model = s.SelectedCase()?.Model };
+        return ValidationDraw.Draw(space, s.Sample, s.Seed, space.Predict);
+    }
+
+    /// <summary>Why a case with its own kernel config is only drawn: the validator boots the seed's kernels.</summary>
+    private const string OwnKernel =
+        "its kernel has its own config (the validator builds the seed's kernels for every drawn scenario): draw it with --draw-only, run a scenario with qhh run --case";
+
+    /// <summary>Every modelled case's space, the flags pinning the same dimensions in each.</summary>
+    private static ValidationSample EveryCase(Settings s)
+    {
+        if (s.Case is not null) throw new BadInputException(InputKind.Case, s.Case, "give either --case or --every-case");
+        if (!s.DrawOnly) throw new BadInputException("validate --every-case: only with --draw-only (" + OwnKernel + ")");
+        var cases = SuiteCases.Library(RepoLayout.Discover()).LoadAll().Where(c => c.Modelled).ToList();
+        var spaces = cases.Select(c => Space(s, s.ResolveScenario(c.Scenario)) with { Case = c.Name, Model = c.Model }).ToList();
+        return ValidationDraw.DrawEveryCase(spaces, s.Sample, s.Seed);
+    }
+
+    /// <summary>The space the flags leave: a scenario flag pins its dimension; the other scenario fields are the base's.</summary>
+    private static ValidationSpace Space(Settings s, Scenario b)
+    {
         if (b.Kernel.Image is { } name)
             throw new BadInputException(InputKind.Kernel, name,
                 $"not a kernel variant (validate models unpatched and patched; run your build as one of them with {CliInputs.Flag(InputKind.KernelImage)} unpatched=PATH)");

@@ -5,7 +5,7 @@ namespace QemuHotplugHarness.Cli.Commands;
 /// <summary>
 /// The exit codes (<see cref="ExitCode"/>) of run, reproduce and merge, decided in one place: 0 the check held, 1 it
 /// failed (a mismatch, a patch that does not fix, a bug not reproduced), 3 the run could not judge (infrastructure, a
-/// guest that was not the machine asked for). With --bisect: 0 good, 1 bad, 125 skip, as git bisect run wants.
+/// guest that was not the machine asked for, a merge missing shards or cells of its plan). With --bisect: 0 good, 1 bad, 125 skip, as git bisect run wants.
 /// </summary>
 public static class VerdictExit
 {
@@ -14,7 +14,7 @@ public static class VerdictExit
         Verdict.PatchFixes or Verdict.ModelAgrees => (int)ExitCode.Success,
         // A shard whose cells all match: success for the shard's CI job; git bisect cannot decide on a part.
         Verdict.Partial => (int)(bisect ? ExitCode.BisectSkip : ExitCode.Success),
-        Verdict.InfraError => (int)(bisect ? ExitCode.BisectSkip : ExitCode.Infrastructure),
+        Verdict.InfraError or Verdict.Incomplete => (int)(bisect ? ExitCode.BisectSkip : ExitCode.Infrastructure),
         _ => (int)ExitCode.CheckFailed,
     };
 

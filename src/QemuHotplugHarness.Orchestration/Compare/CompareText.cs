@@ -17,6 +17,8 @@ public static class CompareText
         Section(text, "reproduction rates", r.Rates.Select(x => $"{x.Cell}: oops {x.BeforeOopses}/{x.BeforeRuns} → {x.AfterOopses}/{x.AfterRuns}"));
         Section(text, $"timing (beyond noise: > {Percent} and > {Seconds(RunCompare.NoiseSeconds)})",
             r.Timings.Select(t => $"{t.Subject}: {Seconds(t.Before)} → {Seconds(t.After)} ({Delta(t)})"));
+        Section(text, "could not judge (not regressions)", r.Unjudged);
+        Section(text, "known intermittent issues (not counted)", r.Known);
         text.AppendLine(r.Regressed ? $"regressed: {r.Regressions.Count} regression(s)" : "no regression");
         foreach (var line in r.Regressions) text.AppendLine("  " + line);
         return text.ToString();
@@ -28,6 +30,10 @@ public static class CompareText
         md.AppendLine(r.Regressed ? "## qhh compare: regressed" : "## qhh compare: no regression").AppendLine();
         md.AppendLine($"Verdict: `{r.BeforeVerdict}` → `{r.AfterVerdict}`").AppendLine();
         if (r.Regressed) md.AppendLine("**Regressions**").AppendLine().AppendJoin("", r.Regressions.Select(l => $"- {Escape(l)}\n")).AppendLine();
+        if (r.Unjudged.Count > 0)
+            md.AppendLine("**Could not judge** (not regressions)").AppendLine().AppendJoin("", r.Unjudged.Select(l => $"- {Escape(l)}\n")).AppendLine();
+        if (r.Known.Count > 0)
+            md.AppendLine("**Known intermittent issues** (not counted)").AppendLine().AppendJoin("", r.Known.Select(l => $"- {Escape(l)}\n")).AppendLine();
         Table(md, "Verdict changes", ["subject", "before", "after", "worse"],
             r.Verdicts.Select(v => new[] { v.Subject, v.Before, v.After, v.Worse ? "yes" : "" }));
         Table(md, "New oops titles", ["title", "cells"], r.NewOopsTitles.Select(t => new[] { t.Title, string.Join(", ", t.Cells) }));

@@ -1,3 +1,5 @@
+using QemuHotplugHarness.Scenarios;
+
 namespace QemuHotplugHarness.Orchestration;
 
 /// <summary>An oops title seen on one side only, with the cells that showed it.</summary>
@@ -15,18 +17,26 @@ public sealed record TimingChange(string Subject, double Before, double After);
 /// <summary>The run's or a case's verdict before and after; <see cref="Worse"/> by <see cref="RunCompare.Rank"/>.</summary>
 public sealed record VerdictChange(string Subject, string Before, string After, bool Worse);
 
-/// <summary>What changed between two nights. <see cref="Regressions"/> names each thing that makes compare exit 1.</summary>
+/// <summary>
+/// What changed between two nights. <see cref="Regressions"/> names each thing that makes compare exit 1;
+/// <see cref="Unjudged"/> what tonight could not judge (infra cells, missing shards: exit 0 on their own);
+/// <see cref="Known"/> the regressions a known intermittent issue explains (reported, not counted).
+/// </summary>
 public sealed record CompareResult(string Before, string After, string BeforeVerdict, string AfterVerdict,
     IReadOnlyList<VerdictChange> Verdicts, IReadOnlyList<TitleChange> NewOopsTitles, IReadOnlyList<TitleChange> VanishedOopsTitles,
     IReadOnlyList<CellChange> Cells, IReadOnlyList<RateChange> Rates, IReadOnlyList<TimingChange> Timings, IReadOnlyList<string> Regressions)
 {
+    public IReadOnlyList<string> Unjudged { get; init; } = [];
+    public IReadOnlyList<string> Known { get; init; } = [];
     public bool Regressed => Regressions.Count > 0;
 }
 
 /// <summary>
 /// Pure comparison of two runs (<c>qhh compare</c>). Regressions: an oops title not seen before, a cell that matched its
-/// prediction in every repeat before and not after, a run's or case's verdict that got worse. Timing changes count
-/// only beyond noise: more than 20 % and more than 2 s either way.
+/// prediction in every judged repeat before and not after, a run's or case's verdict that became a worse finding
+/// (patch-does-not-fix, not-reproduced, mismatch, model-disagrees). A cell or a run that could not be judged
+/// (infra-error, incomplete) is reported apart and is never a regression. Timing changes count only beyond noise:
+/// more than 20 % and more than 2 s either way.
 /// </summary>
 public static class RunCompare
 {
@@ -36,17 +46,51 @@ public static class RunCompare
     /// <summary>The subject of the run's own duration among the timing changes.</summary>
     public const string WholeRun = "(whole run)";
 
-    public static CompareResult Compare(RunDigest before, RunDigest after)
+    public static CompareResult Compare(RunDigest before, RunDigest after, IReadOnlyList<KnownIssue>? known = null)
     {
+        known ??= [];
         var verdicts = VerdictChanges(before, after);
         var (newTitles, vanished) = Titles(before.Cells, after.Cells);
         var cells = CellChanges(before.Cells, after.Cells);
-        var regressions = verdicts.Where(v => v.Worse).Select(v => $"{v.Subject}: {v.Before} → {v.After}")
-            .Concat(newTitles.Select(t => $"new oops title: {t.Title} (in {string.Join(", ", t.Cells)})"))
-            .Concat(cells.Where(c => c.Regression).Select(c => $"{c.Cell}: {c.Before} → {c.After}"))
+        var titlesOf = after.Cells.GroupBy(c => c.Key).ToDictionary(g => g.Key, g => (IReadOnlyCollection<string>)g.SelectMany(c => c.OopsTitles).Distinct().ToList());
+        // Each cell-level regression with the known intermittent issue that explains it (null: none does).
+        var found = newTitles.Select(t => (Text: $"new oops title: {t.Title} (in {string.Join(", ", t.Cells)})", Cells: t.Cells,
+                Issue: Explained(known, t.Cells, _ => [t.Title])))
+            .Concat(cells.Where(c => c.Regression).Select(c => (Text: $"{c.Cell}: {c.Before} → {c.After}", Cells: (IReadOnlyList<string>)[c.Cell],
+                Issue: Explained(known, [c.Cell], k => titlesOf.GetValueOrDefault(k, [])))))
             .ToList();
-        return new CompareResult(before.Source, after.Source, before.Verdict, after.Verdict, verdicts, newTitles, vanished, cells,
-            Rates(before.Cells, after.Cells), Timings(before, after), regressions);
+        // A verdict that got worse only through cells a known intermittent issue explains is that issue too.
+        KnownIssue? VerdictIssue(string? caseName)
+        {
+            var mine = found.Where(f => caseName is null || f.Cells.Any(c => c.StartsWith(caseName + "/", StringComparison.Ordinal))).ToList();
+            return mine.Count > 0 && mine.All(f => f.Issue is not null) ? mine[0].Issue : null;
+        }
+        var verdictFound = verdicts.Where(v => v.Worse)
+            .Select(v => (Text: $"{v.Subject}: {v.Before} → {v.After}", Issue: VerdictIssue(v.Subject.StartsWith("case ", StringComparison.Ordinal)
+                ? v.Subject["case ".Length..v.Subject.IndexOf(" verdict", StringComparison.Ordinal)] : null)));
+        var all = verdictFound.Concat(found.Select(f => (f.Text, f.Issue))).ToList();
+        return new CompareResult(before.Source, after.Source, before.Verdict.Kebab(), after.Verdict.Kebab(), verdicts, newTitles, vanished, cells,
+            Rates(before.Cells, after.Cells), Timings(before, after), all.Where(x => x.Issue is null).Select(x => x.Text).ToList())
+        {
+            Known = all.Where(x => x.Issue is not null).Select(x => $"{x.Text} (known intermittent: {x.Issue!.Title ?? x.Issue.Cell}" +
+                                                                       $"{(x.Issue.Link is null ? "" : ", " + x.Issue.Link)})").ToList(),
+            Unjudged = Unjudged(after),
+        };
+    }
+
+    /// <summary>The known intermittent issue that explains every one of <paramref name="cells"/> with its titles, or null.</summary>
+    private static KnownIssue? Explained(IReadOnlyList<KnownIssue> known, IReadOnlyList<string> cells, Func<string, IReadOnlyCollection<string>> titles) =>
+        known.Where(k => k.Intermittent).FirstOrDefault(k => cells.Count > 0 && cells.All(c => k.Explains(c, titles(c))));
+
+    /// <summary>What tonight could not judge: its verdict when it is infra-error or incomplete, each unjudged cell, what never arrived.</summary>
+    private static List<string> Unjudged(RunDigest after)
+    {
+        var lines = new List<string>();
+        if (Orchestration.Verdicts.IsUnjudged(after.Verdict)) lines.Add($"verdict {after.Verdict.Kebab()}");
+        lines.AddRange(after.Cells.Where(c => c.Unjudged)
+            .Select(c => $"{c.Key}{(c.Repeat > 1 ? "#" + c.Repeat : "")}: {c.Outcome}{(string.IsNullOrEmpty(c.Error) ? "" : ": " + c.Error.Split('\n')[0])}"));
+        if (after.Missing is { Any: true } m) lines.Add(m.Describe());
+        return lines;
     }
 
     /// <summary>The noise rule: a duration changed when it moved by more than 20 % of the earlier one and more than 2 s.</summary>
@@ -57,31 +101,24 @@ public static class RunCompare
     }
 
     /// <summary>
-    /// How bad a verdict is (higher is worse): the proof held; a shard that could not prove it alone; the run could not
-    /// judge; a finding against the patch or the model; the patch does not fix. Null for a verdict this harness does not know.
+    /// A verdict change is a regression when tonight's verdict is a finding about the kernel or the model and worse, by
+    /// <see cref="Orchestration.Verdicts.Order"/>, than last night's. A night that could not judge is never one.
     /// </summary>
-    public static int? Rank(string verdict) => verdict switch
-    {
-        "patch-fixes" or "model-agrees" => 0,
-        "partial" => 1,
-        "infra-error" => 2,
-        "not-reproduced" or "mismatch" or "model-disagrees" => 3,
-        "patch-does-not-fix" => 4,
-        _ => null,
-    };
+    public static bool Worse(Verdict before, Verdict after) =>
+        Orchestration.Verdicts.IsFinding(after) && (!Orchestration.Verdicts.IsFinding(before) ||
+                                                    Orchestration.Verdicts.Severity(after) > Orchestration.Verdicts.Severity(before));
 
     private static List<VerdictChange> VerdictChanges(RunDigest before, RunDigest after)
     {
         var changes = new List<VerdictChange>();
         if (before.Verdict != after.Verdict) changes.Add(Change("verdict", before.Verdict, after.Verdict));
-        var earlier = before.Cases.ToDictionary(c => c.Case, c => c.Verdict);
+        var earlier = before.Cases.DistinctBy(c => c.Case).ToDictionary(c => c.Case, c => c.Verdict);
         foreach (var c in after.Cases)
             if (earlier.TryGetValue(c.Case, out var was) && was != c.Verdict) changes.Add(Change($"case {c.Case} verdict", was, c.Verdict));
         return changes;
     }
 
-    private static VerdictChange Change(string subject, string before, string after) =>
-        new(subject, before, after, Rank(after) is { } a && Rank(before) is { } b && a > b);
+    private static VerdictChange Change(string subject, Verdict before, Verdict after) => new(subject, before.Kebab(), after.Kebab(), Worse(before, after));
 
     private static (List<TitleChange> New, List<TitleChange> Vanished) Titles(IReadOnlyList<CellRun> before, IReadOnlyList<CellRun> after)
     {
@@ -115,7 +152,11 @@ public static class RunCompare
     {
         if (Outcomes(before) != Outcomes(after)) yield return new CellChange(key, "outcome", Outcomes(before), Outcomes(after), false);
         if (Matches(before) != Matches(after))
-            yield return new CellChange(key, "match", Matches(before), Matches(after), before.All(c => c.Match) && !after.All(c => c.Match));
+        {
+            // Only judged repeats count: an infra cell is reported apart, never as a cell that stopped matching.
+            var (was, now) = (before.Where(c => !c.Unjudged).ToList(), after.Where(c => !c.Unjudged).ToList());
+            yield return new CellChange(key, "match", Matches(before), Matches(after), was.Count > 0 && was.All(c => c.Match) && now.Any(c => !c.Match));
+        }
         if (CellTitles(before) != CellTitles(after)) yield return new CellChange(key, "oops titles", CellTitles(before), CellTitles(after), false);
     }
 

@@ -1,107 +1,56 @@
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using QemuHotplugHarness.Scenarios;
+using QemuHotplugHarness.Simulator;
 
 namespace QemuHotplugHarness.Orchestration;
 
 /// <summary>
-/// One run of one cell as <c>qhh compare</c> sees it. <see cref="Case"/> and <see cref="KernelLine"/> are null in
-/// summaries that have no suite of cases or kernel lines; when present they are part of the cell's <see cref="Key"/>.
+/// One run of one cell as <c>qhh compare</c> sees it, keyed across nights by (case, kernel line, cell). A cell without
+/// a kernel line asked for the default line (<see cref="KernelSources.DefaultKernelLine"/>), so a night that names it
+/// and one that does not are the same cell.
 /// </summary>
-public sealed record CellRun(string? Case, string? KernelLine, string Name, int Repeat, string Outcome, bool Match,
+public sealed record CellRun(string? Case, string KernelLine, string Name, int Repeat, string Outcome, bool Match,
     double Seconds, IReadOnlyList<string> OopsTitles)
 {
-    /// <summary>case/kernelLine/cell, each part only when the summary has it: the identity of a cell across nights.</summary>
+    /// <summary>The cell could not be judged (infra-error, precondition-failed): nothing learned about the kernel.</summary>
+    public bool Unjudged { get; init; }
+
+    /// <summary>Why it could not be judged (the observation's error).</summary>
+    public string? Error { get; init; }
+
+    /// <summary>case/line/cell (no case part outside a run of cases): the identity of a cell across nights.</summary>
     public string Key => string.Join('/', new[] { Case, KernelLine, Name }.Where(p => !string.IsNullOrEmpty(p)));
+
+    public static CellRun Of(SummaryCell c) =>
+        new(c.Case, c.Line, c.Name, c.Repeat, c.Observation.Outcome.Kebab(), c.Match,
+            c.Observation.Seconds, c.Observation.Oopses.Select(o => o.Title).ToList())
+        {
+            Unjudged = c.Result.Unjudged, Error = c.Observation.Error,
+        };
 }
 
 /// <summary>A case of a suite with its own verdict.</summary>
-public sealed record CaseVerdict(string Case, string Verdict);
+public sealed record CaseVerdict(string Case, Verdict Verdict);
 
 /// <summary>
-/// The fields of a summary.json that compare reads, and nothing else: reproduce, merge and validate summaries, and
-/// summaries of suites (a top-level <c>cases</c> array of {name, verdict, cells}, or a <c>case</c> and a
-/// <c>kernelLine</c> on each cell). Every other field is ignored, so summaries of newer or older harnesses compare.
+/// What compare takes from a summary.json, read by the one typed reader merge uses (<see cref="SummaryFile"/>):
+/// the verdicts, the cells keyed by (case, line, cell), the run's time.
 /// </summary>
-public sealed record RunDigest(string Source, string Kind, string Verdict, double Seconds, bool Interrupted,
+public sealed record RunDigest(string Source, RunKind Kind, Verdict Verdict, double Seconds, bool Interrupted,
     IReadOnlyList<CellRun> Cells, IReadOnlyList<CaseVerdict> Cases)
 {
+    /// <summary>What the run could not judge or did not run, as its summary says (unjudged cells, missing shards or cells).</summary>
+    public MissingWork? Missing { get; init; }
+
     /// <summary>BEFORE or AFTER as given: a summary.json, or an artifact folder holding one.</summary>
-    public static RunDigest Load(string path)
-    {
-        var file = Directory.Exists(path) ? new RunArtifacts(path).Summary : path;
-        if (Directory.Exists(path) && !File.Exists(file)) throw NotASummary(path, "a folder without summary.json");
-        if (!File.Exists(file)) throw NotASummary(path, "no such file or folder");
-        try
-        {
-            return Parse(File.ReadAllText(file), path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw NotASummary(path, "cannot read it: " + e.Message);
-        }
-    }
+    public static RunDigest Load(string path) => Of(SummaryFile.Read(path, InputKind.CompareInput), path);
 
     /// <summary>Reads a summary's text; <paramref name="source"/> names the input in errors.</summary>
-    public static RunDigest Parse(string json, string source)
-    {
-        JsonNode? root;
-        try
+    public static RunDigest Parse(string json, string source) => Of(SummaryFile.Parse(json, source, InputKind.CompareInput), source);
+
+    public static RunDigest Of(Summary s, string source) =>
+        new(source, s.Kind, s.Verdict, s.Seconds, s.Interrupted, s.Cells.Select(CellRun.Of).ToList(),
+            (s.Cases ?? []).Select(c => new CaseVerdict(c.Name, c.Verdict)).ToList())
         {
-            root = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
-        }
-        catch (JsonException e)
-        {
-            throw NotASummary(source, "not JSON: " + e.Message.Split('\n')[0]);
-        }
-        if (root is not JsonObject summary) throw NotASummary(source, "not a summary (not a JSON object)");
-        var verdict = Text(summary, "verdict") ?? throw NotASummary(source, "not a summary (no verdict)");
-        var (cells, cases) = CellsOf(summary, source);
-        return new RunDigest(source, Text(summary, "kind") ?? "reproduce", verdict, Number(summary, "seconds") ?? 0,
-            summary["interrupted"] is JsonValue v && v.TryGetValue<bool>(out var b) && b, cells, cases);
-    }
-
-    private static (List<CellRun>, List<CaseVerdict>) CellsOf(JsonObject summary, string source)
-    {
-        var cells = new List<CellRun>();
-        var cases = new List<CaseVerdict>();
-        if (summary["cells"] is JsonArray top) cells.AddRange(top.Select(c => Cell(c, Text(summary, "case"), source)));
-        else if (summary["cells"] is not null) throw NotASummary(source, "not a summary (cells is not an array)");
-        if (summary["cases"] is JsonArray suite)
-            foreach (var entry in suite.OfType<JsonObject>())
-            {
-                var name = Text(entry, "name") ?? Text(entry, "case") ?? throw NotASummary(source, "a case without a name");
-                if (Text(entry, "verdict") is { } caseVerdict) cases.Add(new CaseVerdict(name, caseVerdict));
-                // The harness's own suites list a case's cell folders (strings) there and the cells at the top level.
-                if (entry["cells"] is JsonArray caseCells) cells.AddRange(caseCells.OfType<JsonObject>().Select(c => Cell(c, name, source)));
-            }
-        if (summary["cells"] is null && summary["cases"] is not JsonArray) throw NotASummary(source, "not a summary (no cells)");
-        return (cells, cases);
-    }
-
-    private static CellRun Cell(JsonNode? node, string? caseName, string source)
-    {
-        if (node is not JsonObject cell || Text(cell, "name") is not { } name) throw NotASummary(source, "a cell without a name");
-        var observation = cell["observation"] as JsonObject ?? [];
-        var titles = (observation["oopses"] as JsonArray ?? []).OfType<JsonObject>().Select(o => Text(o, "title")).OfType<string>().ToList();
-        var match = cell["match"] is JsonValue m && m.TryGetValue<bool>(out var matched) && matched;
-        var repeat = (int)(Number(cell, "repeat") ?? 1);
-        return new CellRun(Text(cell, "case") ?? caseName, Text(cell, "kernelLine") ?? LineAsked(cell), name, repeat,
-            Text(observation, "outcome") ?? "unknown", match, Number(observation, "seconds") ?? 0, titles);
-    }
-
-    /// <summary>
-    /// The kernel line the cell asked for (its scenario's), not the one its kernel came from: a night that registers
-    /// tonight's prebuilt kernel in place of a built one is the same cell as the night before.
-    /// </summary>
-    private static string? LineAsked(JsonObject cell) =>
-        cell["scenario"] is JsonObject s && s["kernel"] is JsonObject k ? Text(k, "line") : null;
-
-    private static string? Text(JsonObject o, string name) =>
-        o[name] is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
-
-    private static double? Number(JsonObject o, string name) =>
-        o[name] is JsonValue v && v.TryGetValue<double>(out var d) ? d : null;
-
-    private static BadInputException NotASummary(string source, string reason) => new(InputKind.CompareInput, source, reason);
+            Missing = s.Missing,
+        };
 }

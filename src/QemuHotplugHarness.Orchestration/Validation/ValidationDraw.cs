@@ -5,7 +5,11 @@ using static QemuHotplugHarness.Scenarios.Units;
 namespace QemuHotplugHarness.Orchestration.Validation;
 
 /// <summary>One scenario of a validation sample: its place in the draw, its name, its prediction and outcome class.</summary>
-public sealed record DrawnScenario(int Index, string Name, Scenario Scenario, Prediction Prediction, string OutcomeClass);
+public sealed record DrawnScenario(int Index, string Name, Scenario Scenario, Prediction Prediction, string OutcomeClass)
+{
+    /// <summary>The case whose layout space the scenario was drawn from (null: the seed's loop).</summary>
+    public string? Case { get; init; }
+}
 
 /// <summary>What a draw was asked for and what it found, kept in summary.json so a merge and a reader can tell.</summary>
 public sealed record ValidationInfo(int Seed, int Sample, int Candidates, IReadOnlyList<string> ClassesInSpace, IReadOnlyList<string> ClassesDrawn);
@@ -33,7 +37,7 @@ public static class ValidationDraw
         for (var i = 0; i < CandidateBudget; i++)
         {
             var s = space.Pick(rng);
-            if (!seen.Add(s) || ScenarioValidator.Validate(s).Count > 0 || !ModelLimits.IsModelled(s)) continue;
+            if (!seen.Add(s) || ScenarioValidator.Validate(s).Count > 0 || !ModelLimits.IsModelled(s, space.Model)) continue;
             var p = predict(s);
             var cls = OutcomeClass(p);
             if (!strata.TryGetValue(cls, out var subs)) strata[cls] = subs = [];
@@ -57,10 +61,37 @@ public static class ValidationDraw
             foreach (var f in features) covered[f] = covered.GetValueOrDefault(f) + 1;
             var index = drawn.Count + 1;
             var name = $"{index:00}-{cls.Replace("@", "-at-", StringComparison.Ordinal)}-{s.Machine.Type.Kebab()}-{s.Workload.Mode.Kebab()}-{s.Kernel.Variant.Kebab()}-pse-{(s.Cpu.Pse ? "on" : "off")}";
-            drawn.Add(new DrawnScenario(index, name, s.WithName(name), p, cls));
+            drawn.Add(new DrawnScenario(index, name, s.WithName(name), p, cls) { Case = space.Case });
         }
         var info = new ValidationInfo(seed, sample, seen.Count, classes, drawn.Select(d => d.OutcomeClass).Distinct().OrderBy(ClassOrder).ThenBy(c => c, StringComparer.Ordinal).ToList());
         return new ValidationSample(drawn, info);
+    }
+
+    /// <summary>
+    /// A draw over every case's layout space: the sample shared out among the spaces (the first ones take the
+    /// remainder), each space drawn with its own model as <see cref="Draw"/> does, the names prefixed with the case.
+    /// </summary>
+    public static ValidationSample DrawEveryCase(IReadOnlyList<ValidationSpace> spaces, int sample, int seed)
+    {
+        var drawn = new List<DrawnScenario>();
+        var (candidates, inSpace, classesDrawn) = (0, new HashSet<string>(), new HashSet<string>());
+        for (var i = 0; i < spaces.Count; i++)
+        {
+            var share = sample / spaces.Count + (i < sample % spaces.Count ? 1 : 0);
+            if (share == 0) continue;
+            var space = spaces[i];
+            var one = Draw(space, share, seed, space.Predict);
+            candidates += one.Info.Candidates;
+            inSpace.UnionWith(one.Info.ClassesInSpace);
+            classesDrawn.UnionWith(one.Info.ClassesDrawn);
+            foreach (var d in one.Scenarios)
+            {
+                var name = $"{space.Case ?? "seed"}-{d.Name}";
+                drawn.Add(d with { Index = drawn.Count + 1, Name = name, Scenario = d.Scenario.WithName(name) });
+            }
+        }
+        var order = (IEnumerable<string> c) => c.OrderBy(ClassOrder).ThenBy(x => x, StringComparer.Ordinal).ToList();
+        return new ValidationSample(drawn, new ValidationInfo(seed, sample, candidates, order(inSpace), order(classesDrawn)));
     }
 
     private sealed record Candidate(Scenario Scenario, Prediction Prediction, string[] Features);

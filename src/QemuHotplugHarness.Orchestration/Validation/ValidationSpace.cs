@@ -22,6 +22,13 @@ public sealed record ValidationSpace
     public IReadOnlyList<int> Iterations { get; init; } = [1, 2, 3, 4];
     public IReadOnlyList<KernelVariant> Kernels { get; init; } = [KernelVariant.Unpatched, KernelVariant.Patched];
 
+    /// <summary>The case whose space this is (null: the seed's loop outside any case) and its model.</summary>
+    public string? Case { get; init; }
+    public Scenarios.Cases.CaseModel? Model { get; init; }
+
+    /// <summary>The simulator's prediction of a scenario of this space (the case's model included).</summary>
+    public Prediction Predict(Scenario s) => Predictor.Predict(s, Model);
+
     /// <summary>One scenario of the space, every dimension drawn uniformly with <paramref name="rng"/>.</summary>
     public Scenario Pick(Random rng)
     {
@@ -31,8 +38,10 @@ public sealed record ValidationSpace
         var s = Base with
         {
             Machine = Base.Machine with { Type = machine, Ram = new ByteSize(ram) },
-            Workload = Base.Workload with { Mode = One(rng, Modes), NamespaceSize = new ByteSize(One(rng, NamespaceSizes)), Iterations = One(rng, Iterations) },
+            Workload = Base.Workload with { Iterations = One(rng, Iterations) },
         };
+        // A case's own workload takes the mode and size in its create-namespace commands.
+        s = Sweep.WithNamespaceSize(Sweep.WithMode(s, One(rng, Modes)), new ByteSize(One(rng, NamespaceSizes)));
         return s.WithQemu(One(rng, Qemus)).WithPse(One(rng, Pse)).WithKernel(One(rng, Kernels)).WithNvdimmAddress(One(rng, addresses));
     }
 

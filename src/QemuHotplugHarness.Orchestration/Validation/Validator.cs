@@ -22,7 +22,7 @@ public interface ICellObserver
 public sealed class Validator(ICellObserver observer, ILogger log)
 {
     /// <summary>Scenarios run at once (--jobs), bounded by cores and memory.</summary>
-    public int Jobs { get; init; } = 1;
+    public int Jobs { get; init; } = Reproducer.DefaultJobs;
 
     public ChangeUnderTest Change { get; init; } = ChangeUnderTest.FromPatches([], Reproducer.DefaultTree);
 
@@ -39,25 +39,23 @@ public sealed class Validator(ICellObserver observer, ILogger log)
     {
         var run = new RunArtifacts(artifacts);
         var plan = scenarios.Select(d => new WorkItem(new Cell(d.Name, d.Scenario), 1, d.Name)).ToList();
-        var state = new RunState(run, shard, Change, plan) { Kind = RunKind.Validate, Validation = sample.Info };
-        try
+        var state = new RunState(run, shard, Change, plan)
         {
-            foreach (var d in scenarios.DistinctBy(d => (d.Scenario.Qemu, d.Scenario.Kernel.Variant)))
-            {
-                progress?.Invoke(d.Name, "building");
-                await observer.PrepareAsync(d.Scenario, ct);
-            }
-            var jobs = Reproducer.EffectiveJobs(Jobs, log);
-            await Parallel.ForEachAsync(scenarios, new ParallelOptions { MaxDegreeOfParallelism = jobs, CancellationToken = ct },
-                async (d, token) => state.Add(await RunOneAsync(d, run, options, progress, token)));
-        }
-        catch (OperationCanceledException)
+            Kind = RunKind.Validate, Validation = sample.Info,
+            Plan = ShardPlan.Of(sample.Scenarios.Select(d => new Cell(d.Name, d.Scenario)).ToList(), 1, shard),
+        };
+        return await RunEngine.ExecuteAsync(state, scenarios, Reproducer.EffectiveJobs(Jobs, log), token => PrepareAsync(scenarios, progress, token),
+            (d, token) => RunOneAsync(d, run, options, progress, token), artifacts, ct);
+    }
+
+    /// <summary>Builds each distinct guest once before any runs, so scenario times are guest times.</summary>
+    private async Task PrepareAsync(IReadOnlyList<DrawnScenario> scenarios, Action<string, string>? progress, CancellationToken ct)
+    {
+        foreach (var d in scenarios.DistinctBy(d => (d.Scenario.Qemu, d.Scenario.Kernel.Variant)))
         {
-            state.Interrupted = true;
+            progress?.Invoke(d.Name, "building");
+            await observer.PrepareAsync(d.Scenario, ct);
         }
-        var summary = state.Write(final: true);
-        if (state.Interrupted) throw new OperationCanceledException("interrupted; partial summary written to " + artifacts);
-        return summary;
     }
 
     private async Task<SummaryCell> RunOneAsync(DrawnScenario d, RunArtifacts run, RunOptions options, Action<string, string>? progress, CancellationToken ct)

@@ -3,8 +3,11 @@ namespace QemuHotplugHarness.Scenarios.Cases;
 /// <summary>The upstream fix a case guards: its Subject, and where known its commit, what it fixes, its release and a link.</summary>
 public sealed record CaseFix(string Subject, string? Commit, string? Fixes, string? Release, string? Link);
 
-/// <summary>The fix as it stands in one kernel line's tree: a forward patch (the tree contains it) and where the code lives.</summary>
-public sealed record CaseLine(string Line, string Patch, string? Code);
+/// <summary>
+/// The fix as it stands in one kernel line's tree: a forward patch (the tree contains it) and where the code lives; or
+/// why the case does not apply to that line (the bug never existed there), with no patch.
+/// </summary>
+public sealed record CaseLine(string Line, string? Patch, string? Code, string? NotApplicable = null);
 
 /// <summary>
 /// What one cell must show when the simulator does not model the case: an outcome, and for an oops its title (exact,
@@ -45,8 +48,16 @@ public sealed record Case
     public required bool Modelled { get; init; }
     public string? NotModelledReason { get; init; }
 
+    /// <summary>The simulator's model of the case's fix (case.json "model"); null for the seed, whose mechanism is built in.</summary>
+    public CaseModel? Model { get; init; }
+
     /// <summary>The fix patch (absolute path) of kernel line <paramref name="line"/>; bad input naming the case when it has none.</summary>
-    public string PatchFor(string line) => Lines.TryGetValue(line, out var l)
-        ? l.Patch
-        : throw new BadInputException($"case {Name}: no fix for kernel line {line} (add cases/{Name}/fix-{line}.patch and a \"lines\" entry)");
+    public string PatchFor(string line) => Lines.TryGetValue(line, out var l) && l.Patch is { } patch
+        ? patch
+        : throw new BadInputException($"case {Name}: {NotApplicableOn(line)}");
+
+    /// <summary>Why the case cannot run on <paramref name="line"/> (the bug never existed there, or no fix is given); null when it can.</summary>
+    public string? NotApplicableOn(string line) => Lines.TryGetValue(line, out var l)
+        ? l.NotApplicable is { } reason ? $"not applicable on kernel line {line}: {reason}" : null
+        : $"no fix for kernel line {line} (add fix-{line}.patch and a \"lines\" entry to {Name}/case.json, or say \"notApplicable\")";
 }

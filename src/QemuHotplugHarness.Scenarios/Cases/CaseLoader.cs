@@ -12,20 +12,26 @@ public static partial class CaseLoader
     public const string FileName = "case.json";
 
     private static readonly string[] TopFields =
-        ["name", "summary", "fix", "lines", "config", "scenario", "devices", "kernelArgs", "workload", "cells", "modelled", "notModelledReason"];
+        ["name", "summary", "fix", "lines", "config", "scenario", "devices", "kernelArgs", "workload", "cells", "modelled", "notModelledReason", "model"];
 
     /// <summary>The case in <paramref name="folder"/>; <paramref name="display"/> names its file in problems (cases/x/case.json).</summary>
-    public static Case Load(string folder, string display)
+    public static Case Load(string folder, string display, IReadOnlyCollection<string>? knownLines = null, string? fragments = null)
     {
         var problems = new List<string>();
-        var loaded = TryLoad(folder, display, problems);
+        var loaded = TryLoad(folder, display, problems, knownLines, fragments);
         return problems.Count == 0 && loaded is not null ? loaded : throw Bad(problems);
     }
 
     public static BadInputException Bad(IReadOnlyList<string> problems) => new(problems.Select(InputProblem.General).ToList());
 
     /// <summary>The case, or null with its problems added to <paramref name="problems"/>.</summary>
-    public static Case? TryLoad(string folder, string display, List<string> problems)
+    /// <remarks>With <paramref name="knownLines"/> (the lines of kernel-lines/), every line the case names must be one of them.</remarks>
+    /// <remarks>
+    /// A config entry that is a name (debug-vm) is the shared fragment <paramref name="fragments"/>/NAME.config, expanded
+    /// in place: a configuration several cases need is written once.
+    /// </remarks>
+    public static Case? TryLoad(string folder, string display, List<string> problems, IReadOnlyCollection<string>? knownLines = null,
+        string? fragments = null)
     {
         var file = Path.Combine(folder, FileName);
         if (!File.Exists(file))
@@ -38,7 +44,9 @@ public static partial class CaseLoader
         {
             var options = new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true };
             using var doc = JsonDocument.Parse(File.ReadAllText(file), options);
-            var c = Read(doc.RootElement, Path.GetFullPath(folder), new CaseReader(display, problems), display);
+            var reader = new CaseReader(display, problems);
+            var c = Read(doc.RootElement, Path.GetFullPath(folder), reader, display, fragments);
+            if (c is not null && knownLines is not null) CheckLines(c, knownLines, reader);
             return problems.Count == before ? c : null;
         }
         catch (JsonException e)
@@ -48,7 +56,7 @@ public static partial class CaseLoader
         }
     }
 
-    private static Case? Read(JsonElement root, string folder, CaseReader r, string display)
+    private static Case? Read(JsonElement root, string folder, CaseReader r, string display, string? fragments)
     {
         if (!r.Object(root, "", TopFields)) return null;
         var name = r.String(root, "", "name", required: true);
@@ -58,16 +66,19 @@ public static partial class CaseLoader
         var summary = r.String(root, "", "summary", required: true);
         var fix = r.Field(root, "", "fix", required: true) is { } f ? ReadFix(f, r) : null;
         var lines = r.Field(root, "", "lines", required: true) is { } l ? ReadLines(l, folder, r) : null;
-        var config = r.Field(root, "", "config", required: false) is { } cfg ? ReadConfig(cfg, r) : [];
+        var config = r.Field(root, "", "config", required: false) is { } cfg ? ReadConfig(cfg, r, fragments) : [];
         var modelled = r.Bool(root, "", "modelled", required: true);
         var reason = r.String(root, "", "notModelledReason");
         if (modelled == false && reason is null) r.Problem("notModelledReason", "missing (a case outside the simulator says why)");
         if (modelled == true && reason is not null) r.Problem("notModelledReason", "only for a case with \"modelled\": false");
         var workload = r.Field(root, "", "workload", required: false) is { } w ? ReadWorkload(w, r) : null;
-        if (modelled == true && workload is not null)
-            r.Problem("workload", "the simulator models only the ndctl reconfigure loop of \"scenario\": a custom workload needs \"modelled\": false");
+        var modelField = r.Field(root, "", "model", required: false);
+        var model = modelField is { } m ? CaseModelReader.Read(m, config ?? [], r) : null;
+        if (modelled == true && workload is not null && modelField is null)
+            r.Problem("workload", "a case's own workload is modelled only with a \"model\" (the check its fix adds); else \"modelled\": false");
         var cellsField = r.Field(root, "", "cells", required: false);
-        var cells = cellsField is { } cs ? CaseCells.Read(cs, modelled ?? true, r) : null;
+        // A modelled case with a model may keep each cell's "expect": what a real guest showed, the oracle the prediction is tested against.
+        var cells = cellsField is { } cs ? CaseCells.Read(cs, (modelled ?? true) && modelField is null, r) : null;
         if (modelled == false && cellsField is null) r.Problem("cells", "missing (a case outside the simulator needs cells with expectations)");
         var devices = r.Field(root, "", "devices", required: false) is { } d ? CaseDevices.Read(d, r) : MemoryDeviceSet.None;
         var kernelArgs = r.Field(root, "", "kernelArgs", required: false) is { } k ? CaseDevices.KernelArgs(k, r) : null;
@@ -76,11 +87,18 @@ public static partial class CaseLoader
         var scenario = ReadScenario(root, name ?? folderName, workload, r, display);
         if (scenario is not null && devices is not null) scenario = scenario with { Devices = devices, KernelArgs = kernelArgs };
         if (name is null || summary is null || fix is null || lines is null || config is null || modelled is null || scenario is null || devices is null) return null;
+        if (modelField is not null && model is null) return null;
         return new Case
         {
             Name = name, Folder = folder, Summary = summary, Fix = fix, Lines = lines, Config = config, Scenario = scenario,
-            Cells = cells, Modelled = modelled.Value, NotModelledReason = reason,
+            Cells = cells, Modelled = modelled.Value, NotModelledReason = reason, Model = model,
         };
+    }
+
+    private static void CheckLines(Case c, IReadOnlyCollection<string> known, CaseReader r)
+    {
+        foreach (var line in c.Lines.Keys.Where(l => !known.Contains(l)))
+            r.Problem($"lines.{line}", $"no such kernel line (kernel-lines/ has {string.Join(", ", known)})");
     }
 
     private static CaseFix? ReadFix(JsonElement e, CaseReader r)
@@ -101,9 +119,13 @@ public static partial class CaseLoader
         {
             var path = $"lines.{p.Name}";
             if (!LinePattern().IsMatch(p.Name)) r.Problem(path, "a kernel line is a name like 6.1, 6.12 or latest");
-            if (!r.Object(p.Value, path, "patch", "code")) continue;
-            var patch = r.String(p.Value, path, "patch", required: true);
+            if (!r.Object(p.Value, path, "patch", "code", "notApplicable")) continue;
+            var notApplicable = r.String(p.Value, path, "notApplicable");
+            var patch = r.String(p.Value, path, "patch", required: notApplicable is null);
             var code = r.String(p.Value, path, "code");
+            if (notApplicable is not null && patch is not null)
+                r.Problem(path, "give \"patch\" (the fix on this line) or \"notApplicable\" (why the bug never existed here), not both");
+            if (notApplicable is not null && patch is null) lines[p.Name] = new CaseLine(p.Name, null, code, notApplicable);
             if (patch is null) continue;
             if (Path.IsPathRooted(patch) || patch.Split('/', '\\').Contains(".."))
                 r.Problem(path + ".patch", $"\"{patch}\": name a file inside the case's folder");
@@ -111,17 +133,47 @@ public static partial class CaseLoader
                 r.Problem(path + ".patch", $"\"{patch}\": no such file in the case's folder");
             else lines[p.Name] = new CaseLine(p.Name, Path.Combine(folder, patch), code);
         }
-        if (e.EnumerateObject().Any() is false) r.Problem("lines", "no kernel line: the case needs its fix for at least one line");
+        if (!lines.Values.Any(l => l.Patch is not null) && lines.Count == e.EnumerateObject().Count())
+            r.Problem("lines", "no kernel line with a fix: the case needs its fix for at least one line");
         return lines.Count == e.EnumerateObject().Count() ? lines : null;
     }
 
-    private static IReadOnlyList<string>? ReadConfig(JsonElement e, CaseReader r)
+    private static IReadOnlyList<string>? ReadConfig(JsonElement e, CaseReader r, string? fragments)
     {
         var config = r.Strings(e, "config");
         if (config is null) return null;
-        var bad = config.Select((c, i) => (c, i)).Where(x => !ConfigPattern().IsMatch(x.c)).ToList();
-        foreach (var (c, i) in bad) r.Problem($"config[{i}]", $"\"{c}\" is not a config line (CONFIG_X=y, CONFIG_X=value or \"# CONFIG_X is not set\")");
-        return bad.Count == 0 ? config : null;
+        var lines = new List<string>();
+        var ok = true;
+        for (var i = 0; i < config.Count; i++)
+        {
+            var c = config[i];
+            if (SlugPattern().IsMatch(c) && Fragment(c, fragments, $"config[{i}]", r) is { } fragment) lines.AddRange(fragment);
+            else if (ConfigPattern().IsMatch(c)) lines.Add(c);
+            else
+            {
+                if (!SlugPattern().IsMatch(c))
+                    r.Problem($"config[{i}]", $"\"{c}\" is not a config line (CONFIG_X=y, CONFIG_X=value or \"# CONFIG_X is not set\") nor a fragment's name");
+                ok = false;
+            }
+        }
+        return ok ? lines : null;
+    }
+
+    /// <summary>The config lines of fragment NAME (comments and blank lines dropped); a problem naming the fragments there are otherwise.</summary>
+    private static IReadOnlyList<string>? Fragment(string name, string? folder, string path, CaseReader r)
+    {
+        var file = folder is null ? null : Path.Combine(folder, name + ".config");
+        if (file is null || !File.Exists(file))
+        {
+            var known = folder is not null && Directory.Exists(folder)
+                ? string.Join(", ", Directory.GetFiles(folder, "*.config").Select(Path.GetFileNameWithoutExtension).Order(StringComparer.Ordinal))
+                : "none";
+            r.Problem(path, $"no config fragment \"{name}\" (images/kernel/fragments/ has {known})");
+            return null;
+        }
+        var lines = File.ReadAllLines(file).Select(l => l.Trim()).Where(l => l.Length > 0 && (!l.StartsWith('#') || l.EndsWith(" is not set"))).ToList();
+        foreach (var bad in lines.Where(l => !ConfigPattern().IsMatch(l))) r.Problem(path, $"fragment {name}: \"{bad}\" is not a config line");
+        return lines.All(l => ConfigPattern().IsMatch(l)) ? lines : null;
     }
 
     private static WorkloadSpec? ReadWorkload(JsonElement e, CaseReader r)

@@ -151,17 +151,18 @@ public class BadInputTableTests
         // scan
         Case(["scan", "/nonexistent/console.log"], "/nonexistent/console.log: no such file"),
         Case(["scan", "{in}/logs"], "{in}/logs: a folder, not a log file"),
-        Case(["scan"], "Command 'scan' is missing required argument 'FILE'"),
+        Case(["scan"], "Command 'scan' is missing required argument 'FILE...'"),
+        Case(["merge"], "Command 'merge' is missing required argument 'DIR...'"),
         // merge
-        Case(["merge", "/nonexistent/shard1"], "merge /nonexistent/shard1: has no summary.json"),
+        Case(["merge", "/nonexistent/shard1"], "merge /nonexistent/shard1: no such file or folder"),
         Case(["merge", "{in}/shard-without-summary"], "merge {in}/shard-without-summary: has no summary.json"),
         Case(["merge", "{in}/shard-broken"], "merge {in}/shard-broken: its summary.json is not a summary"),
         // bench and the command line itself
         Case(["bench", "nothing"], "bench nothing: unknown benchmark"),
         Case(["bench", "scan", "--megabytes", "0"], "bench scan --megabytes 0: at least 1"),
         Case(["bench", "scan", "--megabytes", "x"], "--megabytes x: not a whole number"),
-        Case(["frobnicate"], "Unknown command 'frobnicate'"),
-        Case(["predict", "--bogus"], "Unknown option 'bogus'"),
+        Case(["frobnicate"], "frobnicate: unknown command (see qhh --help)"),
+        Case(["predict", "--bogus"], "--bogus: unknown option of qhh predict (see qhh predict --help)"),
     ];
 
     private static object[] Case(string[] args, params string[] expected) => [args, expected];

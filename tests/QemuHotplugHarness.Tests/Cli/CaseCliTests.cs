@@ -1,3 +1,4 @@
+using QemuHotplugHarness.Build;
 using QemuHotplugHarness.Cli.Commands;
 using QemuHotplugHarness.Orchestration;
 using QemuHotplugHarness.Scenarios;
@@ -12,7 +13,7 @@ public class CaseCliTests
     public async Task Predict_of_the_seed_case_is_the_seed_prediction()
     {
         var seed = await QhhCli.RunAsync("predict", "--json");
-        var viaCase = await QhhCli.RunAsync("predict", "--case", SuiteCases.DefaultCase, "--json");
+        var viaCase = await QhhCli.RunAsync("predict", "--case", HarnessDefaults.Repo.Case, "--json");
         Assert.That((viaCase.Code, viaCase.Stderr), Is.EqualTo((0, "")));
         Assert.That(viaCase.Stdout, Does.Contain("\"firstFaultPfn\": \"0x144002\""));
         Assert.That(viaCase.Stdout, Is.EqualTo(seed.Stdout));
@@ -46,16 +47,38 @@ public class CaseCliTests
     }
 }
 
-/// <summary>reproduce's cells of a case: its own cells with the flags applied to its scenario, its kernel recipe, its expectations.</summary>
+/// <summary>
+/// reproduce's plan of a case (a user's case folder given with --cases): its own cells with the flags applied to its
+/// scenario, its kernel recipe, its expectations; what --plan prints of it.
+/// </summary>
 public class ReproduceCaseCellsTests
 {
-    private static Case Fixture() => new CaseLibrary(Path.Combine(AppContext.BaseDirectory, "Corpus", "cases", "good")).Load("memunmap-uninit");
+    private static readonly string Folder = Path.Combine(AppContext.BaseDirectory, "Corpus", "cases", "good");
+
+    private static ReproduceCommand.Settings Mine(string? line = null, int? smp = null, string? matrix = null) =>
+        new() { Case = "memunmap-uninit", CasesDirs = [Folder], KernelLine = line, Smp = smp, MatrixFile = matrix };
+
+    private static IReadOnlyList<Cell> CellsOf(ReproduceCommand.Settings s) => ReproduceCommand.PlanOf(s, KernelSources.Default, bisectTree: false).Cells;
+
+    [Test]
+    public void The_plan_prints_each_cell_with_its_kernel_and_judge_and_each_kernel_to_build_once()
+    {
+        var plan = ReproduceCommand.PlanOf(Mine(), KernelSources.Default, bisectTree: false);
+        Assert.That(plan.Describe(), Is.EqualTo(new[]
+        {
+            "plan: 1 case(s), 2 cell(s) on kernel line 6.1",
+            "  memunmap-uninit/unpatched-pse-off: kernel unpatched, PSE off, QEMU patched; judge expectation: oops \"kernel BUG in *\" at iteration 1",
+            "  memunmap-uninit/patched-pse-on: kernel patched, PSE on, QEMU patched; judge expectation: clean",
+            "kernels to build: 2",
+            "  unpatched on line 6.1: memunmap-uninit/fix-6.1.patch + 2 config option(s)",
+            "  patched on line 6.1: memunmap-uninit/fix-6.1.patch + 2 config option(s)",
+        }));
+    }
 
     [Test]
     public void A_case_cells_carry_the_case_its_fix_and_config_and_its_expectations_and_flags_apply_to_its_scenario()
     {
-        var c = Fixture();
-        var cells = ReproduceCommand.CellsOf(new ReproduceCommand.Settings { Smp = 4 }, c, KernelSources.Default, bisectTree: false);
+        var cells = CellsOf(Mine(smp: 4));
         Assert.Multiple(() =>
         {
             Assert.That(cells.Select(x => (x.Label, x.Scenario.Kernel.Variant, x.Scenario.Cpu.Pse)), Is.EqualTo(new[]
@@ -74,10 +97,9 @@ public class ReproduceCaseCellsTests
     [Test]
     public void A_kernel_line_without_the_case_fix_is_refused_before_any_cell()
     {
-        var e = Assert.Throws<BadInputException>(() =>
-            ReproduceCommand.CellsOf(new ReproduceCommand.Settings(), Fixture(), KernelSources.Default with { KernelLine = "6.12" }, bisectTree: false))!;
-        Assert.That(e.Message,
-            Is.EqualTo("case memunmap-uninit: no fix for kernel line 6.12 (add cases/memunmap-uninit/fix-6.12.patch and a \"lines\" entry)"));
+        var e = Assert.Throws<BadInputException>(() => CellsOf(Mine(line: "6.12")))!;
+        Assert.That(e.Message, Is.EqualTo(
+            "case memunmap-uninit: no fix for kernel line 6.12 (add fix-6.12.patch and a \"lines\" entry to memunmap-uninit/case.json, or say \"notApplicable\")"));
     }
 
     [Test]
@@ -85,8 +107,7 @@ public class ReproduceCaseCellsTests
     {
         var matrix = Path.Combine(Directory.CreateTempSubdirectory("qhh-matrix-").FullName, "m.json");
         File.WriteAllText(matrix, """[{ "name": "a" }]""");
-        var e = Assert.Throws<BadInputException>(() =>
-            ReproduceCommand.CellsOf(new ReproduceCommand.Settings { MatrixFile = matrix }, Fixture(), KernelSources.Default, bisectTree: false))!;
+        var e = Assert.Throws<BadInputException>(() => CellsOf(Mine(matrix: matrix)))!;
         Assert.That(e.Problems.Single().Reason,
             Does.StartWith("not modelled (the simulator has no model of memunmap_pages()): its own cells carry what each must show; drop --matrix"));
         Directory.Delete(Path.GetDirectoryName(matrix)!, recursive: true);

@@ -14,10 +14,18 @@ public class CliExitCodeTests
 
     [TestCase(new[] { "predict", "--nvdimm-addr", "0x144100000" }, "qhh: --nvdimm-addr 0x144100000: not 2 MiB aligned")]
     [TestCase(new[] { "predict", "--ram", "4160.5M" }, "qhh: --ram 4160.5M: " + NotASize)]
-    [TestCase(new[] { "predict", "--bogus" }, "qhh: Unknown option 'bogus'")]
+    [TestCase(new[] { "predict", "--bogus" }, "qhh: --bogus: unknown option of qhh predict (see qhh predict --help)")]
+    [TestCase(new[] { "reproduce", "--jbos", "2" }, "qhh: --jbos: unknown option of qhh reproduce; did you mean --jobs?")]
+    [TestCase(new[] { "reproduce", "--artifact", "x" }, "qhh: --artifact: unknown option of qhh reproduce; did you mean --artifacts?")]
+    [TestCase(new[] { "compare", "--knwon-issues", "k", "a", "b" }, "qhh: --knwon-issues: unknown option of qhh compare; did you mean --known-issues?")]
+    [TestCase(new[] { "merge", "--jobs", "2", "x" }, "qhh: --jobs: unknown option of qhh merge (an option of qhh reproduce and validate; see qhh merge --help)")]
+    [TestCase(new[] { "reproduc" }, "qhh: reproduc: unknown command; did you mean reproduce?")]
+    [TestCase(new[] { "--verison" }, "qhh: --verison: unknown option; did you mean --version?")]
     [TestCase(new[] { "predict", "--scenario", "/nonexistent.json" }, "qhh: --scenario /nonexistent.json: no such file")]
     [TestCase(new[] { "predict", "--kernel", "sideways" }, "qhh: --kernel sideways: not a kernel variant (predict models unpatched and patched; prebuilt images are registered with run/reproduce --kernel-image)")]
-    [TestCase(new[] { "run", "--artifacts", "/proc/qhh-artifacts" }, "qhh: --artifacts /proc/qhh-artifacts: cannot write there: ")]
+    [TestCase(new[] { "run", "--artifacts", "/proc/qhh-artifacts" }, "qhh: --artifacts /proc/qhh-artifacts: cannot write there: a kernel file system (/proc, /sys) where no folder can be made")]
+    [TestCase(new[] { "run", "--artifacts", "/etc/hostname/x" }, "qhh: --artifacts /etc/hostname/x: cannot write there: /etc/hostname is a file, not a folder")]
+    [TestCase(new[] { "reproduce", "--artifacts", "" }, "qhh: --artifacts '': not a path (empty, or with a NUL character)")]
     [TestCase(new[] { "reproduce", "--artifacts", "/proc/qhh-artifacts" }, "qhh: --artifacts /proc/qhh-artifacts: cannot write there: ")]
     [TestCase(new[] { "scan", "/nonexistent.log" }, "qhh: /nonexistent.log: no such file")]
     [TestCase(new[] { "reproduce", "--repeat", "0" }, "qhh: --repeat 0: must be between 1 and 1000")]
@@ -28,7 +36,7 @@ public class CliExitCodeTests
     [TestCase(new[] { "run", "--kernel-image", "bzImage" }, "qhh: --kernel-image bzImage: use NAME=PATH")]
     [TestCase(new[] { "run", "--accel", "warp" }, "qhh: --accel warp: unknown value (use auto, kvm or tcg)")]
     [TestCase(new[] { "build", "kernel", "--variant", "both-ish" }, "qhh: --variant both-ish: unknown value (use unpatched, patched or both)")]
-    [TestCase(new[] { "merge", "/nonexistent/shard1" }, "qhh: merge /nonexistent/shard1: has no summary.json")]
+    [TestCase(new[] { "merge", "/nonexistent/shard1" }, "qhh: merge /nonexistent/shard1: no such file or folder")]
     [TestCase(new[] { "validate", "--sample", "0" }, "qhh: --sample 0: must be between 1 and 1000")]
     [TestCase(new[] { "validate", "--jobs", "0" }, "qhh: --jobs 0: at least 1")]
     [TestCase(new[] { "validate", "--shard", "0/2" }, "qhh: --shard 0/2: use k/n with 1 <= k <= n")]
@@ -101,7 +109,7 @@ public class CliExitCodeTests
         new object[] { new BadInputException(InputKind.SshPort, "22", "port is busy on 127.0.0.1"), ExitCode.BadInput, "--ssh-port 22: port is busy on 127.0.0.1" },
         new object[] { new CheckFailedException("2 cells mismatch"), ExitCode.CheckFailed, "2 cells mismatch" },
         new object[] { new InfrastructureException("QMP: QEMU closed the socket"), ExitCode.Infrastructure, "QMP: QEMU closed the socket" },
-        new object[] { new ToolFailedException("make bzImage", "/usr/bin/make", 2, "Error 2", "make.log"), ExitCode.Infrastructure, "make bzImage: make failed with exit code 2: Error 2 (log: make.log)" },
+        new object[] { new ToolFailedException("make bzImage", "/usr/bin/make", 2, "Error 2", "make.log"), ExitCode.SetupFailed, "make bzImage: make failed with exit code 2: Error 2 (log: make.log)" },
         new object[] { new OperationCanceledException(), ExitCode.Interrupted, "interrupted" },
         new object[] { new OperationCanceledException("interrupted; partial summary written to artifacts/x"), ExitCode.Interrupted, "interrupted; partial summary written to artifacts/x" },
         new object[] { new InvalidOperationException("boom"), ExitCode.Infrastructure, "internal error: InvalidOperationException: boom" },

@@ -1,15 +1,31 @@
+using QemuHotplugHarness.Tests.Orchestration;
+
 namespace QemuHotplugHarness.Tests.Cli;
 
 /// <summary>qhh compare on the command line: exit codes, outputs, bad input.</summary>
 [NonParallelizable]
 public class CompareCliTests
 {
-    private static readonly string Corpus = Path.Combine(AppContext.BaseDirectory, "Corpus", "compare");
-    private static string Night(int n) => Path.Combine(Corpus, n == 1 ? "night1.json" : "night2-patched-oopses.json");
     private string _dir = "";
+    private string _nights = "";
+
+    /// <summary>Night 1: the seed's matrix, patch-fixes. Night 2: the patched kernel with PSE off oopses. Each a summary.json the harness wrote.</summary>
+    private string Night(int n) => Path.Combine(_nights, $"night{n}", "summary.json");
 
     [SetUp]
-    public void MakeFolder() => _dir = Directory.CreateTempSubdirectory("qhh-compare-cli-").FullName;
+    public void MakeFolder()
+    {
+        _dir = Directory.CreateTempSubdirectory("qhh-compare-cli-").FullName;
+        _nights = Directory.CreateTempSubdirectory("qhh-nights-").FullName;
+        Nights.Write(Path.Combine(_nights, "night1"), Nights.Seed());
+        Nights.Write(Path.Combine(_nights, "night2"),
+            Nights.Seed((cell, _) => cell == "patched-pse-off" ? Nights.PatchedOops() : SeedObservations.Of(cell)), seconds: 70);
+        Nights.Write(Path.Combine(_nights, "night3"),
+            Nights.Seed((cell, _) => cell == "unpatched-pse-off" ? Nights.Infra() : SeedObservations.Of(cell)));
+    }
+
+    [TearDown]
+    public void RemoveNights() => Directory.Delete(_nights, recursive: true);
 
     [TearDown]
     public void RemoveFolder() => Directory.Delete(_dir, recursive: true);
@@ -19,8 +35,8 @@ public class CompareCliTests
     {
         var (code, stdout, stderr) = await QhhCli.RunAsync("compare", Night(1), Night(2));
         Assert.That(code, Is.EqualTo(1), stderr);
-        Assert.That(stdout, Does.Contain("new oops titles:\n  general protection fault in stable_page_flags (in patched-pse-off)\n"));
-        Assert.That(stdout, Does.Contain("patched-pse-off match: match → mismatch (regression)"));
+        Assert.That(stdout, Does.Contain("new oops titles:\n  general protection fault in stable_page_flags (in 6.1/patched-pse-off)\n"));
+        Assert.That(stdout, Does.Contain("6.1/patched-pse-off match: match → mismatch (regression)"));
         Assert.That(stdout, Does.Contain("regressed: 3 regression(s)"));
     }
 
@@ -57,8 +73,29 @@ public class CompareCliTests
         Assert.That(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries), Is.EqualTo(new[]
         {
             "qhh: compare /nonexistent/before.json: no such file or folder",
-            $"qhh: compare {notSummary}: not a summary (no verdict)",
+            $"qhh: compare {notSummary}: its summary.json is not a summary (no verdict)",
         }));
+    }
+
+    [Test]
+    public async Task An_infra_night_exits_0_and_lists_what_it_could_not_judge_apart()
+    {
+        var (code, stdout, stderr) = await QhhCli.RunAsync("compare", Night(1), Night(3));
+        Assert.That(code, Is.EqualTo(0), stderr);
+        Assert.That(stdout, Does.Contain("could not judge (not regressions):\n  verdict infra-error\n  6.1/unpatched-pse-off: infra-error: qemu exited"));
+        Assert.That(stdout, Does.EndWith("no regression\n"));
+    }
+
+    [Test]
+    public async Task A_known_intermittent_issue_exits_0_and_a_bad_known_issues_file_is_one_line()
+    {
+        var known = Path.Combine(_dir, "known-issues.json");
+        File.WriteAllText(known, $$"""[ { "cell": "6.1/patched-pse-off", "title": "{{Nights.NewTitle}}", "intermittent": true } ]""");
+        var (code, stdout, stderr) = await QhhCli.RunAsync("compare", Night(1), Night(2), "--known-issues", known);
+        Assert.That(code, Is.EqualTo(0), stderr);
+        Assert.That(stdout, Does.Contain("known intermittent issues (not counted):\n").And.EndWith("no regression\n"));
+        (code, _, stderr) = await QhhCli.RunAsync("compare", Night(1), Night(2), "--known-issues", "/nonexistent/k.json");
+        Assert.That((code, stderr), Is.EqualTo((2, "qhh: --known-issues /nonexistent/k.json: no such file\n")));
     }
 
     [Test]
@@ -66,7 +103,7 @@ public class CompareCliTests
     {
         var (code, _, stderr) = await QhhCli.RunAsync("compare", _dir, Night(1));
         Assert.That(code, Is.EqualTo(2));
-        Assert.That(stderr, Is.EqualTo($"qhh: compare {_dir}: a folder without summary.json\n"));
+        Assert.That(stderr, Is.EqualTo($"qhh: compare {_dir}: has no summary.json\n"));
     }
 
     [Test]

@@ -226,6 +226,15 @@ public class GuestUnitTests
             Assert.That(Verdicts.Decide(Judged(SeedExcept("patched-pse-on", Obs(Outcome.InfraError)))), Is.EqualTo(Verdict.InfraError));
             Assert.That(Verdicts.Decide(Judged(SeedExcept("patched-pse-on", Obs(Outcome.PreconditionFailed)))), Is.EqualTo(Verdict.InfraError));
             Assert.That(Verdicts.Decide([]), Is.EqualTo(Verdict.InfraError), "no cell, no judgement");
+            var glitchAndRegression = Judged(name => name switch
+            {
+                "unpatched-pse-off" => Obs(Outcome.InfraError),
+                "patched-pse-on" => SeedObservations.OopsAtIteration2(),
+                _ => SeedObservations.Of(name),
+            });
+            Assert.That(Verdicts.Decide(glitchAndRegression), Is.EqualTo(Verdict.PatchDoesNotFix), "a lab glitch never hides a real regression");
+            Assert.That(Verdicts.Decide(Judged(SeedExcept("unpatched-pse-off", Obs(Outcome.InfraError)))), Is.EqualTo(Verdict.InfraError),
+                "an unjudged reproducing cell is not a bug not reproduced");
         });
     }
 

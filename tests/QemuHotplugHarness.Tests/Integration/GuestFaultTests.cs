@@ -26,8 +26,7 @@ public class GuestFaultTests() : RealGuestFixture("faults")
         // A syntactically valid ed25519 key that is not the image's.
         const string otherKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl other";
         var console = Path.Combine(Dir, "hostkey-console.log");
-        var config = GuestBuilder.For(seed, inputs.Qemu.Binary, inputs.Kernel.BzImage, otherKey, path => ImageBuilder.WriteRunInitrd(inputs.Image, path))
-            .WithFirmware(inputs.Qemu.FirmwareDirs).WithConsoleLog(console).Build();
+        var config = CellRunner.Builder(inputs with { Image = inputs.Image with { HostPublicKey = otherKey } }, seed, Accel.Tcg, console, new RunOptions()).Build();
         await using var guest = await QemuGuest.StartAsync(config, Log, cts.Token);
         var e = (await Assert.ThrowsAsync<GuestNotReadyException>(() => guest.WaitReadyAsync(cts.Token)))!;
         Assert.That(e.Reason, Is.EqualTo(NotReadyReason.HostKeyMismatch), e.Message);
@@ -37,7 +36,7 @@ public class GuestFaultTests() : RealGuestFixture("faults")
     }
 
     [Test]
-    public async Task A_qemu_killed_mid_workload_is_an_infra_error_naming_the_signal_with_everything_kept_and_the_matrix_goes_on()
+    public async Task A_qemu_killed_mid_workload_is_an_infra_error_naming_the_signal_retried_once_with_both_attempts_kept_and_the_matrix_goes_on()
     {
         using var cts = new CancellationTokenSource(Budget);
         var killedScenario = Scenario.Seed.WithKernel(KernelVariant.Patched).WithPse(true).WithIterations(3);
@@ -69,16 +68,20 @@ public class GuestFaultTests() : RealGuestFixture("faults")
         Assert.Multiple(() =>
         {
             var o = first.Observation;
-            Assert.That(o.Outcome, Is.EqualTo(Outcome.InfraError), o.Error);
-            Assert.That(o.Error, Does.Contain("iteration 2").And.Contain("killed by SIGKILL"));
-            Assert.That(o.Iterations.Select(i => i.Index), Is.EqualTo(new[] { 1, 2 }));
-            Assert.That(File.Exists(files.Observation), Is.True, "observation.json is written on this path too");
-            Assert.That(File.ReadAllText(files.Console), Does.Contain("QHH-READY"), "the console is kept");
-            Assert.That(File.ReadAllText(files.NdctlLog), Does.Contain("### reconfigure-2"));
+            var attempt = o.EarlierAttempts.Single();
+            var kept = files.Attempt(1);
+            Assert.That(attempt.Outcome, Is.EqualTo(Outcome.InfraError), attempt.Error);
+            Assert.That(attempt.Error, Does.Contain("iteration 2").And.Contain("killed by SIGKILL"));
+            Assert.That(File.Exists(kept.Observation), Is.True, "the first attempt's observation.json is kept");
+            Assert.That(File.ReadAllText(kept.Console), Does.Contain("QHH-READY"), "the first attempt's console is kept");
+            Assert.That(File.ReadAllText(kept.NdctlLog), Does.Contain("### reconfigure-2"));
+            Assert.That(o.Outcome, Is.EqualTo(Outcome.Clean), "the retry, not killed, observed the cell: " + o.Error);
+            Assert.That(o.Iterations.Select(i => i.Index), Is.EqualTo(new[] { 1, 2, 3 }));
+            Assert.That(File.Exists(files.Observation), Is.True);
             Assert.That(second.Observation.Outcome, Is.EqualTo(Outcome.Clean), "the next cell ran after the killed one: " + second.Observation.Error);
             Assert.That(second.Observation.Iterations, Has.Count.EqualTo(2));
             Assert.That(second.Match, Is.True, string.Join("; ", second.Mismatches));
-            Assert.That(summary.Verdict, Is.EqualTo(Verdict.InfraError), "a run with a cell it could not observe decides nothing");
+            Assert.That(summary.Verdict, Is.Not.EqualTo(Verdict.InfraError), "the retried cell was observed: the glitch does not decide the run");
             Assert.That(File.Exists(Path.Combine(artifacts, "summary.json")), Is.True);
         });
         lock (pids) Assert.That(pids.Where(p => Directory.Exists($"/proc/{p}")), Is.Empty, "no QEMU left");
@@ -89,8 +92,7 @@ public class GuestFaultTests() : RealGuestFixture("faults")
     {
         var seed = Scenario.Seed.WithKernel(KernelVariant.Patched).WithPse(true);
         var inputs = await Inputs.ResolveAsync(seed, ct);
-        return GuestBuilder.For(seed, inputs.Qemu.Binary, inputs.Kernel.BzImage, inputs.Image.HostPublicKey, path => ImageBuilder.WriteRunInitrd(inputs.Image, path))
-            .WithFirmware(inputs.Qemu.FirmwareDirs).WithConsoleLog(Path.Combine(Dir, name + "-console.log"));
+        return CellRunner.Builder(inputs, seed, Accel.Tcg, Path.Combine(Dir, name + "-console.log"), new RunOptions());
     }
 
     [Test]
@@ -191,4 +193,67 @@ public class GuestFaultTests() : RealGuestFixture("faults")
 
     private static Task<bool> PollAsync(Func<bool> condition, TimeSpan timeout) =>
         Poll.UntilAsync(condition, Deadline.In(timeout), TimeSpan.FromMilliseconds(100), CancellationToken.None);
+}
+
+/// <summary>
+/// QEMU SIGKILLed from outside at each step of a cell (cold boot, boot-fact reads, the workload, collection): the cell is
+/// infra-error naming how QEMU ended, never a precondition, a rejection or a workload result.
+/// </summary>
+[TestFixture]
+[Category("RealGuest")]
+[NonParallelizable]
+public class GuestKilledAtEachStepTests() : RealGuestFixture("killed-at-step")
+{
+    [TestCase("booting")]
+    [TestCase("reading boot facts")]
+    [TestCase("iteration 1")]
+    [TestCase("collecting")]
+    public async Task A_qemu_killed_at_a_step_is_an_infra_error_naming_its_end(string step)
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(15));
+        var scenario = Scenario.Seed.WithKernel(KernelVariant.Patched).WithPse(true).WithIterations(1);
+        var artifacts = Path.Combine(Dir, step.Replace(' ', '-'));
+        var pids = new List<int>();
+        Task<bool>? killing = null;
+        void OnStarted(int pid) { lock (pids) pids.Add(pid); }
+        void Progress(string cell, string at)
+        {
+            if (at == step && killing is null) killing = KillTheRunningQemuAsync(pids, cts.Token);
+        }
+        QemuProcess.AnyStarted += OnStarted;
+        Summary summary;
+        try
+        {
+            summary = await new Reproducer(Ctx, Inputs, Log) { RetryInfraErrors = false }.RunAsync(Reproducer.Plan([(new Cell("killed", scenario), 1)]), artifacts,
+                new RunOptions { Accel = AccelChoice.Tcg, Snapshots = false }, null, Progress, cts.Token);
+        }
+        finally
+        {
+            QemuProcess.AnyStarted -= OnStarted;
+        }
+        Assert.That(killing, Is.Not.Null, $"the cell reached '{step}'");
+        Assert.That(await killing!, Is.True, "a QEMU was killed");
+        var o = summary.Cells.Single().Observation;
+        Assert.That(o.Outcome, Is.EqualTo(Outcome.InfraError), o.Error);
+        Assert.That(o.Error, Does.Contain("killed by SIGKILL"));
+        Assert.That(o.PreconditionFailures, Is.Empty);
+        lock (pids) Assert.That(pids.Where(p => Directory.Exists($"/proc/{p}")), Is.Empty, "no QEMU left");
+    }
+
+    /// <summary>SIGKILL to the QEMU the cell runs, as soon as one is running (at "booting" it is about to start).</summary>
+    private static async Task<bool> KillTheRunningQemuAsync(List<int> pids, CancellationToken ct)
+    {
+        for (var tries = 0; tries < 200; tries++)
+        {
+            int[] running;
+            lock (pids) running = pids.Where(p => Directory.Exists($"/proc/{p}")).ToArray();
+            if (running.Length > 0)
+            {
+                foreach (var pid in running) System.Diagnostics.Process.GetProcessById(pid).Kill();
+                return true;
+            }
+            await Task.Delay(50, ct);
+        }
+        return false;
+    }
 }

@@ -98,7 +98,7 @@ public class KernelTreeTests
         var artifacts = Path.Combine(_dir, "bisect");
         await _history.Git(cts.Token, "bisect", "start", _history.Tip, _history.Good);
         var watch = Stopwatch.StartNew();
-        // The README's command, as written there (with this checkout's qhh.dll).
+        // The bisect command of docs/commands.md, as written there (with this checkout's qhh.dll).
         var run = await CliWrap.Cli.Wrap("git").WithArguments(["-C", _history.Dir, "bisect", "run", "dotnet", qhh, "reproduce", "--bisect", "--kernel-src", ".", "--artifacts", artifacts])
             .WithWorkingDirectory(_history.Dir).WithValidation(CommandResultValidation.None)
             .WithStandardOutputPipe(PipeTarget.ToDelegate(l => TestContext.Progress.WriteLine("  bisect: " + l)))

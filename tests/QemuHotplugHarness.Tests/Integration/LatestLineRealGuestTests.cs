@@ -8,7 +8,7 @@ namespace QemuHotplugHarness.Tests.Integration;
 /// The newest kernel line Debian builds (its unstable suite's linux-source-X.Y, 7.x today), built from source by
 /// the harness with the seed's fix reverted through the line's port, reproduces the seed exactly: the same oops at
 /// the same iteration and fault pfn, every other cell clean, the verdict patch-fixes. The 6.12 line is measured by
-/// hand (README): building a third tree in the test command would push a cold CI run past its budget.
+/// hand (docs/measured.md): building a third tree in the test command would push a cold CI run past its budget.
 /// </summary>
 [TestFixture]
 [Category("RealGuest")]

@@ -67,7 +67,9 @@ public class CaseJudgingTests
     [TestCase(new[] { Verdict.PatchFixes, Verdict.PatchFixes }, Verdict.PatchFixes)]
     [TestCase(new[] { Verdict.PatchFixes, Verdict.NotReproduced }, Verdict.NotReproduced)]
     [TestCase(new[] { Verdict.Mismatch, Verdict.PatchDoesNotFix, Verdict.PatchFixes }, Verdict.PatchDoesNotFix)]
-    [TestCase(new[] { Verdict.PatchDoesNotFix, Verdict.InfraError }, Verdict.InfraError)]
+    [TestCase(new[] { Verdict.PatchDoesNotFix, Verdict.InfraError }, Verdict.PatchDoesNotFix)]
+    [TestCase(new[] { Verdict.PatchFixes, Verdict.InfraError }, Verdict.InfraError)]
+    [TestCase(new[] { Verdict.Incomplete, Verdict.InfraError, Verdict.PatchFixes }, Verdict.Incomplete)]
     [TestCase(new[] { Verdict.Partial, Verdict.PatchFixes }, Verdict.Partial)]
     [TestCase(new Verdict[0], Verdict.InfraError)]
     public void The_suite_says_patch_fixes_only_when_every_case_does(Verdict[] cases, Verdict suite) =>

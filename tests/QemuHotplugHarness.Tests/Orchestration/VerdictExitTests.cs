@@ -21,6 +21,8 @@ public class VerdictExitTests
     [TestCase(Verdict.Partial, true, 125)]
     [TestCase(Verdict.InfraError, false, 3)]
     [TestCase(Verdict.InfraError, true, 125)]
+    [TestCase(Verdict.Incomplete, false, 3)]
+    [TestCase(Verdict.Incomplete, true, 125)]
     [TestCase(Verdict.ModelAgrees, false, 0)]
     [TestCase(Verdict.ModelDisagrees, false, 1)]
     public void A_verdict_exits_with(Verdict verdict, bool bisect, int code) =>
@@ -28,7 +30,11 @@ public class VerdictExitTests
 
     [Test]
     public void Every_verdict_has_a_test_case() =>
-        Assert.That(Enum.GetValues<Verdict>(), Is.EquivalentTo(new[] { Verdict.PatchFixes, Verdict.PatchDoesNotFix, Verdict.NotReproduced, Verdict.Mismatch, Verdict.Partial, Verdict.InfraError, Verdict.ModelAgrees, Verdict.ModelDisagrees }));
+        Assert.That(Enum.GetValues<Verdict>(), Is.EquivalentTo(new[] { Verdict.PatchFixes, Verdict.PatchDoesNotFix, Verdict.NotReproduced, Verdict.Mismatch, Verdict.Partial, Verdict.InfraError, Verdict.Incomplete, Verdict.ModelAgrees, Verdict.ModelDisagrees }));
+
+    [Test]
+    public void The_verdict_order_is_declared_once_and_holds_every_verdict() =>
+        Assert.That(Verdicts.Order, Is.EquivalentTo(Enum.GetValues<Verdict>()));
 
     private static CellResult Cell(Observation o)
     {

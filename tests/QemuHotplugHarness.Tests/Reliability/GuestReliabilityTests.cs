@@ -65,8 +65,7 @@ public partial class GuestReliabilityTests
     private async Task<(GuestConfiguration Config, GuestInputs Inputs)> SeedGuestAsync(Scenario scenario, string name, GuestTimeouts timeouts, CancellationToken ct, string? append = null)
     {
         var inputs = await _inputs.ResolveAsync(scenario, ct);
-        var builder = GuestBuilder.For(scenario, inputs.Qemu.Binary, inputs.Kernel.BzImage, inputs.Image.HostPublicKey, path => ImageBuilder.WriteRunInitrd(inputs.Image, path))
-            .WithFirmware(inputs.Qemu.FirmwareDirs).WithConsoleLog(Path.Combine(_dir, name + "-console.log")).WithTimeouts(timeouts);
+        var builder = CellRunner.Builder(inputs, scenario, Accel.Tcg, Path.Combine(_dir, name + "-console.log"), new RunOptions { Timeouts = timeouts });
         if (append is not null) builder = builder.WithKernelAppend(builder.Configuration.KernelAppend + " " + append);
         return (builder.Build(), inputs);
     }

@@ -84,7 +84,7 @@ public class CaseLoaderTests
             $"{f}: name: \"not-the-folder\" is not the folder's name (broken-case)",
             $"{f}: fix.commit: \"not-hex\" is not a commit id (7 to 40 hex digits)",
             $"{f}: lines.6.12.patch: \"fix-6.12.patch\": no such file in the case's folder",
-            $"{f}: config[1]: \"DEBUG_VM_PGFLAGS=y\" is not a config line (CONFIG_X=y, CONFIG_X=value or \"# CONFIG_X is not set\")",
+            $"{f}: config[1]: \"DEBUG_VM_PGFLAGS=y\" is not a config line (CONFIG_X=y, CONFIG_X=value or \"# CONFIG_X is not set\") nor a fragment's name",
             $"{f}: cells[1].colour: unknown field (known: name, kernel, pse, qemu, expect)",
             $"{f}: cells[1].expect.outcome: unknown outcome \"oopz\" (use clean, oops, rejected, workload-failed, hung, precondition-failed, infra-error)",
         }));
@@ -108,7 +108,7 @@ public class CaseLoaderTests
     {
         var c = new CaseLibrary(Fixtures("good")).Load("memunmap-uninit");
         Assert.That(Assert.Throws<BadInputException>(() => c.PatchFor("6.12"))!.Message,
-            Is.EqualTo("case memunmap-uninit: no fix for kernel line 6.12 (add cases/memunmap-uninit/fix-6.12.patch and a \"lines\" entry)"));
+            Is.EqualTo("case memunmap-uninit: no fix for kernel line 6.12 (add fix-6.12.patch and a \"lines\" entry to memunmap-uninit/case.json, or say \"notApplicable\")"));
     }
 
     private const string Valid = """
@@ -129,7 +129,11 @@ public class CaseLoaderTests
     [TestCase("\"name\": \"t\", ", "\"name\": \"t\", \"scenario\": { \"nvdimm\": { \"address\": \"0x144100000\" } }, ",
         "scenario: nvdimmAddress 0x144100000: not 2 MiB aligned")]
     [TestCase("\"name\": \"t\", ", "\"name\": \"t\", \"extra\": 1, ",
-        "extra: unknown field (known: name, summary, fix, lines, config, scenario, devices, kernelArgs, workload, cells, modelled, notModelledReason)")]
+        "extra: unknown field (known: name, summary, fix, lines, config, scenario, devices, kernelArgs, workload, cells, modelled, notModelledReason, model)")]
+    [TestCase("\"6.1\": { \"patch\": \"fix.patch\" }", "\"6.1\": { \"patch\": \"fix.patch\", \"notApplicable\": \"r\" }",
+        "lines.6.1: give \"patch\" (the fix on this line) or \"notApplicable\" (why the bug never existed here), not both")]
+    [TestCase("\"6.1\": { \"patch\": \"fix.patch\" }", "\"6.1\": { \"notApplicable\": \"r\" }",
+        "lines: no kernel line with a fix: the case needs its fix for at least one line")]
     [TestCase("} } ],", "} }, { \"name\": \"u\", \"kernel\": \"patched\", \"expect\": { \"outcome\": \"clean\" } } ],",
         "cells[1].name: \"u\" is the name of an earlier cell")]
     public void Each_problem_is_named_by_its_field(string from, string to, string problem)
@@ -139,12 +143,12 @@ public class CaseLoaderTests
     }
 
     [Test]
-    public void A_modelled_case_carries_neither_its_own_workload_nor_expectations()
+    public void A_modelled_case_without_a_model_carries_neither_its_own_workload_nor_expectations()
     {
         var e = Assert.Throws<BadInputException>(() => LoadMutated("\"modelled\": false, \"notModelledReason\": \"r\"", "\"modelled\": true"))!;
         Assert.That(e.Problems.Select(p => p.ToString()), Is.EqualTo(new[]
         {
-            "cases/t/case.json: workload: the simulator models only the ndctl reconfigure loop of \"scenario\": a custom workload needs \"modelled\": false",
+            "cases/t/case.json: workload: a case's own workload is modelled only with a \"model\" (the check its fix adds); else \"modelled\": false",
             "cases/t/case.json: cells[0].expect: a modelled case is judged by the simulator's prediction (set \"modelled\": false to judge by expectations)",
         }));
     }
@@ -164,7 +168,7 @@ public class CaseLoaderTests
     [Test]
     public void The_seed_case_of_the_repository_is_the_modelled_five_cell_matrix_with_its_6_1_fix()
     {
-        var c = SuiteCases.Library(RepoLayout.Discover()).Load(SuiteCases.DefaultCase);
+        var c = SuiteCases.Library(RepoLayout.Discover()).Load(HarnessDefaults.Repo.Case);
         var recipe = KernelRecipe.Of(c, KernelSources.Default);
         var cells = SuiteCases.Cells(c, c.Scenario, recipe);
         Assert.Multiple(() =>
