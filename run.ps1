@@ -24,10 +24,17 @@ $BuildArguments = @('build', [IO.Path]::Combine($Root, 'QemuHotplugHarness.sln')
     '-clp:ErrorsOnly', '-tl:off', '--disable-build-servers', '-nodeReuse:false', '-p:UseSharedCompilation=false')
 
 # The default kernel line (defaults.json, the file the CLI and the workflow read): its Debian source is installed
-# when Debian names one package for it; other lines are fetched by the harness through its own apt lists.
-$Defaults = [IO.File]::ReadAllText([IO.Path]::Combine($Root, 'defaults.json')) | ConvertFrom-Json
-$DefaultLineSource = ([IO.File]::ReadAllText([IO.Path]::Combine($Root, 'kernel-lines', "$($Defaults.line).json")) | ConvertFrom-Json).debian
-$DefaultLinePackage = @($DefaultLineSource.PSObject.Properties['package'] | Where-Object { $_.Value } | ForEach-Object { $_.Value })
+# when Debian names one package for it; other lines are fetched by the harness through its own apt lists. Read
+# without failing: a checkout without the files gets no package here and the harness names what is missing.
+function Get-DefaultLinePackage {
+    $defaults = [IO.Path]::Combine($Root, 'defaults.json')
+    if (-not [IO.File]::Exists($defaults)) { return @() }
+    $line = ([IO.File]::ReadAllText($defaults) | ConvertFrom-Json).line
+    $file = [IO.Path]::Combine($Root, 'kernel-lines', "$line.json")
+    if (-not [IO.File]::Exists($file)) { return @() }
+    $debian = ([IO.File]::ReadAllText($file) | ConvertFrom-Json).debian
+    return @($debian.PSObject.Properties['package'] | Where-Object { $_.Value } | ForEach-Object { $_.Value })
+}
 
 # Debian packages the builders, the guest runner and the report test use.
 $AptPackages = @(
@@ -35,7 +42,7 @@ $AptPackages = @(
     'dpkg-dev', 'python3', 'meson', 'ninja-build', 'pkg-config', 'libglib2.0-dev', 'libpixman-1-dev',
     'libslirp-dev', 'libfdt-dev', 'qemu-system-x86', 'seabios', 'ipxe-qemu', 'patch',
     'openssh-client', 'binutils', 'chromium', 'lz4', 'git', 'curl'
-) + $DefaultLinePackage
+) + @(Get-DefaultLinePackage)
 $DebSrcFile = '/etc/apt/sources.list.d/qemu-hotplug-harness-src.sources'
 $DpkgStatus = '/var/lib/dpkg/status'
 

@@ -56,6 +56,15 @@ public sealed class CellRunner(AccelChooser accel, RunOptions options, ILogger l
         }
     }
 
+    private string _step = "starting";
+
+    /// <summary>The step the cell is at: told to the progress line, and named by an infrastructure error.</summary>
+    private void Step(string step)
+    {
+        _step = step;
+        options.Progress?.Invoke(step);
+    }
+
     /// <summary>Boots with a free port at most this often when the port is taken between the probe and QEMU's bind.</summary>
     public const int PortAttempts = 3;
 
@@ -63,7 +72,18 @@ public sealed class CellRunner(AccelChooser accel, RunOptions options, ILogger l
     {
         await using var guest = await StartGuestAsync(plan, Configure(plan, accelerator), ct);
         await ArtifactFiles.WriteAsync(plan.Artifacts.QemuCommandLine, guest.CommandLine + "\n", ct);
-        var observation = await ObserveGuestAsync(guest, plan, start with { Snapshot = guest.RestoredFrom?.Key }, ct);
+        Observation observation;
+        try
+        {
+            observation = await ObserveGuestAsync(guest, plan, start with { Snapshot = guest.RestoredFrom?.Key }, ct);
+        }
+        catch (Exception e) when (IsInfrastructure(e, ct) && e is not GuestNotReadyException)
+        {
+            // The connection broke under a step: say the step, and how QEMU ended when it did.
+            await guest.Qemu.WaitForExitAsync(TimeSpan.FromSeconds(1));
+            var end = guest.Qemu.HasExited ? $"; qemu ended: {await QemuEndAsync(guest)}" : "";
+            throw new InfrastructureException($"{_step}: {e.Message}{end}", e);
+        }
         if (guest.Qemu.ConsoleUnsaved is { } unsaved) throw new InfrastructureException(unsaved);
         return observation;
     }
@@ -82,10 +102,10 @@ public sealed class CellRunner(AccelChooser accel, RunOptions options, ILogger l
     {
         if (snapshots is not null && options.Snapshots && !plan.Scenario.Workload.HasHostSetup)
         {
-            options.Progress?.Invoke("snapshot");
+            Step("snapshot");
             if (await snapshots.GetOrMakeAsync(config, Prologue(plan.Scenario), ct) is { } snapshot)
             {
-                options.Progress?.Invoke("restoring");
+                Step("restoring");
                 try
                 {
                     return await QemuGuest.RestoreAsync(config, snapshot, log, ct);
@@ -96,7 +116,7 @@ public sealed class CellRunner(AccelChooser accel, RunOptions options, ILogger l
                 }
             }
         }
-        options.Progress?.Invoke("booting");
+        Step("booting");
         return await QemuGuest.StartAsync(config, log, ct);
     }
 
@@ -126,7 +146,7 @@ public sealed class CellRunner(AccelChooser accel, RunOptions options, ILogger l
         {
             return await NotReadyAsync(guest, plan, start, e, ct);
         }
-        options.Progress?.Invoke("reading boot facts");
+        Step("reading boot facts");
         var facts = await BootFactsReader.ReadAsync(guest, log, ct);
         await ArtifactFiles.WriteAsync(plan.Artifacts.IomemAtBoot, facts.Iomem, ct);
         var seen = start with
@@ -172,11 +192,11 @@ public sealed class CellRunner(AccelChooser accel, RunOptions options, ILogger l
                 await recorder.NoteAsync($"# the prologue ran before snapshot {snapshot.Key} was saved:\n" +
                     (File.Exists(snapshot.PrologueLog) ? await File.ReadAllTextAsync(snapshot.PrologueLog, ct) : "# (none)\n"), ct);
             }
-            result = await new WorkloadRunner(guest, guest, recorder, guest.Configuration.Timeouts, guest).RunAsync(steps, options.Progress, ct);
+            result = await new WorkloadRunner(guest, guest, recorder, guest.Configuration.Timeouts, guest).RunAsync(steps, Step, ct);
         }
         if (!guest.Qemu.HasExited)
         {
-            options.Progress?.Invoke("collecting");
+            Step("collecting");
             var dmesg = await guest.RunShellAsync("dmesg", guest.Configuration.Timeouts.Probe, ct);
             if (dmesg.ExitCode == 0) await ArtifactFiles.WriteAsync(plan.Artifacts.Dmesg, dmesg.Stdout, ct);
             else await guest.Qemu.WaitForExitAsync(TimeSpan.FromSeconds(1)); // a guest gone while collecting: let its end be seen
