@@ -22,7 +22,7 @@ public static class BootFactsReader
         var layout = new ObservedLayout(
             Iomem.Find(iomem, "System RAM", above4G: true),
             Iomem.Find(iomem, "Persistent Memory", above4G: true),
-            devices.FirstOrDefault()?.Address);
+            (devices.FirstOrDefault(d => d.Id == QemuArguments.NvdimmId) ?? devices.FirstOrDefault())?.Address);
         var cpuFlags = (await guest.RunShellAsync("grep -m1 '^flags' /proc/cpuinfo", probe, ct)).Stdout;
         var hasPse = (" " + cpuFlags + " ").Contains(" pse ", StringComparison.Ordinal);
         var kernel = await ReadKernelFactsAsync(guest, probe, ct);

@@ -12,6 +12,9 @@ public sealed class QemuArguments
 {
     private readonly List<string> _args = [];
 
+    /// <summary>The id of the harness's NVDIMM (its backend is mem0).</summary>
+    public const string NvdimmId = "nv0";
+
     public QemuArguments Firmware(IEnumerable<string> dirs)
     {
         foreach (var dir in dirs) Add("-L", dir);
@@ -55,7 +58,20 @@ public sealed class QemuArguments
             ? $"memory-backend-ram,id=mem0,size={Mib(nv.Size)}M"
             : $"memory-backend-file,id=mem0,size={Mib(nv.Size)}M,mem-path={Escape(files.Nvdimm)},share={OnOff(files.Shared)},align=2M");
         var addr = nv.Address is { } a ? ",addr=" + Hex.Format(a) : "";
-        return Add("-device", $"nvdimm,id=nv0,memdev=mem0{addr},label-size={nv.LabelSize.Bytes / ByteSize.KiB}k");
+        return Add("-device", $"nvdimm,id={NvdimmId},memdev=mem0{addr},label-size={nv.LabelSize.Bytes / ByteSize.KiB}k");
+    }
+
+    /// <summary>The scenario's RAM backends, pc-dimms and virtio-mem devices, after the NVDIMM (whose slot comes first).</summary>
+    public QemuArguments MemoryDevices(MemoryDeviceSet devices)
+    {
+        foreach (var b in devices.Backends) Add("-object", $"memory-backend-ram,id={b.Id},size={Mib(b.Size)}M");
+        foreach (var d in devices.Dimms)
+            Add("-device", $"pc-dimm,id={d.Id},memdev={d.Memdev}" + (d.Address is { } a ? ",addr=" + Hex.Format(a) : "") +
+                (d.Node is { } n ? ",node=" + n.ToString(CultureInfo.InvariantCulture) : ""));
+        foreach (var v in devices.VirtioMem)
+            Add("-device", $"virtio-mem-pci,id={v.Id},memdev={v.Memdev},node={v.Node.ToString(CultureInfo.InvariantCulture)}," +
+                $"block-size={Mib(v.BlockSize)}M,requested-size={Mib(v.RequestedSize)}M");
+        return this;
     }
 
     public QemuArguments Kernel(string image, string initrd, string append) =>

@@ -16,7 +16,7 @@ namespace QemuHotplugHarness.Guest;
 /// A guest is booted cold (<see cref="StartAsync"/>) or restored from a snapshot (<see cref="RestoreAsync"/>); either
 /// way the run's key reaches it only through its key port, after the boot or the restore.
 /// </summary>
-public sealed class QemuGuest : IAsyncDisposable, IGuestShell, IGuestConsole
+public sealed class QemuGuest : IAsyncDisposable, IGuestShell, IGuestConsole, IGuestHost
 {
     private static readonly JsonObject IgnoreShared = new()
     {
@@ -281,6 +281,13 @@ public sealed class QemuGuest : IAsyncDisposable, IGuestShell, IGuestConsole
 
     public Task<GuestCommandResult> RunAsync(IReadOnlyList<string> argv, TimeSpan timeout, CancellationToken ct) => Ssh.RunAsync(argv, timeout, ct);
 
+    /// <summary>A case's QMP command (device_add, qom-set, …); QEMU's refusal is the answer, not a fault.</summary>
+    public Task<QmpReply> QmpAsync(string command, JsonObject? arguments, CancellationToken ct) => Qmp.TryExecuteAsync(command, arguments, ct);
+
+    public Task<JsonObject> WaitEventAsync(string name, string? device, CancellationToken ct) => Qmp.WaitEventAsync(name, device, ct);
+
+    private QmpClient Qmp => _qmp ?? throw new InvalidOperationException("QMP is not connected: wait for the guest first");
+
     public Task<GuestCommandResult> RunShellAsync(string command, TimeSpan timeout, CancellationToken ct) => Ssh.RunShellAsync(command, timeout, ct);
 
     /// <summary>An oops still being printed gets a moment to finish, so the report is whole; then it is cut.</summary>
@@ -315,8 +322,9 @@ public sealed class QemuGuest : IAsyncDisposable, IGuestShell, IGuestConsole
     private async Task QuitAsync(QmpClient qmp)
     {
         using var timeout = new CancellationTokenSource(Configuration.Timeouts.Teardown);
+        // InvalidOperationException: a host step's wait was cut off mid-read (an oops, its timeout) and left the reader unusable.
         try { await qmp.ExecuteAsync("quit", null, timeout.Token); }
-        catch (Exception e) when (e is InfrastructureException or IOException or SocketException or OperationCanceledException) { }
+        catch (Exception e) when (e is InfrastructureException or IOException or SocketException or OperationCanceledException or InvalidOperationException) { }
         await qmp.DisposeAsync();
     }
 

@@ -139,7 +139,7 @@ public sealed class SnapshotStore(string root, ILogger log)
     {
         if (prologue.Count == 0) return true;
         await using var record = new PrologueLog(made.PrologueLog);
-        var result = await new WorkloadRunner(guest, guest, record, guest.Configuration.Timeouts).RunAsync(prologue, null, ct);
+        var result = await new WorkloadRunner(guest, guest, record, guest.Configuration.Timeouts, guest).RunAsync(prologue, null, ct);
         if (result.Outcome == Outcome.Clean && guest.Oopses.Count == 0) return true;
         log.Warning("snapshot {Key}: the prologue ended {Outcome} ({Error}): not saved, the cell boots cold", made.Key, result.Outcome.Kebab(), result.Error);
         return false;

@@ -45,7 +45,7 @@ public sealed record StepMark(int Iteration, int Line)
 /// failing exit (workload-failed). An oops during a setup step is at iteration 0; a step of iteration k counts as k.
 /// Knows nothing of SSH or QEMU: tests drive it with fakes.
 /// </summary>
-public sealed class WorkloadRunner(IGuestShell shell, IGuestConsole console, IWorkloadRecorder recorder, GuestTimeouts timeouts)
+public sealed class WorkloadRunner(IGuestShell shell, IGuestConsole console, IWorkloadRecorder recorder, GuestTimeouts timeouts, IGuestHost? host = null)
 {
     private readonly List<ObservedIteration> _iterations = [];
     private readonly List<StepMark> _marks = [];
@@ -58,7 +58,7 @@ public sealed class WorkloadRunner(IGuestShell shell, IGuestConsole console, IWo
             if (step.IsSetup) progress?.Invoke(step.Name);
             else if (step.Iteration != reported) progress?.Invoke($"iteration {reported = step.Iteration}");
             _marks.Add(new StepMark(step.IsSetup ? 0 : step.Iteration, console.Lines));
-            var result = await shell.RunAsync(step.Arguments, timeouts.Command, ct);
+            var result = step.Host is { } h ? await RunHostAsync(h, ct) : await shell.RunAsync(step.Arguments, timeouts.Command, ct);
             await recorder.StepAsync(step, result, ct);
             if (result.Failed && console.Oopses.Count == 0) await console.AwaitWitnessAsync(ct);
             else await console.SettleAsync(ct);
@@ -66,6 +66,39 @@ public sealed class WorkloadRunner(IGuestShell shell, IGuestConsole console, IWo
             if (end is not null) return end;
         }
         return Result(Outcome.Clean, null, null);
+    }
+
+    /// <summary>
+    /// A host step within its timeout; an oops the console shows meanwhile ends it at once (the wait for an event the
+    /// crashed kernel will never send is not waited out). Its result then says so and the oops decides the outcome.
+    /// </summary>
+    private async Task<GuestCommandResult> RunHostAsync(HostStep step, CancellationToken ct)
+    {
+        if (host is null) throw new InvalidOperationException("a host step needs the guest's QMP");
+        var before = console.Oopses.Count;
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        using var oopsed = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var run = new HostStepRunner(host, shell).RunAsync(step, step.Timeout ?? timeouts.Command, oopsed.Token);
+        var watch = WatchForOopsAsync(before, oopsed.Token);
+        if (await Task.WhenAny(run, watch) == run)
+        {
+            await oopsed.CancelAsync();
+            return await run;
+        }
+        await oopsed.CancelAsync();
+        try
+        {
+            await run;
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+        }
+        return new GuestCommandResult(string.Join(' ', step.Describe()), null, "", "ended by the oops on the console", started.Elapsed.TotalSeconds, false);
+    }
+
+    private async Task WatchForOopsAsync(int before, CancellationToken ct)
+    {
+        while (console.Oopses.Count <= before) await Task.Delay(100, ct);
     }
 
     private WorkloadResult? SetupStep(WorkloadStep step, GuestCommandResult result)
@@ -93,7 +126,7 @@ public sealed class WorkloadRunner(IGuestShell shell, IGuestConsole console, IWo
         var which = step.IsReconfigure ? $"iteration {iteration}" : $"iteration {iteration} ({step.Name})";
         if (console.Oopses.Count > 0) return Result(Outcome.Oops, null, iteration);
         if (result.ConnectionLost) return Result(Outcome.InfraError, $"{which}: {Lost(result)}", null);
-        if (result.TimedOut) return Result(Outcome.Hung, $"{which} did not finish within {timeouts.Command.TotalSeconds:F0} s", null);
+        if (result.TimedOut) return Result(Outcome.Hung, $"{which} did not finish within {(step.Host?.Timeout ?? timeouts.Command).TotalSeconds:F0} s", null);
         if (result.ExitCode != 0) return Result(Outcome.WorkloadFailed, $"{which}: {step.Arguments[0]} {Why(result)}", null);
         return null;
     }

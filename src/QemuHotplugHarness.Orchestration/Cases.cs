@@ -87,12 +87,20 @@ public static class CaseExpectations
         return Prediction.FromExpectation(Predictor.Predict(s), cell.Expect!, c.NotModelledReason ?? "the case says so");
     }
 
+    /// <summary>The memory devices beside the NVDIMM and the extra kernel arguments, when the case has any.</summary>
+    public static IReadOnlyList<string> Machine(Scenario s) =>
+    [
+        .. s.Devices.IsEmpty ? Array.Empty<string>() : [$"Devices: {s.Devices.Describe()} (slots {s.Machine.Slots}, maxmem {s.Machine.MaxMem})"],
+        .. s.KernelArgs is { } k ? [$"Kernel arguments: {k}"] : Array.Empty<string>(),
+    ];
+
     /// <summary>predict --case on a case outside the model: what it is, why it is not modelled, what each cell must show.</summary>
     public static IReadOnlyList<string> Describe(Case c) =>
     [
         $"Case {c.Name}: {c.Summary}",
         $"Fix: {c.Fix.Subject}{(c.Fix.Commit is null ? "" : $" ({c.Fix.Commit})")}; kernel lines: {string.Join(", ", c.Lines.Keys)}",
         $"Not modelled: {c.NotModelledReason}",
+        .. Machine(c.Scenario),
         "Expectations (judged on real guests):",
         .. (c.Cells ?? []).Select(x =>
             $"  {x.Name}: kernel {x.Kernel.Kebab()}, PSE {(x.Pse ? "on" : "off")}, QEMU {x.Qemu.Kebab()}: {x.Expect?.Describe() ?? "none"}"),

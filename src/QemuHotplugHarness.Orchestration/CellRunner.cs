@@ -100,7 +100,7 @@ public sealed class CellRunner(AccelChooser accel, RunOptions options, ILogger l
     /// <summary>Restored from this guest's snapshot (made first if missing) unless snapshots are off; cold when there is none.</summary>
     private async Task<QemuGuest> StartGuestAsync(CellPlan plan, GuestConfiguration config, CancellationToken ct)
     {
-        if (snapshots is not null && options.Snapshots)
+        if (snapshots is not null && options.Snapshots && !plan.Scenario.Workload.HasHostSetup)
         {
             Step("snapshot");
             if (await snapshots.GetOrMakeAsync(config, Prologue(plan.Scenario), ct) is { } snapshot)
@@ -192,7 +192,7 @@ public sealed class CellRunner(AccelChooser accel, RunOptions options, ILogger l
                 await recorder.NoteAsync($"# the prologue ran before snapshot {snapshot.Key} was saved:\n" +
                     (File.Exists(snapshot.PrologueLog) ? await File.ReadAllTextAsync(snapshot.PrologueLog, ct) : "# (none)\n"), ct);
             }
-            result = await new WorkloadRunner(guest, guest, recorder, guest.Configuration.Timeouts).RunAsync(steps, Step, ct);
+            result = await new WorkloadRunner(guest, guest, recorder, guest.Configuration.Timeouts, guest).RunAsync(steps, Step, ct);
         }
         if (!guest.Qemu.HasExited)
         {

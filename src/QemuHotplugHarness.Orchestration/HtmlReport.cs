@@ -135,6 +135,7 @@ public static class HtmlReport
         if (c.Prediction.Expected is not null)
         {
             h.Append("<p>").Append(E(string.Join(" ", c.Prediction.Explanation))).Append("</p>");
+            foreach (var line in CaseExpectations.Machine(c.Scenario)) h.Append("<p>").Append(E(line)).Append("</p>");
             Oopses(h, c, evidence);
             return;
         }

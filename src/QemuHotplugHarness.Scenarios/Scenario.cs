@@ -74,6 +74,9 @@ public sealed record WorkloadStep(string Name, IReadOnlyList<string> Arguments, 
 {
     public int Iteration { get; init; }
 
+    /// <summary>A step the harness runs itself (QMP, a wait, a memory-block or file step); null = <see cref="Arguments"/> over SSH.</summary>
+    public HostStep? Host { get; init; }
+
     /// <summary>Runs before the first iteration (and before a snapshot is saved).</summary>
     public bool IsSetup => Iteration == 0;
 }
@@ -92,6 +95,16 @@ public sealed record WorkloadSpec
     /// <summary>A case's commands of one iteration, repeated <see cref="Iterations"/> times; null = the ndctl reconfigure loop.</summary>
     public IReadOnlyList<IReadOnlyList<string>>? Iteration { get; init; }
 
+    /// <summary>The host-side step at each position of <see cref="Setup"/> (null where the step is a guest command).</summary>
+    public IReadOnlyList<HostStep?>? SetupHosts { get; init; }
+
+    /// <summary>The host-side step at each position of <see cref="Iteration"/> (null where the step is a guest command).</summary>
+    public IReadOnlyList<HostStep?>? IterationHosts { get; init; }
+
+    /// <summary>Whether a setup step runs on the host: such a prologue changes the machine, so it is not saved in a snapshot.</summary>
+    [JsonIgnore]
+    public bool HasHostSetup => SetupHosts?.Any(h => h is not null) == true;
+
     /// <summary>Whether the steps are a case's own (setup and iteration commands) rather than the ndctl reconfigure loop.</summary>
     [JsonIgnore]
     public bool IsCustom => Iteration is not null;
@@ -104,11 +117,13 @@ public sealed record WorkloadSpec
 
     private List<WorkloadStep> CustomSteps()
     {
-        var steps = (Setup ?? []).Select((argv, j) => new WorkloadStep($"setup-{j + 1}", argv, false)).ToList();
+        var steps = (Setup ?? []).Select((argv, j) => new WorkloadStep($"setup-{j + 1}", argv, false) { Host = At(SetupHosts, j) }).ToList();
         for (var i = 1; i <= Iterations; i++)
-            steps.AddRange(Iteration!.Select((argv, j) => new WorkloadStep($"iteration-{i}-step-{j + 1}", argv, false) { Iteration = i }));
+            steps.AddRange(Iteration!.Select((argv, j) => new WorkloadStep($"iteration-{i}-step-{j + 1}", argv, false) { Iteration = i, Host = At(IterationHosts, j) }));
         return steps;
     }
+
+    private static HostStep? At(IReadOnlyList<HostStep?>? hosts, int j) => hosts is not null && j < hosts.Count ? hosts[j] : null;
 
     private List<WorkloadStep> ReconfigureSteps()
     {
@@ -139,6 +154,12 @@ public sealed record Scenario
     public CpuSpec Cpu { get; init; } = new();
     public KernelSpec Kernel { get; init; } = new();
     public WorkloadSpec Workload { get; init; } = new();
+
+    /// <summary>Memory devices beside the NVDIMM (pc-dimms, virtio-mem and their backends), on the command line from boot.</summary>
+    public MemoryDeviceSet Devices { get; init; } = MemoryDeviceSet.None;
+
+    /// <summary>Kernel command-line arguments the scenario adds (memhp_default_state=offline, …); null = none.</summary>
+    public string? KernelArgs { get; init; }
 
     /// <summary>The seed case of the mailing-list thread (patched QEMU, unpatched kernel, PSE off, 3 iterations).</summary>
     public static Scenario Seed { get; } = new();

@@ -12,7 +12,7 @@ public static partial class CaseLoader
     public const string FileName = "case.json";
 
     private static readonly string[] TopFields =
-        ["name", "summary", "fix", "lines", "config", "scenario", "workload", "cells", "modelled", "notModelledReason", "model"];
+        ["name", "summary", "fix", "lines", "config", "scenario", "devices", "kernelArgs", "workload", "cells", "modelled", "notModelledReason", "model"];
 
     /// <summary>The case in <paramref name="folder"/>; <paramref name="display"/> names its file in problems (cases/x/case.json).</summary>
     public static Case Load(string folder, string display, IReadOnlyCollection<string>? knownLines = null, string? fragments = null)
@@ -79,8 +79,13 @@ public static partial class CaseLoader
         var cellsField = r.Field(root, "", "cells", required: true); // every case names its cells, the seed's too
         // A modelled case with a model may keep each cell's "expect": what a real guest showed, the oracle the prediction is tested against.
         var cells = cellsField is { } cs ? CaseCells.Read(cs, (modelled ?? true) && modelField is null, r) : null;
+        var devices = r.Field(root, "", "devices", required: false) is { } d ? CaseDevices.Read(d, r) : MemoryDeviceSet.None;
+        var kernelArgs = r.Field(root, "", "kernelArgs", required: false) is { } k ? CaseDevices.KernelArgs(k, r) : null;
+        if (devices is not null && workload is not null) CaseSteps.CheckReferences(devices, HostSteps(workload), r);
+        if (modelled == true && devices is { IsEmpty: false }) r.Problem("devices", "the simulator models only the NVDIMM: devices need \"modelled\": false");
         var scenario = ReadScenario(root, name ?? folderName, workload, r, display);
-        if (name is null || summary is null || fix is null || lines is null || config is null || modelled is null || scenario is null) return null;
+        if (scenario is not null && devices is not null) scenario = scenario with { Devices = devices, KernelArgs = kernelArgs };
+        if (name is null || summary is null || fix is null || lines is null || config is null || modelled is null || scenario is null || devices is null) return null;
         if (modelField is not null && model is null) return null;
         return new Case
         {
@@ -173,15 +178,27 @@ public static partial class CaseLoader
     private static WorkloadSpec? ReadWorkload(JsonElement e, CaseReader r)
     {
         if (!r.Object(e, "workload", "setup", "iteration", "iterations")) return null;
-        var setup = r.Field(e, "workload", "setup", required: false) is { } s ? Commands(s, "workload.setup", r, allowEmpty: true) : [];
+        var setup = r.Field(e, "workload", "setup", required: false) is { } s ? Commands(s, "workload.setup", r, allowEmpty: true) : ([], []);
         var iteration = r.Field(e, "workload", "iteration", required: true) is { } i ? Commands(i, "workload.iteration", r, allowEmpty: false) : null;
         var iterations = r.Int(e, "workload", "iterations", 1, ScenarioValidator.MaxIterations, required: true);
         if (setup is null || iteration is null || iterations is null) return null;
-        return new WorkloadSpec { Setup = setup, Iteration = iteration, Iterations = iterations.Value };
+        return new WorkloadSpec
+        {
+            Setup = setup.Value.Argv, Iteration = iteration.Value.Argv, Iterations = iterations.Value,
+            SetupHosts = setup.Value.Hosts.Any(h => h is not null) ? setup.Value.Hosts : null,
+            IterationHosts = iteration.Value.Hosts.Any(h => h is not null) ? iteration.Value.Hosts : null,
+        };
     }
 
-    /// <summary>An array of argv arrays: each a command and its arguments, run over SSH without a shell.</summary>
-    private static IReadOnlyList<IReadOnlyList<string>>? Commands(JsonElement e, string path, CaseReader r, bool allowEmpty)
+    /// <summary>The host steps in the order they run (setup, then one iteration), each with its field path.</summary>
+    private static IEnumerable<(string Path, HostStep? Host)> HostSteps(WorkloadSpec w) =>
+        (w.SetupHosts ?? []).Select((h, j) => ($"workload.setup[{j}]", h)).Concat((w.IterationHosts ?? []).Select((h, j) => ($"workload.iteration[{j}]", h)));
+
+    /// <summary>
+    /// An array of steps: argv arrays (a command and its arguments, run over SSH without a shell) or host steps
+    /// (<see cref="CaseSteps"/>); each position's host step, null for a guest command.
+    /// </summary>
+    private static (IReadOnlyList<IReadOnlyList<string>> Argv, IReadOnlyList<HostStep?> Hosts)? Commands(JsonElement e, string path, CaseReader r, bool allowEmpty)
     {
         if (e.ValueKind != JsonValueKind.Array)
         {
@@ -189,16 +206,19 @@ public static partial class CaseLoader
             return null;
         }
         var commands = new List<IReadOnlyList<string>>();
+        var hosts = new List<HostStep?>();
         var n = 0;
         foreach (var item in e.EnumerateArray())
         {
-            var argv = r.Strings(item, $"{path}[{n}]");
-            if (argv is { Count: 0 }) r.Problem($"{path}[{n}]", "an empty command");
-            else if (argv is not null) commands.Add(argv);
+            if (CaseSteps.Read(item, $"{path}[{n}]", r) is { } step)
+            {
+                commands.Add(step.Argv);
+                hosts.Add(step.Host);
+            }
             n++;
         }
         if (n == 0 && !allowEmpty) r.Problem(path, "needs at least one command");
-        return commands.Count == n && (n > 0 || allowEmpty) ? commands : null;
+        return commands.Count == n && (n > 0 || allowEmpty) ? (commands, hosts) : null;
     }
 
     /// <summary>The base scenario (the seed's values where absent), named after the case, with the case's workload steps.</summary>
@@ -226,7 +246,11 @@ public static partial class CaseLoader
         if (workload is not null)
             scenario = scenario with
             {
-                Workload = scenario.Workload with { Setup = workload.Setup, Iteration = workload.Iteration, Iterations = workload.Iterations },
+                Workload = scenario.Workload with
+                {
+                    Setup = workload.Setup, Iteration = workload.Iteration, Iterations = workload.Iterations,
+                    SetupHosts = workload.SetupHosts, IterationHosts = workload.IterationHosts,
+                },
             };
         var problems = ScenarioValidator.Validate(scenario);
         foreach (var p in problems)

@@ -129,7 +129,7 @@ public class CaseLoaderTests
     [TestCase("\"name\": \"t\", ", "\"name\": \"t\", \"scenario\": { \"nvdimm\": { \"address\": \"0x144100000\" } }, ",
         "scenario: nvdimmAddress 0x144100000: not 2 MiB aligned")]
     [TestCase("\"name\": \"t\", ", "\"name\": \"t\", \"extra\": 1, ",
-        "extra: unknown field (known: name, summary, fix, lines, config, scenario, workload, cells, modelled, notModelledReason, model)")]
+        "extra: unknown field (known: name, summary, fix, lines, config, scenario, devices, kernelArgs, workload, cells, modelled, notModelledReason, model)")]
     [TestCase("\"6.1\": { \"patch\": \"fix.patch\" }", "\"6.1\": { \"patch\": \"fix.patch\", \"notApplicable\": \"r\" }",
         "lines.6.1: give \"patch\" (the fix on this line) or \"notApplicable\" (why the bug never existed here), not both")]
     [TestCase("\"6.1\": { \"patch\": \"fix.patch\" }", "\"6.1\": { \"notApplicable\": \"r\" }",
