@@ -4,8 +4,9 @@ namespace QemuHotplugHarness.Scenarios.Cases;
 public sealed record CaseFix(string Subject, string? Commit, string? Fixes, string? Release, string? Link);
 
 /// <summary>
-/// The fix as it stands in one kernel line's tree: a forward patch (the tree contains it) and where the code lives; or
-/// why the case does not apply to that line (the bug never existed there), with no patch.
+/// The fix as it stands in one kernel line's tree: a forward patch (the tree contains it) and where the code lives; and/or
+/// why the case does not apply to that line: with no patch, the bug never existed there; with a patch, the fix is ported
+/// but the case's workload cannot show the bug on that line (the suite skips it; a run naming the case still runs it).
 /// </summary>
 public sealed record CaseLine(string Line, string? Patch, string? Code, string? NotApplicable = null);
 
@@ -56,7 +57,7 @@ public sealed record Case
         ? patch
         : throw new BadInputException($"case {Name}: {NotApplicableOn(line)}");
 
-    /// <summary>Why the case cannot run on <paramref name="line"/> (the bug never existed there, or no fix is given); null when it can.</summary>
+    /// <summary>Why the suite skips the case on <paramref name="line"/> (not applicable there, or no fix is given); null when it runs it.</summary>
     public string? NotApplicableOn(string line) => Lines.TryGetValue(line, out var l)
         ? l.NotApplicable is { } reason ? $"not applicable on kernel line {line}: {reason}" : null
         : $"no fix for kernel line {line} (add fix-{line}.patch and a \"lines\" entry to {Name}/case.json, or say \"notApplicable\")";

@@ -122,15 +122,15 @@ public static partial class CaseLoader
             var notApplicable = r.String(p.Value, path, "notApplicable");
             var patch = r.String(p.Value, path, "patch", required: notApplicable is null);
             var code = r.String(p.Value, path, "code");
-            if (notApplicable is not null && patch is not null)
-                r.Problem(path, "give \"patch\" (the fix on this line) or \"notApplicable\" (why the bug never existed here), not both");
+            // Both: the fix is ported to this line (and checked against its source) but the case's workload cannot show
+            // the bug there; the suite skips the line with the reason, a run that names the case still builds and runs it.
             if (notApplicable is not null && patch is null) lines[p.Name] = new CaseLine(p.Name, null, code, notApplicable);
             if (patch is null) continue;
             if (Path.IsPathRooted(patch) || patch.Split('/', '\\').Contains(".."))
                 r.Problem(path + ".patch", $"\"{patch}\": name a file inside the case's folder");
             else if (!File.Exists(Path.Combine(folder, patch)))
                 r.Problem(path + ".patch", $"\"{patch}\": no such file in the case's folder");
-            else lines[p.Name] = new CaseLine(p.Name, Path.Combine(folder, patch), code);
+            else lines[p.Name] = new CaseLine(p.Name, Path.Combine(folder, patch), code, notApplicable);
         }
         if (!lines.Values.Any(l => l.Patch is not null) && lines.Count == e.EnumerateObject().Count())
             r.Problem("lines", "no kernel line with a fix: the case needs its fix for at least one line");

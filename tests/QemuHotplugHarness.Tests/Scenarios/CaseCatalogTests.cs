@@ -82,6 +82,19 @@ public class CaseCatalogTests
     }
 
     [Test]
+    public void A_line_whose_fix_is_ported_but_whose_symptom_the_workload_cannot_reach_is_skipped_yet_keeps_its_fix()
+    {
+        WriteCase(_dir, "t", "\"6.1\": { \"patch\": \"fix.patch\" }, \"latest\": { \"patch\": \"fix.patch\", \"notApplicable\": \"the reader copies the page\" }");
+        var c = new CaseLibrary(_dir).Load("t");
+        Assert.Multiple(() =>
+        {
+            Assert.That(c.NotApplicableOn("latest"), Is.EqualTo("not applicable on kernel line latest: the reader copies the page"));
+            Assert.That(c.PatchFor("latest"), Is.EqualTo(Path.Combine(_dir, "t", "fix.patch")), "a run naming the case still builds the line's kernels");
+            Assert.That(c.NotApplicableOn("6.1"), Is.Null);
+        });
+    }
+
+    [Test]
     public void A_users_folder_adds_its_cases_and_a_broken_one_is_skipped_with_its_problems_not_fatal()
     {
         WriteCase(_dir, "mine", "\"6.1\": { \"patch\": \"fix.patch\" }");

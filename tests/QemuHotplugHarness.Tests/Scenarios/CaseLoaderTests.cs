@@ -130,8 +130,6 @@ public class CaseLoaderTests
         "scenario: nvdimmAddress 0x144100000: not 2 MiB aligned")]
     [TestCase("\"name\": \"t\", ", "\"name\": \"t\", \"extra\": 1, ",
         "extra: unknown field (known: name, summary, fix, lines, config, scenario, devices, kernelArgs, workload, cells, modelled, notModelledReason, model)")]
-    [TestCase("\"6.1\": { \"patch\": \"fix.patch\" }", "\"6.1\": { \"patch\": \"fix.patch\", \"notApplicable\": \"r\" }",
-        "lines.6.1: give \"patch\" (the fix on this line) or \"notApplicable\" (why the bug never existed here), not both")]
     [TestCase("\"6.1\": { \"patch\": \"fix.patch\" }", "\"6.1\": { \"notApplicable\": \"r\" }",
         "lines: no kernel line with a fix: the case needs its fix for at least one line")]
     [TestCase("} } ],", "} }, { \"name\": \"u\", \"kernel\": \"patched\", \"expect\": { \"outcome\": \"clean\" } } ],",
