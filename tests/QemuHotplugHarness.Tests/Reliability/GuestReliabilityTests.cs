@@ -285,7 +285,7 @@ public partial class GuestReliabilityTests
             Fill(mountPoint);
             var (code, _, stderr) = await RunQhhAsync(_dir, ["run", "--accel", "tcg", "--artifacts", Path.Combine(mountPoint, "run")], TimeSpan.FromMinutes(2));
             Assert.That(code, Is.EqualTo(2), stderr);
-            Assert.That(stderr.Trim(), Does.StartWith($"qhh: --artifacts {Path.Combine(mountPoint, "run")}: cannot write there: No space left on device"));
+            Assert.That(stderr.Trim(), Does.StartWith($"qhh: --artifacts {Path.Combine(mountPoint, "run")}: cannot write there: no space left on the device"));
             File.Delete(Path.Combine(mountPoint, "filler"));
 
             // 2. Fills up once the guest runs: the cell says what it could not save, the guest is torn down.
