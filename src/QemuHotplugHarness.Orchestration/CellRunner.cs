@@ -77,7 +77,7 @@ public sealed class CellRunner(AccelChooser accel, RunOptions options, ILogger l
         {
             observation = await ObserveGuestAsync(guest, plan, start with { Snapshot = guest.RestoredFrom?.Key }, ct);
         }
-        catch (Exception e) when (IsInfrastructure(e, ct) && e is not GuestNotReadyException)
+        catch (Exception e) when (IsInfrastructure(e, ct) && e is not (GuestNotReadyException or InfrastructureException))
         {
             // The connection broke under a step: say the step, and how QEMU ended when it did.
             await guest.Qemu.WaitForExitAsync(TimeSpan.FromSeconds(1));
