@@ -15,10 +15,12 @@ public static class CliSuggestions
     /// <summary>Each command's settings (the options it takes), by the name typed.</summary>
     public static readonly IReadOnlyDictionary<string, Type> Commands = new Dictionary<string, Type>(StringComparer.Ordinal)
     {
-        ["predict"] = typeof(PredictCommand.Settings), ["scan"] = typeof(ScanCommand.Settings), ["build"] = typeof(BuildCommand.Settings),
+        ["predict"] = typeof(PredictCommand.Settings), ["scan"] = typeof(ScanCommand.Settings), ["build"] = typeof(BuildCommand.AllSettings),
         ["run"] = typeof(GuestSettings), ["reproduce"] = typeof(ReproduceCommand.Settings), ["validate"] = typeof(ValidateCommand.Settings),
         ["bench"] = typeof(BenchCommand.Settings), ["soak"] = typeof(SoakCommand.Settings), ["merge"] = typeof(MergeCommand.Settings),
         ["compare"] = typeof(CompareCommand.Settings),
+        ["build all"] = typeof(BuildCommand.AllSettings), ["build kernel"] = typeof(BuildCommand.KernelSettings),
+        ["build qemu"] = typeof(BuildCommand.QemuSettings), ["build image"] = typeof(BuildCommand.ImageSettings),
     };
 
     /// <summary>The long options ("--jobs") a settings type takes, its base classes' included.</summary>
@@ -35,7 +37,8 @@ public static class CliSuggestions
         if (option.Success)
         {
             var typed = "--" + option.Groups["name"].Value;
-            var command = args.FirstOrDefault(a => !a.StartsWith('-'));
+            var words = args.Where(a => !a.StartsWith('-')).Take(2).ToList();
+            var command = words.Count == 2 && Commands.ContainsKey($"{words[0]} {words[1]}") ? $"{words[0]} {words[1]}" : words.FirstOrDefault();
             var mine = command is not null && Commands.TryGetValue(command, out var settings) ? OptionsOf(settings) : [];
             var known = command is not null && Commands.ContainsKey(command);
             List<string> root = ["--help", "--version"];
@@ -50,7 +53,7 @@ public static class CliSuggestions
         if (cmd.Success)
         {
             var typed = cmd.Groups["name"].Value;
-            var best = Closest(typed, Commands.Keys.ToList());
+            var best = Closest(typed, Commands.Keys.Where(k => !k.Contains(' ')).ToList());
             return new BadInputException($"{typed}: unknown command{(best is null ? " (see qhh --help)" : $"; did you mean {best}?")}");
         }
         return null;

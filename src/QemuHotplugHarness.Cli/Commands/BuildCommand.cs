@@ -9,23 +9,42 @@ namespace QemuHotplugHarness.Cli.Commands;
 
 public static class BuildCommand
 {
-    public sealed class Settings : CommandSettings
+    /// <summary>What every build subcommand takes.</summary>
+    public class CommonSettings : CommandSettings
+    {
+        [CommandOption("--artifacts <DIR>")] [Description("Folder for the build logs (default artifacts/build-<timestamp>).")]
+        public string? Artifacts { get; init; }
+
+        [CommandOption("--json")] [Description("Print what was built as JSON.")]
+        public bool Json { get; init; }
+    }
+
+    /// <summary>build qemu: where QEMU comes from.</summary>
+    public class QemuSettings : CommonSettings
     {
         [CommandOption("--qemu-src <DIR|TARBALL>")] [Description("Build this QEMU tree instead of Debian's source package.")]
         public string? QemuSrc { get; init; }
+    }
 
-        [CommandOption("--kernel-src <DIR>")] [Description("Build this kernel tree (a git checkout too) instead of linux-source-6.1.")]
+    /// <summary>build image: the guest initramfs takes nothing but the common options.</summary>
+    public sealed class ImageSettings : CommonSettings;
+
+    /// <summary>build kernel: the kernels of a plan (a case or the suite, on a line, from a tree).</summary>
+    public class KernelSettings : CommonSettings
+    {
+        [CommandOption("--kernel-src <DIR>")] [Description("Build this kernel tree (a git checkout too) instead of the line's Debian source.")]
         public string? KernelSrc { get; init; }
 
         [CommandOption("--patch <FILE>")] [Description("The patch under test (default: the case's fix for the kernel line).")]
         public string? Patch { get; init; }
 
-        [CommandOption("--kernel-line <LINE>")] [Description("Kernel line whose Debian source is built: 6.1, 6.12 or latest (default 6.1).")]
+        [CommandOption("--kernel-line <LINE>")] [Description("Kernel line whose Debian source is built (kernel-lines/; default: defaults.json's).")]
         public string? KernelLine { get; init; }
-        [CommandOption("--case <NAME>")] [Description("build kernel: the kernels of this case (its fix and config; default: defaults.json's case).")]
+
+        [CommandOption("--case <NAME>")] [Description("The kernels of this case (its fix and config; default: defaults.json's case).")]
         public string? Case { get; init; }
 
-        [CommandOption("--suite")] [Description("build kernel/all: the kernels of every case of the suite on the kernel line, as reproduce --suite builds them.")]
+        [CommandOption("--suite")] [Description("The kernels of every case of the suite on the kernel line, as reproduce --suite builds them.")]
         public bool Suite { get; init; }
 
         [CommandOption("--cases <DIR>")] [Description("A folder of your own cases beside cases/ (repeatable).")]
@@ -34,23 +53,39 @@ public static class BuildCommand
         [CommandOption("--plan")] [Description("Print the kernels the plan builds and exit: nothing is built.")]
         public bool Plan { get; init; }
 
-        [CommandOption("--variant <VARIANT>")] [Description("build kernel: unpatched, patched or both (default both).")]
+        [CommandOption("--variant <VARIANT>")] [Description("unpatched, patched or both (default both).")]
         public string Variant { get; init; } = "both";
-
-        [CommandOption("--artifacts <DIR>")] [Description("Folder for the build logs (default artifacts/build-<timestamp>).")]
-        public string? Artifacts { get; init; }
-
-        [CommandOption("--json")] [Description("Print what was built as JSON.")]
-        public bool Json { get; init; }
     }
 
-    public abstract class Base : AsyncCommand<Settings>
+    /// <summary>build all: QEMU, the plan's kernels and the image.</summary>
+    public sealed class AllSettings : KernelSettings
+    {
+        [CommandOption("--qemu-src <DIR|TARBALL>")] [Description("Build this QEMU tree instead of Debian's source package.")]
+        public string? QemuSrc { get; init; }
+    }
+
+    /// <summary>One subcommand's options as the build reads them (absent ones at their defaults).</summary>
+    private sealed record Settings(string? QemuSrc, string? KernelSrc, string? Patch, string? KernelLine, string? Case, bool Suite,
+        string[] CasesDirs, bool Plan, string Variant, string? Artifacts, bool Json)
+    {
+        public static Settings Of(CommonSettings c)
+        {
+            var k = c as KernelSettings;
+            var qemu = (c as QemuSettings)?.QemuSrc ?? (c as AllSettings)?.QemuSrc;
+            return new(qemu, k?.KernelSrc, k?.Patch, k?.KernelLine, k?.Case, k?.Suite ?? false, k?.CasesDirs ?? [], k?.Plan ?? false,
+                k?.Variant ?? "both", c.Artifacts, c.Json);
+        }
+    }
+
+    public abstract class Base<T> : AsyncCommand<T> where T : CommonSettings
     {
         protected abstract bool WantQemu { get; }
         protected abstract bool WantKernel { get; }
         protected abstract bool WantImage { get; }
 
-        public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken ct)
+        public override Task<int> ExecuteAsync(CommandContext context, T settings, CancellationToken ct) => BuildAsync(Settings.Of(settings), ct);
+
+        private async Task<int> BuildAsync(Settings s, CancellationToken ct)
         {
             var variants = s.Variant.ToLowerInvariant() switch
             {
@@ -93,8 +128,8 @@ public static class BuildCommand
         }
     }
 
-    public sealed class All : Base { protected override bool WantQemu => true; protected override bool WantKernel => true; protected override bool WantImage => true; }
-    public sealed class Qemu : Base { protected override bool WantQemu => true; protected override bool WantKernel => false; protected override bool WantImage => false; }
-    public sealed class Kernel : Base { protected override bool WantQemu => false; protected override bool WantKernel => true; protected override bool WantImage => false; }
-    public sealed class Image : Base { protected override bool WantQemu => false; protected override bool WantKernel => false; protected override bool WantImage => true; }
+    public sealed class All : Base<AllSettings> { protected override bool WantQemu => true; protected override bool WantKernel => true; protected override bool WantImage => true; }
+    public sealed class Qemu : Base<QemuSettings> { protected override bool WantQemu => true; protected override bool WantKernel => false; protected override bool WantImage => false; }
+    public sealed class Kernel : Base<KernelSettings> { protected override bool WantQemu => false; protected override bool WantKernel => true; protected override bool WantImage => false; }
+    public sealed class Image : Base<ImageSettings> { protected override bool WantQemu => false; protected override bool WantKernel => false; protected override bool WantImage => true; }
 }

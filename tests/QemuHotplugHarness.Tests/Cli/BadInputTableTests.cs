@@ -148,6 +148,8 @@ public class BadInputTableTests
         Case(["build", "kernel", "--patch", "{in}/not-a-patch.patch"], "--patch {in}/not-a-patch.patch: not a patch"),
         Case(["build", "qemu", "--qemu-src", "/nonexistent/qemu"], "--qemu-src /nonexistent/qemu: no such directory or tarball"),
         Case(["build", "image", "--artifacts", "/proc/qhh-build"], "--artifacts /proc/qhh-build: cannot write there"),
+        Case(["build", "qemu", "--kernel-src", "/tmp"], "--kernel-src: unknown option of qhh build qemu (an option of qhh build"),
+        Case(["build", "image", "--case", "early-section-memmap"], "--case: unknown option of qhh build image"),
         // scan
         Case(["scan", "/nonexistent/console.log"], "/nonexistent/console.log: no such file"),
         Case(["scan", "{in}/logs"], "{in}/logs: a folder, not a log file"),
