@@ -243,6 +243,8 @@ public class NightlyScriptsTests
         File.WriteAllText(Path.Combine(stubs, "merge-exit-latest"), "0");
         var night3b = await MergeAsync(stubs, new() { ["STUB_NIGHT"] = "3b" });
         Assert.That(night3b.Code, Is.EqualTo(3), "nothing but the infra error: could not judge");
+        Assert.That(Kept("6.1"), Does.Contain("\"2\""), "a night that could not be judged does not become the baseline");
+        Assert.That(Kept("latest"), Does.Contain("\"3b\""), "a judged night does");
 
         // Night 4: merge writes nothing: no compare, the previous nights stay as they were.
         foreach (var line in new[] { "6.1", "latest" }) File.Delete(S("merged", line, "summary.json"));
@@ -251,7 +253,8 @@ public class NightlyScriptsTests
         var night4 = await MergeAsync(stubs, new() { ["STUB_NIGHT"] = "4", ["STUB_MERGE_EXIT"] = "3", ["STUB_MERGE_WRITES"] = "0" });
         Assert.That(night4.Code, Is.EqualTo(3), night4.ToString());
         Assert.That(Calls().Any(c => c.Contains(" compare ", StringComparison.Ordinal)), Is.False);
-        Assert.That(Kept("6.1"), Does.Contain("\"3b\""));
+        Assert.That(Kept("6.1"), Does.Contain("\"2\""));
+        Assert.That(Kept("latest"), Does.Contain("\"3b\""));
     }
 
     [Test]
