@@ -14,7 +14,7 @@ public sealed record KernelRecipe(string Patch, IReadOnlyList<string> ExtraConfi
 
     /// <summary>The user's patch under test overrides the case's; a case without a fix for the line is bad input.</summary>
     public static KernelRecipe Of(Case c, KernelSources sources) =>
-        new(sources.Patch ?? c.PatchFor(sources.KernelLine), c.Config) { PatchForLine = sources.Patch is null ? c.PatchFor : null };
+        new(sources.Patch ?? c.PatchFor(sources.KernelLine), c.KernelConfig) { PatchForLine = sources.Patch is null ? c.PatchFor : null };
 
     /// <summary>Kernels of equal recipes are the same build (the memo key beside the variant).</summary>
     public string Key => Patch + "\n" + string.Join("\n", ExtraConfig);

@@ -88,10 +88,13 @@ public sealed record RunPlan(string Line, IReadOnlyList<Case> Cases, IReadOnlyLi
     [
         $"plan: {Cases.Count} case(s), {Cells.Count} cell(s) on kernel line {Line}",
         .. Cells.Select(DescribeCell),
-        $"kernels to build: {Kernels.Count}",
+        $"kernels to build: {Kernels.Count} on {Configurations} configuration(s) (the variants of one configuration rebuild only what their fix touches)",
         .. Kernels.Select(k => "  " + k),
         .. Skipped.Select(x => $"skipped: {x.Case}: {x.Reason}"),
     ];
+
+    /// <summary>How many distinct kernel configurations the plan builds (one per line when every case takes the suite's).</summary>
+    public int Configurations => Kernels.Select(k => k.Line + "\n" + string.Join("\n", k.Recipe.ExtraConfig)).Distinct(StringComparer.Ordinal).Count();
 
     private static string DescribeCell(Cell c)
     {

@@ -69,9 +69,9 @@ public class ReproduceCaseCellsTests
             "plan: 1 case(s), 2 cell(s) on kernel line 6.1",
             "  memunmap-uninit/unpatched-pse-off: kernel unpatched, PSE off, QEMU patched; judge expectation: oops \"kernel BUG in *\" at iteration 1",
             "  memunmap-uninit/patched-pse-on: kernel patched, PSE on, QEMU patched; judge expectation: clean",
-            "kernels to build: 2",
-            "  unpatched on line 6.1: memunmap-uninit/fix-6.1.patch + 2 config option(s)",
-            "  patched on line 6.1: memunmap-uninit/fix-6.1.patch + 2 config option(s)",
+            "kernels to build: 2 on 1 configuration(s) (the variants of one configuration rebuild only what their fix touches)",
+            "  unpatched on line 6.1: memunmap-uninit/fix-6.1.patch + 6 config option(s)",
+            "  patched on line 6.1: memunmap-uninit/fix-6.1.patch + 6 config option(s)",
         }));
     }
 
@@ -89,7 +89,11 @@ public class ReproduceCaseCellsTests
             Assert.That(cells.Select(x => x.Scenario.Machine.Smp), Has.All.EqualTo(4), "the scenario flags override the case's scenario");
             Assert.That(cells.Select(x => x.Scenario.Workload.IsCustom), Has.All.True);
             Assert.That(cells.Select(x => Path.GetFileName(x.Kernel!.Patch)), Has.All.EqualTo("fix-6.1.patch"));
-            Assert.That(cells[0].Kernel!.ExtraConfig, Is.EqualTo(new[] { "CONFIG_DEBUG_VM=y", "CONFIG_DEBUG_VM_PGFLAGS=y" }));
+            Assert.That(cells[0].Kernel!.ExtraConfig, Is.EqualTo(new[]
+            {
+                "CONFIG_DEBUG_VM=y", "CONFIG_DEBUG_VM_PGFLAGS=y", "CONFIG_PROC_PAGE_MONITOR=y", "CONFIG_ACPI_HOTPLUG_MEMORY=y",
+                "CONFIG_VIRTIO_MEM=y", "CONFIG_DEBUG_ATOMIC_SLEEP=y",
+            }), "the suite's one configuration, which holds the private case's two options");
             Assert.That(cells.Select(x => x.Expect!.Outcome), Is.EqualTo(new[] { Outcome.Oops, Outcome.Clean }));
         });
     }
