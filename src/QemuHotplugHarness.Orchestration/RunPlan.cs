@@ -81,7 +81,7 @@ public sealed record RunPlan(string Line, IReadOnlyList<Case> Cases, IReadOnlyLi
     private static string Unused(string name) =>
         $"no cell boots a kernel named \"{name}\": register it as patched= (the kernel under test) or unpatched=, or pick it with --kernel {name}";
 
-    public static Judge JudgeOf(Cell c) => c.Expect is null ? Judge.Simulator : Judge.Expectation;
+    public static Judge JudgeOf(Cell c) => c.Judge.Kind;
 
     /// <summary>What --plan prints: the line, each cell with its kernel and judge, each kernel to build, each skipped case.</summary>
     public IReadOnlyList<string> Describe() =>
