@@ -11,7 +11,7 @@ namespace QemuHotplugHarness.Orchestration;
 public sealed record WorkItem(Cell Cell, int Repeat, string Folder);
 
 /// <summary>Runs the matrix: builds what is missing, then each cell on a real guest, then the verdict and reports.</summary>
-public sealed class Reproducer(BuildContext ctx, InputsResolver inputs, ILogger log) : Validation.ICellObserver
+public sealed class Reproducer(BuildContext ctx, InputsResolver inputs, ILogger log) : ICellObserver
 {
     /// <summary>Cells run at once (--jobs), bounded by cores and memory.</summary>
     public int Jobs { get; init; } = 1;

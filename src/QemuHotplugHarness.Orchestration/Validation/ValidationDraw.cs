@@ -11,9 +11,6 @@ public sealed record DrawnScenario(int Index, string Name, Scenario Scenario, Pr
     public string? Case { get; init; }
 }
 
-/// <summary>What a draw was asked for and what it found, kept in summary.json so a merge and a reader can tell.</summary>
-public sealed record ValidationInfo(int Seed, int Sample, int Candidates, IReadOnlyList<string> ClassesInSpace, IReadOnlyList<string> ClassesDrawn);
-
 /// <summary>A draw: the scenarios in order and its facts.</summary>
 public sealed record ValidationSample(IReadOnlyList<DrawnScenario> Scenarios, ValidationInfo Info);
 

@@ -4,16 +4,6 @@ using Serilog;
 
 namespace QemuHotplugHarness.Orchestration.Validation;
 
-/// <summary>What runs a scenario for a run: builds what it boots, then boots it and observes (a real guest: <see cref="Reproducer"/>).</summary>
-public interface ICellObserver
-{
-    /// <summary>Builds (or takes from the cache) what the scenario boots, so cell times are guest times.</summary>
-    Task PrepareAsync(Scenario scenario, CancellationToken ct);
-
-    /// <summary>Runs the scenario and writes its folder; an infrastructure fault is an infra-error observation, not an exception.</summary>
-    Task<Observation> ObserveAsync(CellRequest request, RunOptions options, CancellationToken ct);
-}
-
 /// <summary>
 /// Runs a validation sample: every drawn scenario on a guest with the same orchestration as reproduce (a folder per
 /// scenario, summary.json after each, junit.xml, kcidb.json and report.html at the end), judged field by field
