@@ -7,7 +7,7 @@ namespace QemuHotplugHarness.Orchestration;
 public interface ICellObserver
 {
     /// <summary>Builds (or takes from the cache) what the scenario boots, so cell times are guest times.</summary>
-    Task PrepareAsync(Scenario scenario, CancellationToken ct);
+    Task PrepareAsync(Scenario scenario, KernelRecipe? kernel, CancellationToken ct);
 
     /// <summary>Runs the scenario and writes its folder; an infrastructure fault is an infra-error observation, not an exception.</summary>
     Task<Observation> ObserveAsync(CellRequest request, RunOptions options, CancellationToken ct);

@@ -118,7 +118,7 @@ public sealed class Reproducer(BuildContext ctx, InputsResolver inputs, ILogger 
     }
 
     /// <summary>Builds (or takes from the cache) what a scenario boots.</summary>
-    public Task PrepareAsync(Scenario scenario, CancellationToken ct) => inputs.ResolveAsync(scenario, ct);
+    public Task PrepareAsync(Scenario scenario, KernelRecipe? kernel, CancellationToken ct) => inputs.ResolveAsync(scenario, kernel, ct);
 
     /// <summary>Snapshots of booted guests live in the cache beside the builds they are keyed on.</summary>
     public static SnapshotStore Snapshots(BuildContext ctx, ILogger log) => new(Path.Combine(ctx.Cache.Root, "snapshot"), log);

@@ -9,6 +9,10 @@ public sealed record DrawnScenario(int Index, string Name, Scenario Scenario, Pr
 {
     /// <summary>The case whose layout space the scenario was drawn from (null: the seed's loop).</summary>
     public string? Case { get; init; }
+
+    /// <summary>The case's kernel (its fix for the line, the suite's configuration); null: the run's default.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public KernelRecipe? Kernel { get; init; }
 }
 
 /// <summary>A draw: the scenarios in order and its facts.</summary>
