@@ -183,6 +183,7 @@ public class NightlyScriptsTests
             case $1 in
               merge)
                 out=${@: -1}
+                prev=""; for a in "$@"; do [ "$prev" = --out ] && out=$a; prev=$a; done
                 if [ "${STUB_MERGE_WRITES:-1}" = 1 ]; then mkdir -p "$out" && echo "{\"night\": \"$STUB_NIGHT\"}" >"$out/summary.json"; fi
                 if [ -f "$here/merge-exit-$(basename "$out")" ]; then exit "$(cat "$here/merge-exit-$(basename "$out")")"; fi
                 exit "${STUB_MERGE_EXIT:-0}" ;;
@@ -257,6 +258,29 @@ public class NightlyScriptsTests
         Assert.That(Kept("6.1"), Does.Contain("\"2\""));
         Assert.That(Kept("latest"), Does.Contain("\"3b\""));
     }
+
+    [Test]
+    public async Task The_merge_job_passes_the_kcidb_origin_to_merge_and_the_callers_known_issues_file_to_compare()
+    {
+        var stubs = DotnetStub();
+        Directory.CreateDirectory(S("shards", "shard-6.1-0"));
+        Directory.CreateDirectory(S("previous-night", "6.1"));
+        File.WriteAllText(S("previous-night", "6.1", "summary.json"), "{}");
+        Directory.CreateDirectory(S("caller", "ci"));
+        File.WriteAllText(S("caller", "ci", "known-issues.json"), "[]");
+        var run = await MergeAsync(stubs, new()
+        {
+            ["STUB_NIGHT"] = "1", ["KCIDB_ORIGIN"] = "mylab", ["KNOWN_ISSUES"] = "ci/known-issues.json", ["CASES_ROOT"] = "caller",
+        });
+        Assert.That(run.Code, Is.EqualTo(0), run.ToString());
+        var calls = File.ReadAllLines(Path.Combine(_stubsCalls(stubs)));
+        Assert.That(calls, Has.Some.EqualTo($"pwsh ./run.ps1 merge {S("shards", "shard-6.1-0")} --kcidb-origin mylab --out {S("merged", "6.1")}")
+            .Or.Some.EqualTo($"pwsh ./run.ps1 merge {S("shards", "shard-6.1-0")} --out {S("merged", "6.1")} --kcidb-origin mylab"));
+        Assert.That(calls, Has.Some.EqualTo(
+            $"pwsh ./run.ps1 compare {S("previous-night", "6.1")} {S("merged", "6.1")} --markdown {S("step-summary.md")} --known-issues {S("caller", "ci", "known-issues.json")}"));
+    }
+
+    private static string _stubsCalls(string stubs) => Path.Combine(stubs, "calls.log");
 
     [Test]
     public async Task The_merge_job_refuses_a_folder_that_is_not_a_lines_shard()
