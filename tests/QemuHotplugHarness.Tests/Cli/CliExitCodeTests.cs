@@ -102,6 +102,52 @@ public class CliExitCodeTests
         }
     }
 
+    private const string QmpCase = """
+        { "name": "mine", "summary": "s", "fix": { "subject": "mm: fix" }, "lines": { "6.1": { "patch": "fix-6.1.patch" } },
+          "scenario": { "machine": { "slots": 2 } }, "kernelArgs": ["memhp_default_state=offline"],
+          "devices": { "backends": [ { "id": "mem1", "size": "1G" } ], "dimms": [ { "id": "dimm1", "memdev": "mem1" } ] },
+          "workload": { "iteration": [
+            { "qmp": "device_del", "arguments": { "id": "dimm1" } },
+            { "waitEvent": "DEVICE_DELETED", "device": "dimm1", "timeout": "90s" } ], "iterations": 1 },
+          "cells": [ { "name": "unpatched", "kernel": "unpatched", "expect": { "outcome": "oops" } } ],
+          "modelled": false, "notModelledReason": "r" }
+        """;
+
+    /// <summary>Issue 28's four bad inputs in a user's QMP case: one line naming the file and the field, exit 2, nothing planned or written.</summary>
+    [TestCase("\"qmp\": \"device_del\"", "\"qmp\": \"device_remove\"",
+        "workload.iteration[0].qmp: unknown QMP command \"device_remove\" (use object-add, object-del, device_add, device_del, qom-set, qom-get)")]
+    [TestCase("\"memdev\": \"mem1\" } ]", "\"memdev\": \"mem2\" } ]",
+        "devices.dimms[0].memdev: \"mem2\" is not a backend of devices.backends (a device needs its backend)")]
+    [TestCase(", \"timeout\": \"90s\"", "", "workload.iteration[1].timeout: missing")]
+    [TestCase("\"device\": \"dimm1\"", "\"device\": \"dimm2\"",
+        "workload.iteration[1].device: \"dimm2\" is no device or backend (declare it in devices or add it in an earlier step)")]
+    public async Task A_bad_qmp_case_in_a_users_folder_is_one_line_naming_the_file_and_field(string from, string to, string problem)
+    {
+        var dir = Directory.CreateTempSubdirectory("qhh-qmpcase-").FullName;
+        var artifacts = Path.Combine(dir, "artifacts");
+        try
+        {
+            var folder = Path.Combine(dir, "mycases", "mine");
+            Directory.CreateDirectory(folder);
+            File.WriteAllText(Path.Combine(folder, "fix-6.1.patch"), "Subject: mm: fix\n");
+            Assert.That(QmpCase, Does.Contain(from), "the mutation must change the valid case");
+            File.WriteAllText(Path.Combine(folder, "case.json"), QmpCase);
+            var args = new[] { "reproduce", "--cases", Path.Combine(dir, "mycases"), "--case", "mine", "--kernel-line", "6.1", "--artifacts", artifacts, "--plan" };
+            var (okCode, okOut, okErr) = await Run(args);
+            Assert.That(okCode, Is.EqualTo(0), "the unmutated case plans: " + okErr + okOut);
+            File.WriteAllText(Path.Combine(folder, "case.json"), QmpCase.Replace(from, to));
+            var (code, stdout, stderr) = await Run(args);
+            Assert.That(code, Is.EqualTo(2), stderr);
+            Assert.That(Lines(stderr), Is.EqualTo(new[] { "qhh: mycases/mine/case.json: " + problem }));
+            Assert.That(stdout, Does.Not.Contain("plan:"), "refused while loading, before the plan");
+            Assert.That(Directory.Exists(artifacts), Is.False, "bad input is refused before anything is written");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     private static string[] Lines(string stderr) => stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd('\r')).ToArray();
 
     private static readonly object[] Failures =

@@ -109,6 +109,29 @@ public class CaseCatalogTests
         });
     }
 
+    /// <summary>docs/cases.md's worked example (README links it) is a case that loads as a user's folder: a pc-dimm added and removed over QMP.</summary>
+    [Test]
+    public void The_worked_pc_dimm_example_of_the_docs_is_a_case_that_loads()
+    {
+        var doc = File.ReadAllText(Path.Combine(Repo.Root, "docs", "cases.md"));
+        var section = doc[doc.IndexOf("### Worked example: a pc-dimm case is one folder", StringComparison.Ordinal)..];
+        var start = section.IndexOf("```json\n", StringComparison.Ordinal) + "```json\n".Length;
+        var json = section[start..section.IndexOf("```", start, StringComparison.Ordinal)];
+        var folder = Path.Combine(_dir, "my-pcdimm-unplug");
+        Directory.CreateDirectory(folder);
+        File.WriteAllText(Path.Combine(folder, "case.json"), json);
+        File.Copy(Path.Combine(Repo.Root, "cases", "pcdimm-unplug-offline", "fix-6.1.patch"), Path.Combine(folder, "fix-6.1.patch"));
+        var c = SuiteCases.Catalog(Repo, [_dir]).Load("my-pcdimm-unplug");
+        Assert.Multiple(() =>
+        {
+            Assert.That(c.Scenario.KernelArgs, Is.EqualTo("memhp_default_state=offline"));
+            Assert.That(c.Scenario.Workload.Steps().Select(x => x.Host?.Kind), Is.EqualTo(new HostStepKind?[]
+                { HostStepKind.Qmp, HostStepKind.Qmp, HostStepKind.MemoryBlocks, HostStepKind.Qmp, HostStepKind.WaitEvent }));
+            Assert.That(c.Cells!.Select(x => x.Expect!.Describe()),
+                Is.EqualTo(new[] { "oops \"kernel BUG in arch_remove_memory\" at iteration 1", "clean" }));
+        });
+    }
+
     [Test]
     public void A_users_case_named_like_one_of_the_repository_is_refused_naming_both_folders()
     {

@@ -152,6 +152,21 @@ public class CaseDeviceTests
     [TestCase("{ \"id\": \"vmem0\", \"size\": \"4G\" }", "{ \"id\": \"vmem0\" }", "devices.backends[1].size: missing")]
     [TestCase("\"requestedSize\": \"0\"", "\"requestedSize\": \"3M\"", "devices.virtioMem[0].requestedSize: 3M is not a multiple of the block size 2M")]
     [TestCase("\"device_del\", \"arguments\": { \"id\": \"dimm2\" }", "\"device_del\"", "workload.iteration[4].arguments.id: missing (device_del needs it)")]
+    [TestCase("\"memdev\": \"vmem0\", \"blockSize\"", "\"memdev\": \"vmem9\", \"blockSize\"",
+        "devices.virtioMem[0].memdev: \"vmem9\" is not a backend of devices.backends (a device needs its backend)")]
+    [TestCase("{ \"id\": \"dimm1\", \"memdev\": \"mem1\" }", "{ \"id\": \"dimm1\" }", "devices.dimms[0].memdev: missing")]
+    [TestCase("\"driver\": \"pc-dimm\", \"id\": \"dimm2\", \"memdev\": \"mem2\"", "\"driver\": \"virtio-mem-pci\", \"id\": \"dimm2\"",
+        "workload.iteration[1].arguments.memdev: missing (a virtio-mem-pci needs its backend)")]
+    [TestCase("\"id\": \"dimm2\", \"memdev\": \"mem2\"", "\"id\": \"dimm2\", \"memdev\": \"mem9\"",
+        "workload.iteration[1].arguments.memdev: \"mem9\" is no backend (add it with object-add first)")]
+    [TestCase("\"device\": \"dimm2\", \"timeout\": \"30s\"", "\"device\": \"dimm8\", \"timeout\": \"30s\"",
+        "workload.iteration[5].device: \"dimm8\" is no device or backend (declare it in devices or add it in an earlier step)")]
+    [TestCase("\"path\": \"vm0\", \"property\": \"requested-size\"", "\"path\": \"vm1\", \"property\": \"requested-size\"",
+        "workload.iteration[6].arguments.path: \"vm1\" is no device or backend (declare it in devices or add it in an earlier step)")]
+    [TestCase("\"device_del\", \"arguments\": { \"id\": \"dimm2\" }", "\"object-del\", \"arguments\": { \"id\": \"mem7\" }",
+        "workload.iteration[4].arguments.id: \"mem7\" is no device or backend (declare it in devices or add it in an earlier step)")]
+    [TestCase("\"iteration\": [", "\"iteration\": [ { \"memoryBlocks\": \"dimm2\", \"expect\": \"offline\" },",
+        "workload.iteration[0].memoryBlocks: \"dimm2\" is no device or backend (declare it in devices or add it in an earlier step)")]
     public void Each_bad_input_in_the_new_fields_is_one_line_naming_the_field(string from, string to, string problem)
     {
         Assert.That(Valid, Does.Contain(from), "the mutation must change the valid case");
