@@ -3,8 +3,11 @@ namespace QemuHotplugHarness.Simulator;
 /// <summary>What a struct page holds: never written, 0xff poison (CONFIG_DEBUG_VM), or initialised for a zone.</summary>
 public enum StructPageState { Uninitialised, Poisoned, Initialised }
 
-/// <summary>The zone an initialised struct page names: a boot zone (DMA32/Normal) or ZONE_DEVICE.</summary>
-public enum PageZone { None, Boot, Device }
+/// <summary>
+/// The zone an initialised struct page names: a boot zone (DMA32/Normal; hot-added memory onlined "online" or
+/// "online_kernel" joins ZONE_NORMAL), ZONE_DEVICE, or ZONE_MOVABLE ("online_movable").
+/// </summary>
+public enum PageZone { None, Boot, Device, Movable }
 
 /// <summary>A run of pfns whose struct pages are in one state.</summary>
 public readonly record struct PfnRun(ulong Start, ulong End, StructPageState State, PageZone Zone);

@@ -47,6 +47,8 @@ public sealed class Sparsemem
         /// <summary>The sub-sections that held RAM at boot.</summary>
         public required ulong BootSubsectionMap { get; init; }
         public bool HasMemmap { get; set; }
+        /// <summary>SECTION_IS_ONLINE: boot sections from the start, hot-added ones while their memory is online (online_mem_sections()).</summary>
+        public bool Online { get; set; }
         public AddressRange Range => AddressRange.FromLength(Number * SectionSize, SectionSize);
     }
 
@@ -63,7 +65,7 @@ public sealed class Sparsemem
             for (var a = AlignDown(start, SubsectionSize); a < end; a += SubsectionSize)
                 map |= 1UL << (int)((a - range.Start) / SubsectionSize);
         }
-        state = new SectionState { Number = number, Early = map != 0, SubsectionMap = map, BootSubsectionMap = map, HasMemmap = map != 0 };
+        state = new SectionState { Number = number, Early = map != 0, SubsectionMap = map, BootSubsectionMap = map, HasMemmap = map != 0, Online = map != 0 };
         _sections[number] = state;
         return state;
     }

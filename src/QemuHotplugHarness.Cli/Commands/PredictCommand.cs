@@ -103,7 +103,8 @@ public sealed class PredictCommand : Command<PredictCommand.Settings>
 
     private static string OopsDetail(Prediction p) => p.OopsIteration is not { } i ? ""
         : p.FirstFaultPfn is { } fault ? $" at iteration {i}, first fault pfn {Hex.Format(fault)}, vmemmap {p.FaultAddressRange}"
-        : $" at iteration {i} in '{p.OopsStep}': {p.OopsTitle ?? "an oops in " + p.OopsFunction}, reading the struct page of pfn {Hex.Format(p.OopsPfn ?? 0)}";
+        : $" at iteration {i} in '{p.OopsStep}': {p.OopsTitle ?? "an oops in " + p.OopsFunction}" +
+          (p.OopsPfn is { } pfn ? $", reading the struct page of pfn {Hex.Format(pfn)}" : "");
 
     private static int RunSweep(Scenario scenario, CaseModel? model, Settings settings)
     {

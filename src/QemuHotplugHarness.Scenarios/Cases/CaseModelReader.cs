@@ -15,6 +15,8 @@ internal static class CaseModelReader
         {
             DebugVm = config.Contains("CONFIG_DEBUG_VM=y"),
             DebugVmPgflags = config.Contains("CONFIG_DEBUG_VM_PGFLAGS=y"),
+            DebugAtomicSleep = config.Contains("CONFIG_DEBUG_ATOMIC_SLEEP=y"),
+            DefaultOnline = config.Contains("CONFIG_MEMORY_HOTPLUG_DEFAULT_ONLINE=y"),
         };
     }
 
@@ -39,7 +41,7 @@ internal static class CaseModelReader
         {
             var at = $"{path}.{p.Name}";
             if (!r.Object(p.Value, at, "fails", "function", "source")) continue;
-            var fails = r.Word<PoisonedRead>(p.Value, at, "fails", "failure", required: true);
+            var fails = r.Word<ReaderFailureKind>(p.Value, at, "fails", "failure", required: true);
             var function = r.String(p.Value, at, "function", required: true);
             var source = r.String(p.Value, at, "source", required: true);
             if (fails is { } f && function is not null && source is not null) lines[p.Name] = new ReaderFailure(f, function, source);
