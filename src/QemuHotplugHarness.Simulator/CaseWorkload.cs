@@ -25,28 +25,28 @@ public static class CaseWorkload
     /// <summary>The run, and the machine it runs on: boot RAM, the NVDIMM's region, QEMU's layout and memory devices.</summary>
     public sealed record Machine(Sparsemem Sparse, IReadOnlyList<AddressRange> BootRam, AddressRange Region, QemuLayout Qemu, IReadOnlyList<PlacedDevice> Devices);
 
-    public static Prediction Run(Scenario scenario, CaseModel model, Machine machine, Prediction prediction, List<string> explanation,
+    public static Prediction Run(Scenario scenario, CaseModel model, Machine machine, Prediction prediction, EventLog explanation,
         PredictionDetail detail = PredictionDetail.Full)
     {
         var line = scenario.Kernel.Line ?? DefaultLine;
         var checks = model.Checks(scenario.Kernel.Variant);
         var kernel = new MemmapBookkeeping(machine.Sparse, machine.BootRam, model, checks, line);
         var hotplug = new MemoryHotplug(kernel, machine.Qemu, scenario, machine.Devices, MemoryHotplug.ProbeBlockSize(machine.BootRam[^1].End));
-        explanation.Add(KernelExplanation(scenario, model, checks, line, hotplug));
+        explanation.Add($"{KernelExplanation(scenario, model, checks, line, hotplug)}");
         prediction = prediction with { MemoryBlockSize = hotplug.BlockSize };
-        var boot = new List<string>();
+        var boot = new EventLog(detail);
         if (hotplug.Boot(boot) is { } bootOops)
             return Oops(prediction with { Iterations = [new IterationPrediction { Index = 0, Outcome = Outcome.Oops, Events = boot }] }, explanation, bootOops, 0, "boot");
-        if (boot.Count > 0) explanation.Add("Boot: " + string.Join("; ", boot.Where(e => !e.StartsWith("section_activate", StringComparison.Ordinal))) + ".");
+        if (boot.Count > 0) explanation.Add($"Boot: {string.Join("; ", boot.Where(e => !e.StartsWith("section_activate", StringComparison.Ordinal)))}.");
         var steps = CaseSteps.Iteration(scenario.Workload).Select(s => s!).ToList();
         var iterations = new List<IterationPrediction>();
         for (var i = 1; i <= scenario.Workload.Iterations; i++)
         {
-            var events = new List<string>();
+            var events = new EventLog(detail);
             DevicePagemap? created = null;
             foreach (var step in steps)
             {
-                events.Add("$ " + step.Command);
+                events.Add($"$ {step.Command}");
                 if (step.Kind == StepKind.CreateNamespace) created = DevicePagemap.In(machine.Region, step.Size!.Value.Bytes, step.Map);
                 var (oops, failure) = Execute(kernel, hotplug, step, machine.Region, events);
                 if (oops is null && failure is null) continue;
@@ -57,11 +57,11 @@ public static class CaseWorkload
             }
             iterations.Add(Iteration(i, created, events, Outcome.Clean, kernel, hotplug, machine.Region, detail, UsesNvdimm(scenario.Workload)));
         }
-        explanation.Add($"All {scenario.Workload.Iterations} iteration(s) clean: " + CleanReason(hotplug));
+        explanation.Add($"All {scenario.Workload.Iterations} iteration(s) clean: {CleanReason(hotplug)}");
         return prediction with { Iterations = iterations, Explanation = explanation };
     }
 
-    private static (MemmapOops? Oops, StepFailure? Failure) Execute(MemmapBookkeeping kernel, MemoryHotplug hotplug, CaseStep step, AddressRange region, List<string> events) => step.Kind switch
+    private static (MemmapOops? Oops, StepFailure? Failure) Execute(MemmapBookkeeping kernel, MemoryHotplug hotplug, CaseStep step, AddressRange region, EventLog events) => step.Kind switch
     {
         StepKind.CreateNamespace => (kernel.Memremap(DevicePagemap.In(region, step.Size!.Value.Bytes, step.Map), events), null),
         StepKind.DestroyNamespace => (kernel.Memunmap(events), null),
@@ -75,7 +75,7 @@ public static class CaseWorkload
             ? "no reader met a struct page it cannot read, nothing slept where it may not."
             : $"no reader met a struct page it cannot read, nothing slept where it may not (memory blocks at the end: {string.Join(", ", hotplug.Blocks.Select(b => $"memory{b.Number} {(b.Online ? "online" : "offline")}"))}).";
 
-    private static IterationPrediction Iteration(int index, DevicePagemap? created, List<string> events, Outcome outcome, MemmapBookkeeping kernel,
+    private static IterationPrediction Iteration(int index, DevicePagemap? created, EventLog events, Outcome outcome, MemmapBookkeeping kernel,
         MemoryHotplug hotplug, AddressRange region, PredictionDetail detail, bool nvdimm)
     {
         var iteration = new IterationPrediction { Index = index, Outcome = outcome, Events = events, Namespace = created?.Range };
@@ -100,7 +100,7 @@ public static class CaseWorkload
         return sub with { StructPages = state, Zone = state == StructPageState.Initialised ? zone : null };
     }
 
-    private static Prediction Oops(Prediction prediction, List<string> explanation, MemmapOops oops, int iteration, string step)
+    private static Prediction Oops(Prediction prediction, EventLog explanation, MemmapOops oops, int iteration, string step)
     {
         explanation.Add($"{(iteration == 0 ? "While booting" : $"Iteration {iteration}, '{step}'")}: {oops.Why} -> {oops.Title ?? "an oops in " + oops.Function}" +
                         $" (how the line reports it: {oops.Source}).");
@@ -111,7 +111,7 @@ public static class CaseWorkload
         };
     }
 
-    private static Prediction Failed(Prediction prediction, List<string> explanation, StepFailure failure, int iteration, string step)
+    private static Prediction Failed(Prediction prediction, EventLog explanation, StepFailure failure, int iteration, string step)
     {
         explanation.Add($"Iteration {iteration}, '{step}': {failure.Why} -> {failure.Outcome.Kebab()}.");
         return prediction with { Outcome = failure.Outcome, WorkloadError = $"iteration {iteration} ({step}): {failure.Why}", Explanation = explanation };

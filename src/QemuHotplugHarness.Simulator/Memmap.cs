@@ -56,6 +56,14 @@ public sealed class Memmap
         return (StructPageState.Initialised, At(start).Zone);
     }
 
+    /// <summary>Whether one run ends or begins in (start, end).</summary>
+    public bool HasBoundary(ulong start, ulong end)
+    {
+        foreach (var r in _runs)
+            if (r.Start > start && r.Start < end || r.End > start && r.End < end) return true;
+        return false;
+    }
+
     /// <summary>Every pfn in (start, end) where one run ends and the next begins.</summary>
     public IEnumerable<ulong> Boundaries(ulong start, ulong end)
     {

@@ -40,7 +40,7 @@ public sealed class MemmapBookkeeping
     public DevicePagemap? Live => _pagemaps.LastOrDefault();
 
     /// <summary>memremap_pages() → pagemap_range(): add the pages, move them to ZONE_DEVICE, initialise all but the altmap reserve.</summary>
-    public MemmapOops? Memremap(DevicePagemap pgmap, IList<string> events)
+    public MemmapOops? Memremap(DevicePagemap pgmap, EventLog events)
     {
         _pagemaps.Add(pgmap);
         Sparse.AddPages(pgmap.Range, events);
@@ -59,7 +59,7 @@ public sealed class MemmapBookkeeping
     }
 
     /// <summary>move_pfn_range_to_zone(ZONE_DEVICE): taint the sections it shares, grow the zone, then set_zone_contiguous().</summary>
-    private MemmapOops? MoveToZoneDevice(DevicePagemap pgmap, IList<string> events)
+    private MemmapOops? MoveToZoneDevice(DevicePagemap pgmap, EventLog events)
     {
         foreach (var pfn in new[] { pgmap.StartPfn, pgmap.EndPfn })
             if (pfn % Sparsemem.PagesPerSection != 0 && _tainted.Add(pfn / Sparsemem.PagesPerSection))
@@ -69,7 +69,7 @@ public sealed class MemmapBookkeeping
     }
 
     /// <summary>set_zone_contiguous(): each pageblock's first page through __pageblock_pfn_to_page(); the walk ends at the first that is not the zone's.</summary>
-    private MemmapOops? SetZoneContiguous(IList<string> events)
+    private MemmapOops? SetZoneContiguous(EventLog events)
     {
         var (start, end) = _zoneDevice!.Value;
         for (var block = start; block < end; block = AlignDown(block, PageblockPages) + PageblockPages)
@@ -84,14 +84,14 @@ public sealed class MemmapBookkeeping
         return null;
     }
 
-    private static MemmapOops? Stop(IList<string> events, ulong block, string why)
+    private static MemmapOops? Stop(EventLog events, ulong block, string why)
     {
         events.Add($"set_zone_contiguous(ZONE_DEVICE): pageblock at pfn {Pfn(block)}: {why}, not contiguous");
         return null;
     }
 
     /// <summary>memunmap_pages() → pageunmap_range(): page_zone() of the first page, poison the range, remove the pages.</summary>
-    public MemmapOops? Memunmap(IList<string> events)
+    public MemmapOops? Memunmap(EventLog events)
     {
         if (Live is not { } pgmap) return null;
         var fixedRead = Checks.Contains(KernelCheck.PageunmapRangeFirstInitialisedPfn);
@@ -116,7 +116,7 @@ public sealed class MemmapBookkeeping
     /// get_max_dump_pfn() = max_pfn rounded up to a section: each pfn's struct page, as the kernel looks it up
     /// (<see cref="ProcPage"/>), is read by <paramref name="reader"/>.
     /// </summary>
-    public MemmapOops? ReadProcFile(MemmapReader reader, string file, ulong firstPfn, ulong? endPfn, IList<string> events)
+    public MemmapOops? ReadProcFile(MemmapReader reader, string file, ulong firstPfn, ulong? endPfn, EventLog events)
     {
         var maxDump = AlignUp(MaxPfn, Sparsemem.PagesPerSection);
         var end = Math.Min(endPfn ?? maxDump, maxDump);
@@ -149,8 +149,8 @@ public sealed class MemmapBookkeeping
     {
         for (var section = first / Sparsemem.PagesPerSection; section * Sparsemem.PagesPerSection < end; section++)
         {
+            if (Sparse.IsAbsent(section)) continue;
             var state = Sparse.Section(section);
-            if (!state.Early && state.SubsectionMap == 0) continue;
             var from = Math.Max(first, section * Sparsemem.PagesPerSection);
             var to = Math.Min(end, (section + 1) * Sparsemem.PagesPerSection);
             foreach (var segment in Cut(state, from, to)) yield return segment;
@@ -159,6 +159,11 @@ public sealed class MemmapBookkeeping
 
     private IEnumerable<(ulong From, ulong To)> Cut(Sparsemem.SectionState section, ulong first, ulong end)
     {
+        if (section.SubsectionMap == ulong.MaxValue && !Memmap.HasBoundary(first, end) && !_pagemaps.Any(p => p.StartPfn > first && p.StartPfn < end || p.EndPfn > first && p.EndPfn < end))
+        {
+            yield return (first, end);
+            yield break;
+        }
         var perSubsection = Sparsemem.SubsectionSize / Page;
         var cuts = new SortedSet<ulong> { first, end };
         for (var p = AlignUp(first + 1, perSubsection); p < end; p += perSubsection)

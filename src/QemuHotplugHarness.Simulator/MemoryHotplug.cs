@@ -68,7 +68,7 @@ public sealed class MemoryHotplug
     }
 
     /// <summary>Boot: the ACPI memory driver adds each cold-plugged pc-dimm, the virtio-mem driver plugs what is requested.</summary>
-    public MemmapOops? Boot(IList<string> events)
+    public MemmapOops? Boot(EventLog events)
     {
         foreach (var d in _devices.Where(d => d.Kind == MemoryDeviceKind.PcDimm).ToList())
             if (AddMemory(d, events) is { } oops) return oops;
@@ -82,7 +82,7 @@ public sealed class MemoryHotplug
     }
 
     /// <summary>acpi_memory_device_add() -> __add_memory(): the range must be whole memory blocks (check_hotplug_memory_range()).</summary>
-    private MemmapOops? AddMemory(PlacedDevice dimm, IList<string> events)
+    private MemmapOops? AddMemory(PlacedDevice dimm, EventLog events)
     {
         var range = dimm.Range;
         if (range.Start % BlockSize != 0 || range.Length % BlockSize != 0)
@@ -94,7 +94,7 @@ public sealed class MemoryHotplug
     }
 
     /// <summary>add_memory_resource(): arch_add_memory() (sections, memmap poisoned, max_pfn), the memory blocks, then onlining by policy.</summary>
-    private MemmapOops? AddRange(AddressRange range, string device, IList<string> events)
+    private MemmapOops? AddRange(AddressRange range, string device, EventLog events)
     {
         _kernel.Sparse.AddPages(range, events);
         var (start, end) = (range.Start / Page, range.End / Page);
@@ -115,7 +115,7 @@ public sealed class MemoryHotplug
     }
 
     /// <summary>online_pages(): move_pfn_range_to_zone() initialises the memmap, online_mem_sections(), then the online callback per chunk.</summary>
-    private MemmapOops? Online(MemoryBlock block, MemoryBlockState type, IList<string> events)
+    private MemmapOops? Online(MemoryBlock block, MemoryBlockState type, EventLog events)
     {
         var zone = type == MemoryBlockState.OnlineMovable ? PageZone.Movable : PageZone.Boot;
         var range = AddressRange.FromLength(block.Number * BlockSize, BlockSize);
@@ -132,7 +132,7 @@ public sealed class MemoryHotplug
     /// virtio_mem_set_fake_offline() (page_offline_begin(): down_write(), which may sleep). Without 425bec0032f5 that
     /// runs under rcu_read_lock().
     /// </summary>
-    private MemmapOops? OnlinePages(VirtioMem vm, AddressRange range, IList<string> events)
+    private MemmapOops? OnlinePages(VirtioMem vm, AddressRange range, EventLog events)
     {
         var unplugged = new List<ulong>();
         for (var chunk = range.Start; chunk < range.End; chunk += VirtioMem.OnlineChunk)
@@ -152,7 +152,7 @@ public sealed class MemoryHotplug
     }
 
     /// <summary>One host step on the QEMU objects and the guest's memory; an oops, a failed step, or null.</summary>
-    public (MemmapOops? Oops, StepFailure? Failure) Execute(CaseStep step, IList<string> events) => step.Kind switch
+    public (MemmapOops? Oops, StepFailure? Failure) Execute(CaseStep step, EventLog events) => step.Kind switch
     {
         StepKind.AddBackend => (null, AddBackend(step)),
         StepKind.DeleteBackend => (null, DeleteBackend(step)),
@@ -178,7 +178,7 @@ public sealed class MemoryHotplug
     }
 
     /// <summary>device_add pc-dimm: QEMU places it (a slot, an address), the guest's ACPI memory driver adds it.</summary>
-    private (MemmapOops?, StepFailure?) HotAdd(CaseStep step, IList<string> events)
+    private (MemmapOops?, StepFailure?) HotAdd(CaseStep step, EventLog events)
     {
         if (_devices.Any(d => d.Id == step.Id)) return (null, Failed($"Duplicate device ID '{step.Id}'"));
         if (!_backends.TryGetValue(step.Backend!, out var size)) return (null, Failed($"Device '{step.Backend}' not found"));
@@ -196,7 +196,7 @@ public sealed class MemoryHotplug
     /// device_del of a pc-dimm: ACPI eject offlines its blocks (only offline or ZONE_MOVABLE ones are modelled: offlining
     /// poisons the memmap again), then __remove_memory() -> arch_remove_memory(); QEMU sends DEVICE_DELETED after.
     /// </summary>
-    private (MemmapOops?, StepFailure?) Eject(CaseStep step, IList<string> events)
+    private (MemmapOops?, StepFailure?) Eject(CaseStep step, EventLog events)
     {
         if (_devices.FirstOrDefault(d => d.Id == step.Id) is not { } dimm) return (null, Failed($"Device '{step.Id}' not found"));
         var blocks = _blocks.Where(b => b.Device == dimm.Id).ToList();
@@ -213,7 +213,7 @@ public sealed class MemoryHotplug
     }
 
     /// <summary>offline_pages() -> remove_pfn_range_from_zone(): the struct pages poisoned again, the sections offline.</summary>
-    private void Offline(MemoryBlock block, IList<string> events)
+    private void Offline(MemoryBlock block, EventLog events)
     {
         var range = AddressRange.FromLength(block.Number * BlockSize, BlockSize);
         if (_kernel.Model.DebugVm) _kernel.Memmap.Set(range.Start / Page, range.End / Page, StructPageState.Poisoned, PageZone.None);
@@ -224,7 +224,7 @@ public sealed class MemoryHotplug
     }
 
     /// <summary>try_remove_memory() -> arch_remove_memory(): before feee6b298916 it takes page_zone() of the first struct page.</summary>
-    private MemmapOops? RemoveMemory(PlacedDevice dimm, IList<string> events)
+    private MemmapOops? RemoveMemory(PlacedDevice dimm, EventLog events)
     {
         var first = dimm.Range.Start / Page;
         if (!_kernel.Checks.Contains(KernelCheck.RemoveMemoryWithoutZoneLookup))
@@ -238,14 +238,14 @@ public sealed class MemoryHotplug
         return null;
     }
 
-    private (MemmapOops?, StepFailure?) Resize(CaseStep step, IList<string> events)
+    private (MemmapOops?, StepFailure?) Resize(CaseStep step, EventLog events)
     {
         if (!_virtio.TryGetValue(step.Id!, out var vm)) return (null, Failed($"Device '{step.Id}' has no property 'requested-size'"));
         if (vm.Refuses(step.Value!.Value) is { } error) return (null, Failed(error));
         return (Plug(vm, step.Value.Value, events), null);
     }
 
-    private MemmapOops? Plug(VirtioMem vm, ulong requested, IList<string> events) =>
+    private MemmapOops? Plug(VirtioMem vm, ulong requested, EventLog events) =>
         vm.Plug(requested, unit => AddRange(unit, vm.Device.Id, events),
             () => (ulong)_blocks.Count(b => b.Device == vm.Device.Id && !b.Online) * BlockSize, events);
 
@@ -255,7 +255,7 @@ public sealed class MemoryHotplug
         : Hung($"{step.Id}.size stays {vm.Plugged} (the driver plugged {vm.Plugged / MiB} MiB of {vm.Requested / MiB} MiB requested), never {step.Value}");
 
     /// <summary>The memory-block step reads each block of the device in sysfs: "online" or "offline".</summary>
-    private StepFailure? Expect(CaseStep step, IList<string> events)
+    private StepFailure? Expect(CaseStep step, EventLog events)
     {
         var blocks = _blocks.Where(b => b.Device == step.Id).ToList();
         events.Add($"memory blocks of {step.Id}: {(blocks.Count == 0 ? "none" : string.Join(", ", blocks.Select(Describe)))}");
@@ -265,7 +265,7 @@ public sealed class MemoryHotplug
     }
 
     /// <summary>echo online* > memoryN/state: onlines an offline block; an online one answers -EINVAL.</summary>
-    private (MemmapOops?, StepFailure?) SetBlocks(CaseStep step, IList<string> events)
+    private (MemmapOops?, StepFailure?) SetBlocks(CaseStep step, EventLog events)
     {
         var blocks = _blocks.Where(b => b.Device == step.Id).ToList();
         if (blocks.Count == 0) return (null, Failed($"no memory block of {step.Id}"));

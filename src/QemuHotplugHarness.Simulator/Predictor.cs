@@ -28,7 +28,8 @@ public static class Predictor
         var qemu = QemuModel.Plan(scenario);
         var sparse = BootSparsemem(scenario, qemu);
         var shared = SharedSection(sparse, qemu);
-        var explanation = new List<string> { QemuExplanation(scenario, qemu) };
+        var explanation = new EventLog(detail);
+        explanation.Add($"{QemuExplanation(scenario, qemu)}");
         var prediction = new Prediction
         {
             Outcome = Outcome.Clean,
@@ -64,10 +65,10 @@ public static class Predictor
             prediction = prediction with { Layout = Layout(qemu, shared, pmemInserted: false) };
         }
         explanation.Add($"NVDIMM region {region} ({region.Length / MiB} MiB after {scenario.Nvdimm.LabelSize} of labels, aligned down to 2 MiB)");
-        explanation.Add(shared is null
+        explanation.Add($"{(shared is null
             ? "The NVDIMM shares no 128 MiB section with boot RAM: every section it uses is not early, so its memmap is populated and depopulated consistently."
-            : $"The NVDIMM starts in {shared}, which holds boot RAM: an early section whose memmap was populated once at boot.");
-        if (devices.Count > 1) explanation.Add("Memory devices: " + string.Join(", ", devices.Skip(1).Select(d => $"{d.Kind.Kebab()} {d.Id} at {d.Range}")));
+            : $"The NVDIMM starts in {shared}, which holds boot RAM: an early section whose memmap was populated once at boot.")}");
+        if (devices.Count > 1) explanation.Add($"Memory devices: {string.Join(", ", devices.Skip(1).Select(d => $"{d.Kind.Kebab()} {d.Id} at {d.Range}"))}");
         var placed = custom && CaseWorkload.FirstNamespaceSize(scenario.Workload) is { } first ? scenario.WithNamespaceSize(first) : scenario;
         if (ndctl && WorkloadError(placed, qemu, region) is { } error)
         {
@@ -176,7 +177,7 @@ public static class Predictor
     }
 
     /// <summary>The reconfiguration loop: remove the old namespace (after the first), add the new one, initialise its struct pages.</summary>
-    private static Prediction Reconfigure(Scenario scenario, Sparsemem sparse, AddressRange region, string? shared, Prediction prediction, List<string> explanation, PredictionDetail detail)
+    private static Prediction Reconfigure(Scenario scenario, Sparsemem sparse, AddressRange region, string? shared, Prediction prediction, EventLog explanation, PredictionDetail detail)
     {
         var w = scenario.Workload;
         var place = NamespacePlacement.In(region, w.NamespaceSize.Bytes);
@@ -185,7 +186,7 @@ public static class Predictor
         var iterations = new List<IterationPrediction>();
         for (var i = 1; i <= w.Iterations; i++)
         {
-            var events = new List<string>();
+            var events = new EventLog(detail);
             if (i > 1)
             {
                 events.Add($"remove {place.Namespace} (old {device})");
@@ -202,12 +203,12 @@ public static class Predictor
             events.Add($"memmap_init of pfns {Hex(place.FirstInitPfn)}-{Hex(place.EndPfn - 1)}: every vmemmap page mapped");
             iterations.Add(iteration);
         }
-        explanation.Add($"All {w.Iterations} iteration(s) clean: " + CleanReason(scenario, shared));
+        explanation.Add($"All {w.Iterations} iteration(s) clean: {CleanReason(scenario, shared)}");
         return prediction with { Iterations = iterations, Explanation = explanation };
     }
 
     /// <summary>memmap_init touches the struct page of <paramref name="pfn"/>, whose vmemmap page is gone: the oops.</summary>
-    private static Prediction Oops(Sparsemem sparse, NamespacePlacement place, ulong pfn, int iteration, Prediction prediction, List<string> events)
+    private static Prediction Oops(Sparsemem sparse, NamespacePlacement place, ulong pfn, int iteration, Prediction prediction, EventLog events)
     {
         var address = sparse.StructPageAddress(pfn);
         var unmapped = sparse.UnmappedVmemmap(place.FirstInitPfn, place.EndPfn).First(r => r.Contains(AlignDown(address, sparse.VmemmapPageSize)) || r.Contains(address));

@@ -53,7 +53,7 @@ public sealed class VirtioMem
     /// virtio_mem_run_wq() -> virtio_mem_plug_request(): plug whole units of the difference, first into partly plugged
     /// memory blocks, then into new ones (added with <paramref name="add"/>) up to the last usable one; an oops while adding ends it.
     /// </summary>
-    public MemmapOops? Plug(ulong requested, Func<AddressRange, MemmapOops?> add, Func<ulong> offlineBytes, IList<string> events)
+    public MemmapOops? Plug(ulong requested, Func<AddressRange, MemmapOops?> add, Func<ulong> offlineBytes, EventLog events)
     {
         Requested = requested;
         var count = requested > Plugged ? (requested - Plugged) / SubBlockSize : 0;
@@ -80,7 +80,7 @@ public sealed class VirtioMem
     }
 
     /// <summary>virtio_mem_sbm_plug_any_sb(): more sub-blocks of an added, partly plugged memory block (onlined ones by fake-onlining).</summary>
-    private ulong PlugPartial(ulong count, IList<string> events)
+    private ulong PlugPartial(ulong count, EventLog events)
     {
         var perBlock = (int)(Unit / SubBlockSize);
         foreach (var mb in _pluggedSubBlocks.Keys.Order().ToList())
