@@ -126,13 +126,15 @@ public sealed class PredictCommand : Command<PredictCommand.Settings>
                     namespaceSize = r.Scenario.Workload.NamespaceSize.ToString(), pse = r.Scenario.Cpu.Pse,
                     unpatched = r.Unpatched, patched = r.Patched, reproduces = r.Reproduces,
                     oopsIteration = r.OopsIteration, faultPfn = r.FaultPfn is { } pfn ? Hex.Format(pfn) : null,
+                    devices = DeviceLayouts.Describe(r.Scenario),
                 }),
             }));
             return 0;
         }
         Console.WriteLine($"{"qemu",-8} {"ram",-6} {"nvdimm-addr",-12} {"ns",-5} {"pse",-4} {"unpatched",-16} {"patched",-16} reproduces");
         foreach (var r in shown)
-            Console.WriteLine($"{r.Scenario.Qemu.ToString().ToLowerInvariant(),-8} {r.Scenario.Machine.Ram,-6} {(r.Scenario.Nvdimm.Address is { } a ? Hex.Format(a) : "auto"),-12} {r.Scenario.Workload.NamespaceSize,-5} {(r.Scenario.Cpu.Pse ? "on" : "off"),-4} {r.Unpatched.Kebab() + (r.OopsIteration is { } i ? "@" + i : ""),-16} {r.Patched.Kebab(),-16} {(r.Reproduces ? "yes" : "no")}");
+            Console.WriteLine($"{r.Scenario.Qemu.ToString().ToLowerInvariant(),-8} {r.Scenario.Machine.Ram,-6} {(r.Scenario.Nvdimm.Address is { } a ? Hex.Format(a) : "auto"),-12} {r.Scenario.Workload.NamespaceSize,-5} {(r.Scenario.Cpu.Pse ? "on" : "off"),-4} {r.Unpatched.Kebab() + (r.OopsIteration is { } i ? "@" + i : ""),-16} {r.Patched.Kebab(),-16} {(r.Reproduces ? "yes" : "no")}" +
+                              (DeviceLayouts.Describe(r.Scenario) is { } devices ? $"  {devices}" : ""));
         Console.WriteLine($"{results.Count} layouts x 2 kernel variants in {watch.Elapsed.TotalSeconds:F2} s; {results.Count(r => r.Reproduces)} reproduce the bug.");
         return 0;
     }
