@@ -54,6 +54,14 @@ public static class ModelLimits
                 yield return $"lowering {r.Id}'s requested-size: whether alloc_contig_range() frees the sub-blocks to unplug depends on their pages' use";
             requested[r.Id!] = r.Value!.Value;
         }
+        var pending = new HashSet<string>();
+        foreach (var x in steps)
+        {
+            if (x.Kind == StepKind.AddDimm && x.Id is { } added) pending.Add(added);
+            if (x.Kind == StepKind.ExpectBlocks && x.Id is { } seen) pending.Remove(seen);
+            if (x.Kind == StepKind.SetBlocks && x.Id is { } set && pending.Contains(set))
+                yield return $"setting {set}'s memory blocks right after its device_add: the guest adds them from ACPI hotplug work a moment later, so the step may find none (expect a state first: that step waits for them)";
+        }
         var online = MemoryHotplug.OnlinePolicy(s.KernelArgs, model) is MemoryBlockState.Online or MemoryBlockState.OnlineKernel ||
                      steps.Any(x => x.Kind == StepKind.SetBlocks && x.State is MemoryBlockState.Online or MemoryBlockState.OnlineKernel);
         if (online && steps.Any(x => x.Kind == StepKind.DeleteDevice))

@@ -166,6 +166,22 @@ public class DeviceCaseModelTests
     }
 
     [Test]
+    public void Setting_the_blocks_of_a_dimm_just_added_is_outside_the_model()
+    {
+        // A 6.1 guest (2026-12-06): "memory-blocks dimm1 set online_movable" right after device_add found no blocks
+        // ("no memory block of dimm1"): ACPI hot-add runs from kacpi_hotplug work after QMP answered. An expectation
+        // first (re-read until it holds) waits for them.
+        var c = Load("pcdimm-unplug-offline");
+        var set = new HostStep(HostStepKind.MemoryBlocks) { Device = "dimm1", Set = MemoryBlockState.OnlineMovable };
+        var hosts = c.Scenario.Workload.IterationHosts!.ToList();
+        var argv = c.Scenario.Workload.Iteration!.ToList();
+        (hosts[2], argv[2]) = (set, set.Describe());
+        var racy = c.Scenario with { Workload = c.Scenario.Workload with { IterationHosts = hosts, Iteration = argv } };
+        Assert.That(ModelLimits.NotModelled(racy, c.Model), Has.Some.Contains("right after its device_add"));
+        Assert.That(ModelLimits.NotModelled(WithIteration(c.Scenario, 3, set), c.Model), Is.Empty);
+    }
+
+    [Test]
     public void The_sweep_and_the_draw_cover_each_device_case_s_own_layouts()
     {
         foreach (var name in Cases)
