@@ -95,6 +95,9 @@ public sealed class PredictCommand : Command<PredictCommand.Settings>
         {
             Console.WriteLine($"Iteration {it.Index}: {it.Outcome.Kebab()}");
             foreach (var e in it.Events) Console.WriteLine("    " + e);
+            if (it.MemoryBlocks.Count > 0)
+                Console.WriteLine("    memory blocks after it: " + string.Join(", ", it.MemoryBlocks.Select(b =>
+                    $"memory{b.Number} {(b.Online ? "online" : "offline")} ({b.StructPages.Kebab()}{(b.Zone is { } z ? " " + z.Kebab() : "")})")));
         }
         Console.WriteLine($"Predicted outcome: {p.Outcome.Kebab()}" + OopsDetail(p) +
                           (p.Rejection is not null ? $": {p.Rejection}" : "") +
