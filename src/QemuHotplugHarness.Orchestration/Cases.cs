@@ -14,7 +14,7 @@ public sealed record KernelRecipe(string Patch, IReadOnlyList<string> ExtraConfi
 
     /// <summary>The user's patch under test overrides the case's; a case without a fix for the line is bad input.</summary>
     public static KernelRecipe Of(Case c, KernelSources sources) =>
-        new(sources.Patch ?? c.PatchFor(sources.KernelLine), c.Config) { PatchForLine = sources.Patch is null ? c.PatchFor : null };
+        new(sources.Patch ?? c.PatchFor(sources.KernelLine), c.KernelConfig) { PatchForLine = sources.Patch is null ? c.PatchFor : null };
 
     /// <summary>Kernels of equal recipes are the same build (the memo key beside the variant).</summary>
     public string Key => Patch + "\n" + string.Join("\n", ExtraConfig);
@@ -50,7 +50,7 @@ public static class SuiteCases
     public static Cell Tag(Cell cell, Case c, CaseExpectation? expect, KernelRecipe recipe) => cell with
     {
         Case = c.Name, Kernel = recipe,
-        Expect = c.Modelled ? null : expect, NotModelled = c.Modelled ? null : c.NotModelledReason, Model = c.Model,
+        Judge = CaseExpectations.JudgeOf(c, expect),
     };
 
     /// <summary>What the reports say of a case beside its cells.</summary>
@@ -77,14 +77,18 @@ public static class CaseExpectations
         s.Kernel.Image is null ? c.Cells?.FirstOrDefault(x => x.Kernel == s.Kernel.Variant && x.Pse == s.Cpu.Pse && x.Qemu == s.Qemu) : null;
 
     /// <summary>The simulator's prediction for a modelled case; else the expectation of the case's cell that <paramref name="s"/> is.</summary>
-    public static Prediction PredictionFor(Case? c, Scenario s)
+    /// <summary>The judge of a cell of <paramref name="c"/> whose case.json expectation is <paramref name="expect"/>.</summary>
+    public static ICellJudge JudgeOf(Case c, CaseExpectation? expect) =>
+        c.Modelled || expect is null ? new SimulatorJudge(c.Model) : new ExpectationJudge(expect, c.NotModelledReason ?? "the case says so");
+
+    public static ICellJudge JudgeFor(Case? c, Scenario s)
     {
-        if (c is null || c.Modelled) return Predictor.Predict(s, c?.Model);
+        if (c is null || c.Modelled) return new SimulatorJudge(c?.Model);
         var cell = CellOf(c, s) ?? throw new BadInputException(InputKind.Case, c.Name,
             $"not modelled, and none of its cells ({string.Join(", ", c.Cells!.Select(x => x.Name))}) " +
             $"is kernel {s.Kernel.Image ?? s.Kernel.Variant.Kebab()}, " +
             $"PSE {(s.Cpu.Pse ? "on" : "off")}, QEMU {s.Qemu.Kebab()}: such a case is judged by its cells' expectations");
-        return Prediction.FromExpectation(Predictor.Predict(s), cell.Expect!, c.NotModelledReason ?? "the case says so");
+        return JudgeOf(c, cell.Expect);
     }
 
     /// <summary>The memory devices beside the NVDIMM and the extra kernel arguments, when the case has any.</summary>

@@ -106,7 +106,7 @@ public sealed class GuestBench(BuildContext ctx, InputsResolver inputs, ILogger 
     private async Task<double> MatrixAsync(RunOptions options, string dir, CancellationToken ct)
     {
         var watch = Stopwatch.StartNew();
-        var seed = SuiteCases.Library(ctx.Repo).Load(Build.HarnessDefaults.Repo.Case); // the default case's own cells
+        var seed = SuiteCases.Catalog(ctx.Repo, []).Load(Build.HarnessDefaults.Repo.Case); // the default case's own cells
         var work = Reproducer.Plan(Matrix.Shard(SuiteCases.Cells(seed, seed.Scenario, KernelRecipe.Of(seed, KernelSources.Default)), 1, null));
         var summary = await new Reproducer(ctx, inputs, log) { Jobs = Reproducer.DefaultJobs }.RunAsync(work, dir, options, null, null, ct);
         if (summary.Verdict != Verdict.PatchFixes) throw new InfrastructureException($"bench: the matrix said {summary.Verdict.Kebab()}, not patch-fixes");

@@ -133,7 +133,7 @@ public static class HtmlReport
     private static void CellSection(StringBuilder h, SummaryCell c, CellEvidence evidence)
     {
         h.Append($"<h3>{E(c.Label)}</h3>");
-        if (c.Prediction.Expected is not null)
+        if (c.Judge == Judge.Expectation)
         {
             h.Append("<p>").Append(E(string.Join(" ", c.Prediction.Explanation))).Append("</p>");
             foreach (var line in CaseExpectations.Machine(c.Scenario)) h.Append("<p>").Append(E(line)).Append("</p>");

@@ -117,7 +117,7 @@ public sealed class InputsResolver(BuildContext ctx, KernelSources sources)
                 .GetAsync(variant, sources.KernelSrc, patch, ct));
     }
 
-    private KernelRecipe DefaultRecipe() => KernelRecipe.Of(SuiteCases.Library(ctx.Repo).Load(HarnessDefaults.Repo.Case), sources);
+    private KernelRecipe DefaultRecipe() => KernelRecipe.Of(SuiteCases.Catalog(ctx.Repo, []).Load(HarnessDefaults.Repo.Case), sources);
 
     /// <summary>The kernels the user registered (images, and packages unpacked now, once), by name.</summary>
     public async Task<IReadOnlyDictionary<string, KernelBuild>> RegisteredAsync(CancellationToken ct)

@@ -14,23 +14,18 @@ public sealed record Cell(string Name, Scenario Scenario)
     /// <summary>The case's kernel (its fix patch and config); null = the sources' default.</summary>
     public KernelRecipe? Kernel { get; init; }
 
-    /// <summary>What the cell must show when the case is outside the simulator (null: the simulator predicts it).</summary>
-    public CaseExpectation? Expect { get; init; }
-
-    /// <summary>Why the case is outside the simulator (with <see cref="Expect"/>).</summary>
-    public string? NotModelled { get; init; }
-
-    /// <summary>The simulator's model of the case's fix (its own workload's mechanism); null for the seed's loop.</summary>
+    /// <summary>What the cell is held to: the simulator (with the case's model), or its case's expectation.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
-    public CaseModel? Model { get; init; }
+    public ICellJudge Judge { get; init; } = SimulatorJudge.Seed;
+
+    /// <summary>What the cell must show when its case is outside the simulator (null: the simulator predicts it).</summary>
+    public CaseExpectation? Expect => (Judge as ExpectationJudge)?.Expect;
 
     /// <summary>"case/cell" in a run of cases, else the cell's name.</summary>
     public string Label => Case is null ? Name : $"{Case}/{Name}";
 
-    /// <summary>The simulator's prediction, or for a case outside the model its expectation on the simulator's layout.</summary>
-    public Prediction Predict() => Expect is { } e
-        ? Prediction.FromExpectation(Predictor.Predict(Scenario), e, NotModelled ?? "the case says so")
-        : Predictor.Predict(Scenario, Model);
+    /// <summary>What the cell's judge predicts for its scenario.</summary>
+    public Prediction Predict() => Judge.Predict(Scenario);
 }
 
 public static class Matrix

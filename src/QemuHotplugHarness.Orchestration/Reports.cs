@@ -63,6 +63,9 @@ public sealed record SummaryCell(string Name, int Repeat, Scenario Scenario, Pre
     /// <summary>The case the cell belongs to (null outside any case).</summary>
     public string? Case { get; init; }
 
+    /// <summary>What the cell was held to: the simulator's prediction, or its case's expectation.</summary>
+    public Judge Judge { get; init; } = Judge.Simulator;
+
     /// <summary>"case/cell" in a run of cases, else the cell's name.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public string Label => Case is null ? Name : $"{Case}/{Name}";

@@ -91,11 +91,11 @@ public sealed class Reproducer(BuildContext ctx, InputsResolver inputs, ILogger 
         var observation = await ObserveAsync(request, cellOptions, ct);
         if (observation.Outcome == Outcome.InfraError && RetryInfraErrors && !ct.IsCancellationRequested)
             observation = await RetryAsync(cell, request, observation, cellOptions, progress, ct);
-        var mismatches = Comparison.Mismatches(prediction, observation);
+        var mismatches = cell.Judge.Mismatches(prediction, observation);
         progress?.Invoke(cell.Label, $"done: {observation.Outcome.Kebab()}{(mismatches.Count == 0 ? " (match)" : " MISMATCH")}");
         log.Information("{Cell}: predicted {Predicted}, observed {Observed}{Match}", cell.Label, prediction.Outcome.Kebab(), observation.Outcome.Kebab(),
             mismatches.Count == 0 ? " - match" : " - MISMATCH: " + string.Join("; ", mismatches));
-        return new SummaryCell(cell.Name, repeat, cell.Scenario, prediction, observation, mismatches.Count == 0, mismatches, folder) { Case = cell.Case };
+        return new SummaryCell(cell.Name, repeat, cell.Scenario, prediction, observation, mismatches.Count == 0, mismatches, folder) { Case = cell.Case, Judge = cell.Judge.Kind };
     }
 
     /// <summary>

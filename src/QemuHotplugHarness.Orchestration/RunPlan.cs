@@ -81,17 +81,20 @@ public sealed record RunPlan(string Line, IReadOnlyList<Case> Cases, IReadOnlyLi
     private static string Unused(string name) =>
         $"no cell boots a kernel named \"{name}\": register it as patched= (the kernel under test) or unpatched=, or pick it with --kernel {name}";
 
-    public static Judge JudgeOf(Cell c) => c.Expect is null ? Judge.Simulator : Judge.Expectation;
+    public static Judge JudgeOf(Cell c) => c.Judge.Kind;
 
     /// <summary>What --plan prints: the line, each cell with its kernel and judge, each kernel to build, each skipped case.</summary>
     public IReadOnlyList<string> Describe() =>
     [
         $"plan: {Cases.Count} case(s), {Cells.Count} cell(s) on kernel line {Line}",
         .. Cells.Select(DescribeCell),
-        $"kernels to build: {Kernels.Count}",
+        $"kernels to build: {Kernels.Count} on {Configurations} configuration(s) (the variants of one configuration rebuild only what their fix touches)",
         .. Kernels.Select(k => "  " + k),
         .. Skipped.Select(x => $"skipped: {x.Case}: {x.Reason}"),
     ];
+
+    /// <summary>How many distinct kernel configurations the plan builds (one per line when every case takes the suite's).</summary>
+    public int Configurations => Kernels.Select(k => k.Line + "\n" + string.Join("\n", k.Recipe.ExtraConfig)).Distinct(StringComparer.Ordinal).Count();
 
     private static string DescribeCell(Cell c)
     {

@@ -21,6 +21,8 @@ public static class ModelLimits
         if (s.Workload.IsCustom && model is not null)
         {
             if (CaseSteps.NotModelled(s.Workload) is { } steps) reasons.Add(steps);
+            if (model.DebugVm && PoisoningOff(s.KernelArgs) is { } vmDebug)
+                reasons.Add($"the kernel argument '{vmDebug}': struct page poisoning is off (mm/debug.c: vm_debug= without P), so a never-initialised struct page holds whatever its memory held");
             if (!model.DebugVm)
                 reasons.Add("a kernel without CONFIG_DEBUG_VM: a never-initialised struct page holds whatever its memory held (the boot memmap of an early section, device memory under an altmap), so what a reader does with it is not deterministic");
             reasons.AddRange(DeviceLimits(s, model));
@@ -29,6 +31,12 @@ public static class ModelLimits
     }
 
     public static bool IsModelled(Scenario s, Scenarios.Cases.CaseModel? model = null) => NotModelled(s, model).Count == 0;
+
+    /// <summary>A vm_debug= argument that turns page_init_poison() off (a value without 'p'; "vm_debug" alone turns all on).</summary>
+    private static string? PoisoningOff(string? kernelArgs) =>
+        (kernelArgs ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries)
+            .LastOrDefault(a => a.StartsWith("vm_debug", StringComparison.Ordinal)) is { } a && a.Split('=', 2) is [_, { Length: > 0 } flags] && !flags.Contains('p', StringComparison.OrdinalIgnoreCase)
+            ? a : null;
 
     /// <summary>Kernel arguments that change where or whether hot-added memory goes online, beyond memhp_default_state=.</summary>
     private static readonly string[] HotplugArguments = ["movable_node", "kernelcore=", "movablecore=", "memory_hotplug.", "mem=", "memmap="];

@@ -115,18 +115,4 @@ public sealed record Prediction
     [JsonConverter(typeof(HexJsonConverter))]
     public ulong? MemoryBlockSize { get; init; }
     public IReadOnlyList<string> Explanation { get; init; } = [];
-
-    /// <summary>
-    /// Set when this prediction is a case's expectation, not the simulator's: the outcome (and oops iteration) are the
-    /// case's, the layout is still the simulator's (the machine is modelled even when the workload is not).
-    /// </summary>
-    public Scenarios.Cases.CaseExpectation? Expected { get; init; }
-
-    /// <summary>A case outside the model: its expectation in place of the simulator's outcome, on the layout <paramref name="layout"/> predicts.</summary>
-    public static Prediction FromExpectation(Prediction layout, Scenarios.Cases.CaseExpectation expected, string notModelled) => layout with
-    {
-        Outcome = expected.Outcome, OopsIteration = expected.Iteration, Expected = expected,
-        FirstFaultPfn = null, FirstFaultAddress = null, FaultAddressRange = null, Rejection = null, WorkloadError = null, Iterations = [],
-        Explanation = ["Not modelled: " + notModelled, "Expected (the case's cell): " + expected.Describe()],
-    };
 }

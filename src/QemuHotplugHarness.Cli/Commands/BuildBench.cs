@@ -26,8 +26,13 @@ public sealed record BuildBenchResult(BuildBenchHost Host, IReadOnlyList<BuildBe
 public sealed class BuildBench(ILogger log, string scratch, string logDir)
 {
     /// <summary>The default case's fix for its first line: what the bench builds (the kernels reproduce builds by default).</summary>
-    private static string SeedPatch => QemuHotplugHarness.Orchestration.SuiteCases.Library(RepoLayout.Discover())
-        .Load(HarnessDefaults.Repo.Case).PatchFor(HarnessDefaults.Repo.Line);
+    private static string SeedPatch => Seed.PatchFor(HarnessDefaults.Repo.Line);
+
+    private static QemuHotplugHarness.Scenarios.Cases.Case Seed =>
+        QemuHotplugHarness.Orchestration.SuiteCases.Catalog(RepoLayout.Discover(), []).Load(HarnessDefaults.Repo.Case);
+
+    /// <summary>A builder of the suite's one configuration (what reproduce builds every case on).</summary>
+    private static KernelBuilder Builder(BuildContext ctx) => new(ctx) { ExtraConfig = Seed.KernelConfig };
 
     public async Task<BuildBenchResult> RunAsync(bool kernel, bool qemu, bool sideBySide, CancellationToken ct)
     {
@@ -36,11 +41,11 @@ public sealed class BuildBench(ILogger log, string scratch, string logDir)
         {
             var ctx = Context("seq");
             steps.Add(await MeasureAsync("kernel cold (unpatched)", ctx,
-                async () => Describe(await new KernelBuilder(ctx).GetAsync(KernelVariant.Unpatched, null, SeedPatch, ct))));
+                async () => Describe(await Builder(ctx).GetAsync(KernelVariant.Unpatched, null, SeedPatch, ct))));
             steps.Add(await MeasureAsync("kernel incremental (patched)", ctx,
-                async () => Describe(await new KernelBuilder(ctx).GetAsync(KernelVariant.Patched, null, SeedPatch, ct))));
+                async () => Describe(await Builder(ctx).GetAsync(KernelVariant.Patched, null, SeedPatch, ct))));
             steps.Add(await MeasureAsync("kernel cached", ctx,
-                async () => Describe(await new KernelBuilder(ctx).GetAsync(KernelVariant.Unpatched, null, SeedPatch, ct))));
+                async () => Describe(await Builder(ctx).GetAsync(KernelVariant.Unpatched, null, SeedPatch, ct))));
         }
         if (qemu)
         {
@@ -53,7 +58,7 @@ public sealed class BuildBench(ILogger log, string scratch, string logDir)
             var ctx = Context("side-by-side");
             steps.Add(await MeasureAsync("kernel + qemu side by side (cold)", ctx, async () =>
             {
-                var k = new KernelBuilder(ctx).GetAsync(KernelVariant.Unpatched, null, SeedPatch, ct);
+                var k = Builder(ctx).GetAsync(KernelVariant.Unpatched, null, SeedPatch, ct);
                 var q = new QemuBuilder(ctx).GetAsync(QemuFlavour.Patched, null, ct);
                 await Task.WhenAll(k, q);
                 return Describe(await k) + "; " + Describe(await q);

@@ -141,10 +141,11 @@ public sealed class RunCommand : AsyncCommand<GuestSettings>
         var ctx = BuildContext.Create(log, artifacts);
         var reproducer = new Reproducer(ctx, new InputsResolver(ctx, sources), log);
         log.Information("run {Scenario} into {Artifacts}", scenario.Describe(), artifacts);
-        var prediction = CaseExpectations.PredictionFor(settings.SelectedCase(), scenario);
+        var judge = CaseExpectations.JudgeFor(settings.SelectedCase(), scenario);
+        var prediction = judge.Predict(scenario);
         var observation = await reproducer.ObserveAsync(new CellRequest(scenario, prediction, new CellArtifacts(artifacts)),
             options with { Progress = p => log.Information("{Progress}", p) }, ct);
-        var cell = new CellResult(scenario.Name, 1, scenario, prediction, observation, Comparison.Mismatches(prediction, observation));
+        var cell = new CellResult(scenario.Name, 1, scenario, prediction, observation, judge.Mismatches(prediction, observation));
         if (settings.Json) Console.WriteLine(HarnessJson.Serialize(observation));
         else Print(cell, artifacts);
         return VerdictExit.Of(cell);

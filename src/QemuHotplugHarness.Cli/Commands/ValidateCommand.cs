@@ -86,7 +86,7 @@ public sealed class ValidateCommand : AsyncCommand<ValidateCommand.Settings>
     {
         if (s.Case is not null) throw new BadInputException(InputKind.Case, s.Case, "give either --case or --every-case");
         if (!s.DrawOnly) throw new BadInputException("validate --every-case: only with --draw-only (" + OwnKernel + ")");
-        var cases = SuiteCases.Library(RepoLayout.Discover()).LoadAll().Where(c => c.Modelled).ToList();
+        var cases = SuiteCases.Catalog(RepoLayout.Discover(), []).LoadAll().Cases.Where(c => c.Modelled).ToList();
         var spaces = cases.Select(c => Space(s, s.ResolveScenario(c.Scenario)) with { Case = c.Name, Model = c.Model }).ToList();
         return ValidationDraw.DrawEveryCase(spaces, s.Sample, s.Seed);
     }

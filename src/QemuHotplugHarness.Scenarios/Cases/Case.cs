@@ -44,6 +44,22 @@ public sealed record Case
     public required CaseFix Fix { get; init; }
     public required IReadOnlyDictionary<string, CaseLine> Lines { get; init; }
     public IReadOnlyList<string> Config { get; init; } = [];
+
+    /// <summary>
+    /// The config its kernels are built with beyond hotplug.config: the suite's one configuration per line
+    /// (<see cref="SuiteKernelConfig"/>) when loaded through the catalog, else its own <see cref="Config"/>.
+    /// </summary>
+    public IReadOnlyList<string> KernelConfig => _kernelConfig ?? Config;
+
+    private IReadOnlyList<string>? _kernelConfig;
+
+    /// <summary>The case built on <paramref name="suite"/> (the union of the repository's cases' config).</summary>
+    public Case OnSuiteConfig(IReadOnlyList<string> suite)
+    {
+        var config = SuiteKernelConfig.For(this, suite);
+        // The model's debug options are those of the kernel the case runs on, not only the lines it names itself.
+        return this with { _kernelConfig = config, Model = Model?.OnKernelConfig(config) };
+    }
     public required Scenario Scenario { get; init; }
     public IReadOnlyList<CaseCell>? Cells { get; init; }
     public required bool Modelled { get; init; }

@@ -21,8 +21,13 @@ public sealed class CaseCatalog(CaseLibrary repository, IReadOnlyList<CaseLibrar
         var library = All.FirstOrDefault(l => l.Names().Contains(name, StringComparer.Ordinal));
         if (library is null)
             throw new BadInputException(InputKind.Case, name, $"no such case (cases: {string.Join(", ", Names())})");
-        return library == repository ? Owned(() => library.Load(name)) : library.Load(name);
+        return (library == repository ? Owned(() => library.Load(name)) : library.Load(name)).OnSuiteConfig(SuiteConfig());
     }
+
+    /// <summary>The one kernel configuration per line every case is built with: the union of the repository's cases' config.</summary>
+    public IReadOnlyList<string> SuiteConfig() => _suiteConfig ??= SuiteKernelConfig.Union(Owned(() => repository.LoadAll()));
+
+    private IReadOnlyList<string>? _suiteConfig;
 
     /// <summary>Every case that loads, and the user's cases that do not (the repository's must all load).</summary>
     public (IReadOnlyList<Case> Cases, IReadOnlyList<BrokenCase> Broken) LoadAll()
@@ -40,7 +45,7 @@ public sealed class CaseCatalog(CaseLibrary repository, IReadOnlyList<CaseLibrar
         if (twice.Count > 0)
             throw new BadInputException(twice.Select(g => InputProblem.General(
                 $"case {g.Key}: in {string.Join(" and ", g.Select(c => c.Folder))}: give each case a name of its own")).ToList());
-        return (cases, broken);
+        return (cases.Select(c => c.OnSuiteConfig(SuiteConfig())).ToList(), broken);
     }
 
     /// <summary>The repository's own cases are the harness's data: a problem in them is an internal error, not the user's.</summary>

@@ -87,6 +87,15 @@ public sealed record CaseModel(KernelCheck Fix, IReadOnlyDictionary<MemmapReader
     /// <summary>CONFIG_MEMORY_HOTPLUG_DEFAULT_ONLINE: hot-added memory is onlined when no memhp_default_state= says otherwise.</summary>
     public bool DefaultOnline { get; init; }
 
+    /// <summary>The model on a kernel built with <paramref name="config"/> (the config lines beyond hotplug.config): the debug options it has.</summary>
+    public CaseModel OnKernelConfig(IReadOnlyList<string> config) => this with
+    {
+        DebugVm = config.Contains("CONFIG_DEBUG_VM=y"),
+        DebugVmPgflags = config.Contains("CONFIG_DEBUG_VM_PGFLAGS=y"),
+        DebugAtomicSleep = config.Contains("CONFIG_DEBUG_ATOMIC_SLEEP=y"),
+        DefaultOnline = config.Contains("CONFIG_MEMORY_HOTPLUG_DEFAULT_ONLINE=y"),
+    };
+
     /// <summary>The checks a kernel of <paramref name="variant"/> has: all, or all but the fix's.</summary>
     public IReadOnlySet<KernelCheck> Checks(KernelVariant variant) =>
         Enum.GetValues<KernelCheck>().Where(c => variant == KernelVariant.Patched || c != Fix).ToHashSet();

@@ -11,13 +11,7 @@ internal static class CaseModelReader
         var fix = r.Word<KernelCheck>(e, "model", "fix", "kernel check", required: true);
         var readers = r.Field(e, "model", "readers", required: false) is { } rs ? Readers(rs, r) : new();
         if (fix is null || readers is null) return null;
-        return new CaseModel(fix.Value, readers)
-        {
-            DebugVm = config.Contains("CONFIG_DEBUG_VM=y"),
-            DebugVmPgflags = config.Contains("CONFIG_DEBUG_VM_PGFLAGS=y"),
-            DebugAtomicSleep = config.Contains("CONFIG_DEBUG_ATOMIC_SLEEP=y"),
-            DefaultOnline = config.Contains("CONFIG_MEMORY_HOTPLUG_DEFAULT_ONLINE=y"),
-        };
+        return new CaseModel(fix.Value, readers).OnKernelConfig(config);
     }
 
     private static Dictionary<MemmapReader, IReadOnlyDictionary<string, ReaderFailure>>? Readers(JsonElement e, CaseReader r)

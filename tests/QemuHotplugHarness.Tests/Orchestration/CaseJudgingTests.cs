@@ -27,7 +27,7 @@ public class CaseJudgingTests
     /// <summary>A cell of a case outside the model: predicted by its expectation (outcome, title, iteration).</summary>
     private static Cell CaseCell(string name, KernelVariant kernel, CaseExpectation expect) =>
         new Cell(name, Scenario.Seed.WithName(name).WithKernel(kernel))
-            { Case = "memunmap-uninit", Expect = expect, NotModelled = "no model of memunmap_pages()" };
+            { Case = "memunmap-uninit", Judge = new ExpectationJudge(expect, "no model of memunmap_pages()") };
 
     [TestCase("kernel BUG in *", 1, 1, Title, new string[0])]
     [TestCase(Title, null, 3, Title, new string[0])]
@@ -39,7 +39,8 @@ public class CaseJudgingTests
     {
         var prediction = CaseCell("u", KernelVariant.Unpatched, new CaseExpectation(Outcome.Oops, title, iteration)).Predict();
         Assert.That(prediction.Outcome, Is.EqualTo(Outcome.Oops));
-        Assert.That(Comparison.Mismatches(prediction, OopsObserved(observedAt, observedTitle)), Is.EqualTo(mismatches));
+        var cell = CaseCell("u", KernelVariant.Unpatched, new CaseExpectation(Outcome.Oops, title, iteration));
+        Assert.That(cell.Judge.Mismatches(prediction, OopsObserved(observedAt, observedTitle)), Is.EqualTo(mismatches));
     }
 
     [Test]
@@ -60,8 +61,8 @@ public class CaseJudgingTests
     public void A_modelled_cell_is_still_the_simulator_prediction()
     {
         var cell = new Cell("unpatched-pse-off", Scenario.Seed) { Case = "early-section-memmap" };
-        Assert.That((cell.Predict().Outcome, cell.Predict().FirstFaultPfn, cell.Predict().Expected),
-            Is.EqualTo((Outcome.Oops, (ulong?)0x144002, (CaseExpectation?)null)));
+        Assert.That((cell.Predict().Outcome, cell.Predict().FirstFaultPfn, cell.Judge.Kind),
+            Is.EqualTo((Outcome.Oops, (ulong?)0x144002, Judge.Simulator)));
     }
 
     [TestCase(new[] { Verdict.PatchFixes, Verdict.PatchFixes }, Verdict.PatchFixes)]
@@ -78,8 +79,8 @@ public class CaseJudgingTests
     private static SummaryCell Judged(Cell cell, Observation o, string folder)
     {
         var p = cell.Predict();
-        var m = Comparison.Mismatches(p, o);
-        return new SummaryCell(cell.Name, 1, cell.Scenario, p, o, m.Count == 0, m, folder) { Case = cell.Case };
+        var m = cell.Judge.Mismatches(p, o);
+        return new SummaryCell(cell.Name, 1, cell.Scenario, p, o, m.Count == 0, m, folder) { Case = cell.Case, Judge = cell.Judge.Kind };
     }
 
     /// <summary>A suite of two cases: the seed (all five cells as on real guests) and a case outside the model whose patched kernel oopsed.</summary>

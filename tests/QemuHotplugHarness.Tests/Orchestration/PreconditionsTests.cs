@@ -72,7 +72,7 @@ public class PreconditionsTests
     public void A_kernel_whose_memory_blocks_are_not_the_models_size_fails_naming_both()
     {
         // A memory-device case predicts 128 MiB blocks (x86 below 64 GiB of boot memory); sysfs prints hex without 0x.
-        var c = QemuHotplugHarness.Orchestration.SuiteCases.Library(QemuHotplugHarness.Build.RepoLayout.Discover()).Load("pcdimm-kpagecount");
+        var c = QemuHotplugHarness.Orchestration.SuiteCases.Catalog(QemuHotplugHarness.Build.RepoLayout.Discover(), []).Load("pcdimm-kpagecount");
         var s = c.Scenario.WithKernel(KernelVariant.Patched);
         var p = Predictor.Predict(s, c.Model);
         var output = "flags\t\t: fpu vme de\n8000000\n";

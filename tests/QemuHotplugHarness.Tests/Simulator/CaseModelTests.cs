@@ -115,7 +115,7 @@ public class CaseModelTests
         };
         var prediction = cell.Predict();
         Assert.That(cell.Expect, Is.Null, "a modelled cell is judged by the prediction");
-        Assert.That(prediction.Expected, Is.Null);
+        Assert.That(cell.Judge.Kind, Is.EqualTo(QemuHotplugHarness.Orchestration.Judge.Simulator));
         Assert.That(Comparison.Mismatches(prediction, observed), Is.Empty);
         Assert.That(Comparison.Mismatches(prediction, observed with { OopsIteration = 2 }), Is.Not.Empty);
         Assert.That(Comparison.Mismatches(prediction, observed with { Oopses = [new ObservedOops("kernel BUG in elsewhere", null, null, null, 100, false, 1)] }),
