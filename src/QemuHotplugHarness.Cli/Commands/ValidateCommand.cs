@@ -71,15 +71,13 @@ public sealed class ValidateCommand : AsyncCommand<ValidateCommand.Settings>
     {
         if (s.SelectedCase() is { Modelled: false } c)
             throw new BadInputException(InputKind.Case, c.Name, $"not modelled ({c.NotModelledReason}): validate draws only from modelled cases");
-        if (s.SelectedCase() is { Config.Count: > 0 } own && !s.DrawOnly)
-            throw new BadInputException(InputKind.Case, own.Name, OwnKernel);
         var space = Space(s, s.ResolveScenario()) with { Case = s.SelectedCase()?.Name, Model = s.SelectedCase()?.Model };
         return ValidationDraw.Draw(space, s.Sample, s.Seed, space.Predict);
     }
 
-    /// <summary>Why a case with its own kernel config is only drawn: the validator boots the seed's kernels.</summary>
+    /// <summary>Why --every-case is only drawn: each case's kernels are built with its own fix (validate --case NAME runs one case's draw on them).</summary>
     private const string OwnKernel =
-        "its kernel has its own config (the validator builds the seed's kernels for every drawn scenario): draw it with --draw-only, run a scenario with qhh run --case";
+        "each case's kernels carry its own fix, one draw runs on one case's kernels: run a case's draw with validate --case NAME";
 
     /// <summary>Every modelled case's space, the flags pinning the same dimensions in each.</summary>
     private static ValidationSample EveryCase(Settings s)
