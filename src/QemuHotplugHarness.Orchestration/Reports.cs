@@ -23,7 +23,7 @@ public sealed record Summary
     /// <summary>reproduce or validate (summaries written before validate existed are reproductions).</summary>
     public RunKind Kind { get; init; } = RunKind.Reproduce;
     /// <summary>validate: the draw (seed, sample size, outcome classes).</summary>
-    public Validation.ValidationInfo? Validation { get; init; }
+    public ValidationInfo? Validation { get; init; }
     /// <summary>The cases run (reproduce of a case or a suite): each with its fix and verdict; the top-level verdict is the suite's.</summary>
     public IReadOnlyList<CaseSummary>? Cases { get; init; }
     /// <summary>The cases of the plan that did not run (not applicable on the line, no fix, a broken private case), with why.</summary>
@@ -242,3 +242,6 @@ public static class Reports
 
     public static string HexOrNone(ulong? value) => value is { } v ? Hex.Format(v) : "none";
 }
+
+/// <summary>What a draw was asked for and what it found, kept in summary.json so a merge and a reader can tell.</summary>
+public sealed record ValidationInfo(int Seed, int Sample, int Candidates, IReadOnlyList<string> ClassesInSpace, IReadOnlyList<string> ClassesDrawn);

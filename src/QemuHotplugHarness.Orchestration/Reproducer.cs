@@ -11,7 +11,7 @@ namespace QemuHotplugHarness.Orchestration;
 public sealed record WorkItem(Cell Cell, int Repeat, string Folder);
 
 /// <summary>Runs the matrix: builds what is missing, then each cell on a real guest, then the verdict and reports.</summary>
-public sealed class Reproducer(BuildContext ctx, InputsResolver inputs, ILogger log) : Validation.ICellObserver
+public sealed class Reproducer(BuildContext ctx, InputsResolver inputs, ILogger log) : ICellObserver
 {
     /// <summary>Cells run at once (--jobs), bounded by cores and memory.</summary>
     public int Jobs { get; init; } = 1;
@@ -118,7 +118,7 @@ public sealed class Reproducer(BuildContext ctx, InputsResolver inputs, ILogger 
     }
 
     /// <summary>Builds (or takes from the cache) what a scenario boots.</summary>
-    public Task PrepareAsync(Scenario scenario, CancellationToken ct) => inputs.ResolveAsync(scenario, ct);
+    public Task PrepareAsync(Scenario scenario, KernelRecipe? kernel, CancellationToken ct) => inputs.ResolveAsync(scenario, kernel, ct);
 
     /// <summary>Snapshots of booted guests live in the cache beside the builds they are keyed on.</summary>
     public static SnapshotStore Snapshots(BuildContext ctx, ILogger log) => new(Path.Combine(ctx.Cache.Root, "snapshot"), log);

@@ -25,7 +25,7 @@ public sealed class RunState(RunArtifacts run, string? shard, ChangeUnderTest ch
     public IReadOnlyList<SkippedCase> Skipped { get; init; } = [];
 
     /// <summary>validate: the draw, written into summary.json.</summary>
-    public Validation.ValidationInfo? Validation { get; init; }
+    public ValidationInfo? Validation { get; init; }
 
     /// <summary>kcidb.json's origin and artifact URLs (null: the defaults).</summary>
     public KcidbOptions? Kcidb { get; init; }

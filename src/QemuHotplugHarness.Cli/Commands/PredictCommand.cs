@@ -19,10 +19,15 @@ public sealed class PredictCommand : Command<PredictCommand.Settings>
         [CommandOption("--all")]
         [Description("With --sweep: list every layout, not only those that reproduce.")]
         public bool All { get; init; }
+
+        [CommandOption("--suite")]
+        [Description("Every case of the suite on the kernel line: each planned cell with its judge (simulator or the case's expectation) and what the judge predicts, as reproduce --suite will hold the cells to.")]
+        public bool Suite { get; init; }
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
+        if (settings.Suite) return PrintPlan(settings, suite: true);
         if (settings.SelectedCase() is { Modelled: false } c) return CaseNotModelled(c, settings.Json);
         var scenario = settings.ResolveScenario();
         // predict knows no --kernel-image: a name that is not a variant would silently be modelled as the unpatched one.
@@ -32,21 +37,37 @@ public sealed class PredictCommand : Command<PredictCommand.Settings>
         if (ModelLimits.NotModelled(scenario, model) is { Count: > 0 } reasons) return NotModelled(scenario, reasons, settings.Json);
         if (settings.Sweep) return RunSweep(scenario, model, settings);
         PredictOne(scenario, model, settings.Json);
-        if (!settings.Json && settings.SelectedCase() is { Cells: { } cells } withCells) PrintCells(withCells, cells, scenario);
+        if (!settings.Json && settings.SelectedCase() is { Cells: not null }) PrintPlan(settings, suite: false);
         return 0;
     }
 
-    /// <summary>Each cell of a case: its prediction, and beside it the cell's "expect" (written from the case's real-guest runs).</summary>
-    private static void PrintCells(Case c, IReadOnlyList<CaseCell> cells, Scenario scenario)
+    /// <summary>
+    /// The plan's cells (a case's, or the suite's) with each cell's judge and what it predicts, from the same plan
+    /// reproduce runs; beside a simulator judgement, the cell's case.json "expect" (written from its real-guest runs).
+    /// </summary>
+    private static int PrintPlan(Settings s, bool suite)
     {
-        Console.WriteLine($"Cells of {c.Name} (kernel line {scenario.Kernel.Line ?? CaseWorkload.DefaultLine}):");
-        foreach (var cell in cells)
+        var plan = RunPlanner.Plan(new PlanRequest(s.Catalog(), Build.RepoLayout.Discover().Lines().Resolve(s.KernelLine, null).Name, KernelSources.Default)
         {
-            var p = Predictor.Predict(scenario.WithQemu(cell.Qemu).WithKernel(cell.Kernel).WithPse(cell.Pse), c.Model);
-            var observed = cell.Expect is { } e ? $"; case.json expects (from its real-guest runs): {e.Describe()}" : "";
-            Console.WriteLine($"  {cell.Name}: {Describe(p)}{observed}");
+            Case = s.Case, Suite = suite, ScenarioOf = c => s.ResolveScenario(c.Scenario),
+        });
+        if (s.Json)
+        {
+            Console.WriteLine(HarnessJson.Serialize(plan.Cells.Select(c => new { cell = c.Label, judge = c.Judge.Kind, prediction = c.Predict() })));
+            return 0;
         }
+        Console.WriteLine($"Cells {(suite ? "of the suite" : "of " + plan.Cases[0].Name)} on kernel line {plan.Line}, each with its judge:");
+        foreach (var cell in plan.Cells)
+        {
+            var written = cell.Judge.Kind == Judge.Simulator && CaseExpect(plan, cell) is { } e ? $"; case.json expects (from its real-guest runs): {e.Describe()}" : "";
+            Console.WriteLine($"  {cell.Label}: {cell.Judge.Kind.Kebab()}: {Describe(cell.Predict())}{written}");
+        }
+        foreach (var skipped in plan.Skipped) Console.WriteLine($"  skipped: {skipped.Case}: {skipped.Reason}");
+        return 0;
     }
+
+    private static CaseExpectation? CaseExpect(RunPlan plan, Cell cell) =>
+        plan.Cases.FirstOrDefault(c => c.Name == cell.Case)?.Cells?.FirstOrDefault(x => x.Name == cell.Name)?.Expect;
 
     private static string Describe(Prediction p) =>
         p.Outcome.Kebab() + (p.OopsTitle is { } t ? $" \"{t}\"" : "") + (p.OopsIteration is { } i ? $" at iteration {i}" : "") +

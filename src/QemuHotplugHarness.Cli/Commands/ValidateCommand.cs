@@ -48,7 +48,7 @@ public sealed class ValidateCommand : AsyncCommand<ValidateCommand.Settings>
         var mine = Validator.Shard(sample, s.Shard);
         if (s.DrawOnly)
         {
-            if (s.Json) Console.WriteLine(HarnessJson.Serialize(new { sample.Info, scenarios = sample.Scenarios.Select(d => new { d.Name, d.OutcomeClass, d.Scenario, run = RunLine(s, d.Scenario) }) }));
+            if (s.Json) Console.WriteLine(HarnessJson.Serialize(new { sample.Info, scenarios = sample.Scenarios.Select(d => new { d.Name, d.OutcomeClass, d.Scenario, run = RunLine(s, d.Scenario, d.Case) }) }));
             else PrintDraw(sample, mine);
             return (int)ExitCode.Success;
         }
@@ -72,21 +72,26 @@ public sealed class ValidateCommand : AsyncCommand<ValidateCommand.Settings>
         if (s.SelectedCase() is { Modelled: false } c)
             throw new BadInputException(InputKind.Case, c.Name, $"not modelled ({c.NotModelledReason}): validate draws only from modelled cases");
         var space = Space(s, s.ResolveScenario()) with { Case = s.SelectedCase()?.Name, Model = s.SelectedCase()?.Model };
-        return ValidationDraw.Draw(space, s.Sample, s.Seed, space.Predict);
+        return WithCaseKernels(s, ValidationDraw.Draw(space, s.Sample, s.Seed, space.Predict));
     }
 
-    /// <summary>Why --every-case is only drawn: each case's kernels are built with its own fix (validate --case NAME runs one case's draw on them).</summary>
-    private const string OwnKernel =
-        "each case's kernels carry its own fix, one draw runs on one case's kernels: run a case's draw with validate --case NAME";
+    /// <summary>Each scenario drawn from a case boots the case's kernels: its fix for the line, on the suite's configuration.</summary>
+    private static ValidationSample WithCaseKernels(Settings s, ValidationSample sample)
+    {
+        var sources = s.Sources() with { KernelLine = s.EffectiveKernelLine() };
+        var recipes = sample.Scenarios.Select(d => d.Case).OfType<string>().Distinct()
+            .ToDictionary(name => name, name => KernelRecipe.Of(s.Catalog().Load(name), sources));
+        return sample with { Scenarios = sample.Scenarios.Select(d => d.Case is { } c ? d with { Kernel = recipes[c] } : d).ToList() };
+    }
 
     /// <summary>Every modelled case's space, the flags pinning the same dimensions in each.</summary>
     private static ValidationSample EveryCase(Settings s)
     {
         if (s.Case is not null) throw new BadInputException(InputKind.Case, s.Case, "give either --case or --every-case");
-        if (!s.DrawOnly) throw new BadInputException("validate --every-case: only with --draw-only (" + OwnKernel + ")");
-        var cases = SuiteCases.Catalog(RepoLayout.Discover(), []).LoadAll().Cases.Where(c => c.Modelled).ToList();
+        var line = s.EffectiveKernelLine();
+        var cases = s.Catalog().LoadAll().Cases.Where(c => c.Modelled && c.NotApplicableOn(line) is null).ToList();
         var spaces = cases.Select(c => Space(s, s.ResolveScenario(c.Scenario)) with { Case = c.Name, Model = c.Model }).ToList();
-        return ValidationDraw.DrawEveryCase(spaces, s.Sample, s.Seed);
+        return WithCaseKernels(s, ValidationDraw.DrawEveryCase(spaces, s.Sample, s.Seed));
     }
 
     /// <summary>The space the flags leave: a scenario flag pins its dimension; the other scenario fields are the base's.</summary>
@@ -132,8 +137,10 @@ public sealed class ValidateCommand : AsyncCommand<ValidateCommand.Settings>
             var infra = c.Observation.Outcome == Scenarios.Outcome.InfraError;
             Console.WriteLine($"{c.Name,-50} {Outcome(c.Prediction.Outcome, c.Prediction.OopsIteration),-16} {Outcome(c.Observation.Outcome, c.Observation.OopsIteration),-18} " +
                               (infra ? "not judged: " + c.Observation.Error : c.Match ? "yes" : "NO: " + string.Join("; ", c.Mismatches)));
-            if (!infra && !c.Match) Console.WriteLine($"    reproduce: {RunLine(s, c.Scenario)}");
+            if (!infra && !c.Match) Console.WriteLine($"    reproduce: {RunLine(s, c.Scenario, c.Case)}");
         }
+        foreach (var byCase in summary.Cells.Where(c => c.Case is not null && c.Observation.Outcome != Scenarios.Outcome.InfraError).GroupBy(c => c.Case))
+            Console.WriteLine($"case {byCase.Key}: {byCase.Count(c => c.Match)}/{byCase.Count()} agree");
         var judged = summary.Cells.Where(c => c.Observation.Outcome != Scenarios.Outcome.InfraError).ToList();
         var agree = judged.Count(c => c.Match);
         var percent = judged.Count == 0 ? "" : $" ({100.0 * agree / judged.Count:F1}%)";
@@ -145,9 +152,10 @@ public sealed class ValidateCommand : AsyncCommand<ValidateCommand.Settings>
     private static string Outcome(Scenarios.Outcome o, int? iteration) => o.Kebab() + (iteration is { } i ? "@" + i.ToString(CultureInfo.InvariantCulture) : "");
 
     /// <summary>The one qhh run command that reproduces a scenario, with the kernels and sources this validate used.</summary>
-    public static string RunLine(GuestSettings s, Scenario sc)
+    public static string RunLine(GuestSettings s, Scenario sc, string? caseName = null)
     {
         var args = new List<string> { "qhh", "run" };
+        if (caseName is not null) args.AddRange(["--case", caseName]);
         args.AddRange(ScenarioFlags(sc));
         foreach (var image in s.KernelImages) args.AddRange(["--kernel-image", image]);
         void Opt(string flag, string? value)

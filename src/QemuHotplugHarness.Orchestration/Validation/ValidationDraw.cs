@@ -9,10 +9,11 @@ public sealed record DrawnScenario(int Index, string Name, Scenario Scenario, Pr
 {
     /// <summary>The case whose layout space the scenario was drawn from (null: the seed's loop).</summary>
     public string? Case { get; init; }
-}
 
-/// <summary>What a draw was asked for and what it found, kept in summary.json so a merge and a reader can tell.</summary>
-public sealed record ValidationInfo(int Seed, int Sample, int Candidates, IReadOnlyList<string> ClassesInSpace, IReadOnlyList<string> ClassesDrawn);
+    /// <summary>The case's kernel (its fix for the line, the suite's configuration); null: the run's default.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public KernelRecipe? Kernel { get; init; }
+}
 
 /// <summary>A draw: the scenarios in order and its facts.</summary>
 public sealed record ValidationSample(IReadOnlyList<DrawnScenario> Scenarios, ValidationInfo Info);

@@ -4,16 +4,6 @@ using Serilog;
 
 namespace QemuHotplugHarness.Orchestration.Validation;
 
-/// <summary>What runs a scenario for a run: builds what it boots, then boots it and observes (a real guest: <see cref="Reproducer"/>).</summary>
-public interface ICellObserver
-{
-    /// <summary>Builds (or takes from the cache) what the scenario boots, so cell times are guest times.</summary>
-    Task PrepareAsync(Scenario scenario, CancellationToken ct);
-
-    /// <summary>Runs the scenario and writes its folder; an infrastructure fault is an infra-error observation, not an exception.</summary>
-    Task<Observation> ObserveAsync(CellRequest request, RunOptions options, CancellationToken ct);
-}
-
 /// <summary>
 /// Runs a validation sample: every drawn scenario on a guest with the same orchestration as reproduce (a folder per
 /// scenario, summary.json after each, junit.xml, kcidb.json and report.html at the end), judged field by field
@@ -51,10 +41,10 @@ public sealed class Validator(ICellObserver observer, ILogger log)
     /// <summary>Builds each distinct guest once before any runs, so scenario times are guest times.</summary>
     private async Task PrepareAsync(IReadOnlyList<DrawnScenario> scenarios, Action<string, string>? progress, CancellationToken ct)
     {
-        foreach (var d in scenarios.DistinctBy(d => (d.Scenario.Qemu, d.Scenario.Kernel.Variant)))
+        foreach (var d in scenarios.DistinctBy(d => (d.Scenario.Qemu, d.Scenario.Kernel.Variant, d.Scenario.Kernel.Line, d.Kernel?.Key)))
         {
             progress?.Invoke(d.Name, "building");
-            await observer.PrepareAsync(d.Scenario, ct);
+            await observer.PrepareAsync(d.Scenario, d.Kernel, ct);
         }
     }
 
@@ -62,12 +52,12 @@ public sealed class Validator(ICellObserver observer, ILogger log)
     {
         progress?.Invoke(d.Name, "starting");
         var cellOptions = options with { Progress = p => progress?.Invoke(d.Name, p) };
-        var observation = await observer.ObserveAsync(new CellRequest(d.Scenario, d.Prediction, run.Cell(d.Name)), cellOptions, ct);
+        var observation = await observer.ObserveAsync(new CellRequest(d.Scenario, d.Prediction, run.Cell(d.Name)) { Kernel = d.Kernel }, cellOptions, ct);
         var disagreements = Agreement.Disagreements(d.Prediction, observation);
         var word = observation.Outcome == Outcome.InfraError ? "not judged" : disagreements.Count == 0 ? "agrees" : "DISAGREES";
         progress?.Invoke(d.Name, $"done: {observation.Outcome.Kebab()} ({word})");
         log.Information("{Scenario}: predicted {Predicted}, observed {Observed} - {Word}{Fields}", d.Name, d.OutcomeClass, observation.Outcome.Kebab(), word,
             disagreements.Count == 0 ? "" : ": " + string.Join("; ", disagreements));
-        return new SummaryCell(d.Name, 1, d.Scenario, d.Prediction, observation, disagreements.Count == 0, disagreements, d.Name);
+        return new SummaryCell(d.Name, 1, d.Scenario, d.Prediction, observation, disagreements.Count == 0, disagreements, d.Name) { Case = d.Case };
     }
 }

@@ -43,7 +43,7 @@ public class GuestUnitTests
             "-cpu", "max,pse=off",
             "-object", "memory-backend-ram,id=mem0,size=8192M",
             "-device", "nvdimm,id=nv0,memdev=mem0,addr=0x144000000,label-size=128k",
-            "-kernel", "/k/bzImage", "-initrd", "/r/initrd", "-append", "console=ttyS0 nokaslr panic=-1 random.trust_cpu=on no_timer_check loglevel=5",
+            "-kernel", "/k/bzImage", "-initrd", "/r/initrd", "-append", "console=ttyS0 nokaslr panic=-1 random.trust_cpu=on no_timer_check loglevel=5 vm_debug=-",
             "-netdev", "user,id=n0,hostfwd=tcp:127.0.0.1:10022-:22",
             "-device", "e1000,netdev=n0,romfile=,autonegotiation=off",
             "-qmp", "unix:/p/qmp.sock,server=on,wait=off",

@@ -14,14 +14,23 @@ public sealed class FakeGuest : ICellObserver
 {
     public List<string> Prepared { get; } = [];
 
-    public Task PrepareAsync(Scenario scenario, CancellationToken ct)
+    /// <summary>The kernel recipe each build and each run was asked for, by scenario name.</summary>
+    public List<(string Scenario, KernelRecipe? Kernel)> PreparedKernels { get; } = [];
+    public List<(string Scenario, KernelRecipe? Kernel)> ObservedKernels { get; } = [];
+
+    public Task PrepareAsync(Scenario scenario, KernelRecipe? kernel, CancellationToken ct)
     {
-        lock (Prepared) Prepared.Add(scenario.Name);
+        lock (Prepared)
+        {
+            Prepared.Add(scenario.Name);
+            PreparedKernels.Add((scenario.Name, kernel));
+        }
         return Task.CompletedTask;
     }
 
     public async Task<Observation> ObserveAsync(CellRequest request, RunOptions options, CancellationToken ct)
     {
+        lock (Prepared) ObservedKernels.Add((request.Scenario.Name, request.Kernel));
         var observation = Observe(request.Scenario);
         request.Artifacts.Create();
         await File.WriteAllTextAsync(request.Artifacts.Observation, HarnessJson.Serialize(observation), ct);

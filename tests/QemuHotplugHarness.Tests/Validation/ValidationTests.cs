@@ -98,6 +98,22 @@ public class ValidatorTests
     }
 
     [Test]
+    public async Task A_scenario_drawn_from_a_case_builds_and_boots_the_case_s_kernel_and_is_reported_under_the_case()
+    {
+        var recipe = new KernelRecipe("/cases/mine/fix-6.1.patch", ["CONFIG_DEBUG_VM=y"]);
+        var draw = ValidationDraw.Draw(new ValidationSpace(), 4, 1, Predictor.Predict);
+        draw = draw with { Scenarios = draw.Scenarios.Select(d => d with { Case = "mine", Kernel = recipe }).ToList() };
+        var guest = new FakeGuest();
+        var summary = await new Validator(guest, _log).RunAsync(draw, draw.Scenarios, Path.Combine(_root, "case"), new RunOptions(), null, null, CancellationToken.None);
+        Assert.Multiple(() =>
+        {
+            Assert.That(guest.PreparedKernels.Select(p => p.Kernel).ToList(), Is.Not.Empty.And.All.SameAs(recipe), "each build is the case's kernel");
+            Assert.That(guest.ObservedKernels.Select(p => p.Kernel).ToList(), Has.Count.EqualTo(4).And.All.SameAs(recipe), "each run boots it");
+            Assert.That(summary.Cells.Select(c => c.Case), Has.All.EqualTo("mine"));
+        });
+    }
+
+    [Test]
     public async Task The_real_model_agrees_with_a_guest_that_behaves_as_it_predicts()
     {
         var summary = await Validate(Predictor.Predict, 12);
