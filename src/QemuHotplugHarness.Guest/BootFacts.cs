@@ -4,7 +4,11 @@ using Serilog;
 namespace QemuHotplugHarness.Guest;
 
 /// <summary>What a ready guest shows about itself before the workload: the facts preconditions are judged on.</summary>
-public sealed record BootFacts(string Iomem, ObservedLayout Layout, bool HasPse, KernelFacts? Kernel);
+public sealed record BootFacts(string Iomem, ObservedLayout Layout, bool HasPse, KernelFacts? Kernel)
+{
+    /// <summary>memory_block_size_bytes() as /sys/devices/system/memory/block_size_bytes says; null without memory hotplug.</summary>
+    public ulong? MemoryBlockSize { get; init; }
+}
 
 public static class BootFactsReader
 {
@@ -23,12 +27,21 @@ public static class BootFactsReader
             Iomem.Find(iomem, "System RAM", above4G: true),
             Iomem.Find(iomem, "Persistent Memory", above4G: true),
             (devices.FirstOrDefault(d => d.Id == QemuArguments.NvdimmId) ?? devices.FirstOrDefault())?.Address);
-        var cpuFlags = (await guest.RunShellAsync("grep -m1 '^flags' /proc/cpuinfo", probe, ct)).Stdout;
-        var hasPse = (" " + cpuFlags + " ").Contains(" pse ", StringComparison.Ordinal);
+        // One round trip for both: the CPU's flags, then the memory block size (absent without CONFIG_MEMORY_HOTPLUG).
+        var cpuFlags = (await guest.RunShellAsync($"grep -m1 '^flags' /proc/cpuinfo; cat {MemoryBlockSizeFile} 2>/dev/null || true", probe, ct)).Stdout;
+        var hasPse = (" " + cpuFlags.Split('\n')[0] + " ").Contains(" pse ", StringComparison.Ordinal);
         var kernel = await ReadKernelFactsAsync(guest, probe, ct);
         if (kernel is null) log.Warning("could not read VMCOREINFO from /proc/kcore: fault pfns will not be computed");
-        return new BootFacts(iomem, layout, hasPse, kernel);
+        return new BootFacts(iomem, layout, hasPse, kernel) { MemoryBlockSize = MemoryBlockSize(cpuFlags) };
     }
+
+    public const string MemoryBlockSizeFile = "/sys/devices/system/memory/block_size_bytes";
+
+    /// <summary>The hex number block_size_bytes prints ("8000000"), from the lines after the CPU flags; null when none.</summary>
+    public static ulong? MemoryBlockSize(string output) =>
+        output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Skip(1)
+            .Select(l => ulong.TryParse(l, System.Globalization.NumberStyles.AllowHexSpecifier, System.Globalization.CultureInfo.InvariantCulture, out var v) ? v : (ulong?)null)
+            .FirstOrDefault(v => v is > 0);
 
     /// <summary>VMCOREINFO from the ELF notes at the head of /proc/kcore: struct page size and vmemmap base of this kernel.</summary>
     private static async Task<KernelFacts?> ReadKernelFactsAsync(IGuestShell shell, TimeSpan timeout, CancellationToken ct)

@@ -64,6 +64,10 @@ public sealed record Observation
 
     /// <summary>The kernel's section size (NUMBER(SECTION_SIZE_BITS) of VMCOREINFO), checked against the model's before the workload.</summary>
     public int? SectionSizeBits { get; init; }
+
+    /// <summary>memory_block_size_bytes() (/sys/devices/system/memory/block_size_bytes), checked against the model's when it predicts memory blocks.</summary>
+    [JsonConverter(typeof(HexJsonConverter))]
+    public ulong? MemoryBlockSize { get; init; }
     public IReadOnlyList<string> PreconditionFailures { get; init; } = [];
     public string? KernelRelease { get; init; }
 

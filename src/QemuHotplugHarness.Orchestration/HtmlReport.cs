@@ -26,6 +26,7 @@ public static class HtmlReport
     {
         StructPageState.Poisoned => "#fb8c00",
         StructPageState.Initialised when zone == PageZone.Device => "#7cb342",
+        StructPageState.Initialised when zone == PageZone.Movable => "#8e24aa",
         StructPageState.Initialised => "#4a90d9",
         _ => "#bdbdbd",
     };
@@ -139,6 +140,12 @@ public static class HtmlReport
             Oopses(h, c, evidence);
             return;
         }
+        if (c.Scenario.Workload.IsCustom && !CaseWorkload.UsesNvdimm(c.Scenario.Workload))
+        {
+            MemoryBlocks(h, c);
+            Oopses(h, c, evidence);
+            return;
+        }
         if (c.Prediction.Layout.SharedSection is null)
         {
             h.Append("<p>No section shared with boot RAM: ").Append(E(c.Prediction.Rejection ?? "nothing to draw")).Append("</p>");
@@ -157,6 +164,30 @@ public static class HtmlReport
             var text = i < evidence.OopsTexts.Count ? string.Join('\n', evidence.OopsTexts[i].Split('\n').Take(OopsExcerptLines)) : o.Title;
             h.Append($"<p>oops {i + 1}: <b>{E(o.Title)}</b> (fault {E(Reports.HexOrNone(o.FaultAddress))}, pfn {E(Reports.HexOrNone(o.FaultPfn))})</p><pre>{E(text)}</pre>");
         }
+    }
+
+    /// <summary>
+    /// A memory-device case: the simulator's explanation, then per iteration the memory blocks of its devices (struct
+    /// pages: blue ZONE_NORMAL, purple ZONE_MOVABLE, orange poisoned) beside the guest's last step.
+    /// </summary>
+    private static void MemoryBlocks(StringBuilder h, SummaryCell c)
+    {
+        h.Append("<p>").Append(E(string.Join(" ", c.Prediction.Explanation))).Append("</p>");
+        foreach (var line in CaseExpectations.Machine(c.Scenario)) h.Append("<p>").Append(E(line)).Append("</p>");
+        h.Append("<table><tr><th>iteration</th><th>memory blocks (simulator)</th><th>guest</th></tr>");
+        foreach (var it in c.Prediction.Iterations)
+        {
+            var seen = c.Observation.Iterations.LastOrDefault(o => o.Index == it.Index);
+            h.Append($"<tr><td>{it.Index}</td><td><div class=\"map\">");
+            foreach (var b in it.MemoryBlocks)
+                h.Append($"<span title=\"memory{b.Number} ({E(b.Device)}, {E(b.Range.ToIomem())}) {(b.Online ? "online" : "offline")}, struct pages {E(b.StructPages.Kebab())}{(b.Zone is { } z ? $" ({z.Kebab()})" : "")}\" style=\"background:{Color(b.StructPages, b.Zone)}\"></span>");
+            h.Append("</div>").Append(E(it.MemoryBlocks.Count == 0 ? "no memory blocks; " : $"memory{it.MemoryBlocks[0].Number}-{it.MemoryBlocks[^1].Number}; "))
+                .Append(E(it.Outcome.Kebab())).Append("</td><td>");
+            h.Append(seen is null ? "not run" : E($"{seen.Command}: exit {seen.ExitCode?.ToString() ?? (seen.TimedOut ? "timeout" : "none")}, {seen.Seconds:F2} s"));
+            if (c.Observation.OopsIteration == it.Index) h.Append("<br><b>").Append(E(c.Observation.Oopses.FirstOrDefault()?.Title)).Append("</b>");
+            h.Append("</td></tr>");
+        }
+        h.Append("</table>");
     }
 
     private static void IterationRow(StringBuilder h, SummaryCell c, IterationPrediction it)

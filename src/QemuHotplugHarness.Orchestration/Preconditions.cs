@@ -24,6 +24,8 @@ public static class Preconditions
             failures.Add($"QMP puts the NVDIMM at {(seen.NvdimmAddressQmp is { } at ? Hex.Format(at) : "nowhere")}, asked for {Hex.Format(asked)}");
         if (facts.Kernel?.SectionSizeBits is { } bits && 1UL << bits != Sparsemem.SectionSize)
             failures.Add($"the kernel's memory sections are 2^{bits} bytes (VMCOREINFO), the model's {Sparsemem.SectionSize >> 20} MiB");
+        if (prediction.MemoryBlockSize is { } model && facts.MemoryBlockSize is { } block && block != model)
+            failures.Add($"the kernel's memory blocks are {Hex.Format(block)} bytes ({BootFactsReader.MemoryBlockSizeFile}), the model's {Hex.Format(model)}");
         if (facts.HasPse != scenario.Cpu.Pse)
             failures.Add($"/proc/cpuinfo {(facts.HasPse ? "has" : "lacks")} pse, asked for pse {(scenario.Cpu.Pse ? "on" : "off")}");
         return failures;

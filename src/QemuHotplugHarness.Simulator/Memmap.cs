@@ -3,8 +3,11 @@ namespace QemuHotplugHarness.Simulator;
 /// <summary>What a struct page holds: never written, 0xff poison (CONFIG_DEBUG_VM), or initialised for a zone.</summary>
 public enum StructPageState { Uninitialised, Poisoned, Initialised }
 
-/// <summary>The zone an initialised struct page names: a boot zone (DMA32/Normal) or ZONE_DEVICE.</summary>
-public enum PageZone { None, Boot, Device }
+/// <summary>
+/// The zone an initialised struct page names: a boot zone (DMA32/Normal; hot-added memory onlined "online" or
+/// "online_kernel" joins ZONE_NORMAL), ZONE_DEVICE, or ZONE_MOVABLE ("online_movable").
+/// </summary>
+public enum PageZone { None, Boot, Device, Movable }
 
 /// <summary>A run of pfns whose struct pages are in one state.</summary>
 public readonly record struct PfnRun(ulong Start, ulong End, StructPageState State, PageZone Zone);
@@ -51,6 +54,14 @@ public sealed class Memmap
         foreach (var state in new[] { StructPageState.Poisoned, StructPageState.Uninitialised })
             if (pages.Any(p => p.State == state)) return (state, PageZone.None);
         return (StructPageState.Initialised, At(start).Zone);
+    }
+
+    /// <summary>Whether one run ends or begins in (start, end).</summary>
+    public bool HasBoundary(ulong start, ulong end)
+    {
+        foreach (var r in _runs)
+            if (r.Start > start && r.Start < end || r.End > start && r.End < end) return true;
+        return false;
     }
 
     /// <summary>Every pfn in (start, end) where one run ends and the next begins.</summary>

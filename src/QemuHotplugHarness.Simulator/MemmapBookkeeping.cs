@@ -40,7 +40,7 @@ public sealed class MemmapBookkeeping
     public DevicePagemap? Live => _pagemaps.LastOrDefault();
 
     /// <summary>memremap_pages() → pagemap_range(): add the pages, move them to ZONE_DEVICE, initialise all but the altmap reserve.</summary>
-    public MemmapOops? Memremap(DevicePagemap pgmap, IList<string> events)
+    public MemmapOops? Memremap(DevicePagemap pgmap, EventLog events)
     {
         _pagemaps.Add(pgmap);
         Sparse.AddPages(pgmap.Range, events);
@@ -50,7 +50,7 @@ public sealed class MemmapBookkeeping
             Memmap.Set(pgmap.StartPfn, pgmap.EndPfn, StructPageState.Poisoned, PageZone.None);
             events.Add($"sparse_add_section: struct pages of pfns {Pfn(pgmap.StartPfn)}-{Pfn(pgmap.EndPfn - 1)} poisoned");
         }
-        MaxPfn = Math.Max(MaxPfn, pgmap.EndPfn);
+        RaiseMaxPfn(pgmap.EndPfn);
         if (MoveToZoneDevice(pgmap, events) is { } oops) return oops;
         Memmap.Set(pgmap.FirstInitialisedPfn, pgmap.EndPfn, StructPageState.Initialised, PageZone.Device);
         events.Add($"memmap_init_zone_device: pfns {Pfn(pgmap.FirstInitialisedPfn)}-{Pfn(pgmap.EndPfn - 1)} initialised for ZONE_DEVICE" +
@@ -59,7 +59,7 @@ public sealed class MemmapBookkeeping
     }
 
     /// <summary>move_pfn_range_to_zone(ZONE_DEVICE): taint the sections it shares, grow the zone, then set_zone_contiguous().</summary>
-    private MemmapOops? MoveToZoneDevice(DevicePagemap pgmap, IList<string> events)
+    private MemmapOops? MoveToZoneDevice(DevicePagemap pgmap, EventLog events)
     {
         foreach (var pfn in new[] { pgmap.StartPfn, pgmap.EndPfn })
             if (pfn % Sparsemem.PagesPerSection != 0 && _tainted.Add(pfn / Sparsemem.PagesPerSection))
@@ -69,7 +69,7 @@ public sealed class MemmapBookkeeping
     }
 
     /// <summary>set_zone_contiguous(): each pageblock's first page through __pageblock_pfn_to_page(); the walk ends at the first that is not the zone's.</summary>
-    private MemmapOops? SetZoneContiguous(IList<string> events)
+    private MemmapOops? SetZoneContiguous(EventLog events)
     {
         var (start, end) = _zoneDevice!.Value;
         for (var block = start; block < end; block = AlignDown(block, PageblockPages) + PageblockPages)
@@ -84,14 +84,14 @@ public sealed class MemmapBookkeeping
         return null;
     }
 
-    private static MemmapOops? Stop(IList<string> events, ulong block, string why)
+    private static MemmapOops? Stop(EventLog events, ulong block, string why)
     {
         events.Add($"set_zone_contiguous(ZONE_DEVICE): pageblock at pfn {Pfn(block)}: {why}, not contiguous");
         return null;
     }
 
     /// <summary>memunmap_pages() → pageunmap_range(): page_zone() of the first page, poison the range, remove the pages.</summary>
-    public MemmapOops? Memunmap(IList<string> events)
+    public MemmapOops? Memunmap(EventLog events)
     {
         if (Live is not { } pgmap) return null;
         var fixedRead = Checks.Contains(KernelCheck.PageunmapRangeFirstInitialisedPfn);
@@ -108,30 +108,66 @@ public sealed class MemmapBookkeeping
         return null;
     }
 
-    /// <summary>kpageflags_read(): stable_page_flags(pfn_to_online_page(pfn)) for each pfn of the window below max_pfn.</summary>
-    public MemmapOops? ReadKpageflags(ulong firstPfn, ulong? endPfn, IList<string> events)
+    /// <summary>Raise max_pfn to <paramref name="endPfn"/> (x86 add_pages() -> update_end_of_memory_vars()).</summary>
+    public void RaiseMaxPfn(ulong endPfn) => MaxPfn = Math.Max(MaxPfn, endPfn);
+
+    /// <summary>
+    /// A /proc/kpageflags or /proc/kpagecount read of [firstPfn, endPfn) (null: to the end of the file), below
+    /// get_max_dump_pfn() = max_pfn rounded up to a section: each pfn's struct page, as the kernel looks it up
+    /// (<see cref="ProcPage"/>), is read by <paramref name="reader"/>.
+    /// </summary>
+    public MemmapOops? ReadProcFile(MemmapReader reader, string file, ulong firstPfn, ulong? endPfn, EventLog events)
     {
-        var end = Math.Min(endPfn ?? MaxPfn, MaxPfn);
+        var maxDump = AlignUp(MaxPfn, Sparsemem.PagesPerSection);
+        var end = Math.Min(endPfn ?? maxDump, maxDump);
         var read = 0UL;
         foreach (var (from, to) in Segments(firstPfn, end))
         {
-            if (PfnToOnlinePage(from) is null) continue;
-            if (MemmapReaders.Read(this, MemmapReader.StablePageFlags, from) is { } oops) return oops;
+            if (ProcPage(from) is null) continue;
+            if (MemmapReaders.Read(this, reader, from) is { } oops) return oops with { Why = $"{oops.Why} ({ProcPage(from)})" };
             read += to - from;
         }
         events.Add(firstPfn >= end
-            ? $"/proc/kpageflags from pfn {Pfn(firstPfn)}: at or past max_pfn {Pfn(MaxPfn)}, nothing read"
-            : $"/proc/kpageflags pfns {Pfn(firstPfn)}-{Pfn(end - 1)}: {read} online struct page(s) read, the rest KPF_NOPAGE");
+            ? $"{file} from pfn {Pfn(firstPfn)}: at or past max_pfn {Pfn(MaxPfn)} rounded up to a section, nothing read"
+            : $"{file} pfns {Pfn(firstPfn)}-{Pfn(end - 1)}: {read} struct page(s) read, the rest KPF_NOPAGE/0");
         return null;
     }
 
-    /// <summary>[first, end) cut where the answer of pfn_to_online_page() or the struct page's state may change.</summary>
+    /// <summary>
+    /// How fs/proc/page.c looks a pfn up: pfn_to_online_page() (aad5f69bc161), or without that check pfn_valid() ?
+    /// pfn_to_page() : NULL. The reason it hands the struct page out, or null.
+    /// </summary>
+    public string? ProcPage(ulong pfn) => Checks.Contains(KernelCheck.ProcPageOnlineOnly)
+        ? PfnToOnlinePage(pfn)
+        : PfnValid(pfn) ? "pfn_valid(), no pfn_to_online_page() check" : null;
+
+    /// <summary>
+    /// [first, end) cut where the answer of pfn_valid()/pfn_to_online_page() or the struct page's state may change:
+    /// sections without memory are skipped whole, a present one is cut where its sub-section map changes.
+    /// </summary>
     private IEnumerable<(ulong From, ulong To)> Segments(ulong first, ulong end)
     {
-        if (first >= end) yield break;
+        for (var section = first / Sparsemem.PagesPerSection; section * Sparsemem.PagesPerSection < end; section++)
+        {
+            if (Sparse.IsAbsent(section)) continue;
+            var state = Sparse.Section(section);
+            var from = Math.Max(first, section * Sparsemem.PagesPerSection);
+            var to = Math.Min(end, (section + 1) * Sparsemem.PagesPerSection);
+            foreach (var segment in Cut(state, from, to)) yield return segment;
+        }
+    }
+
+    private IEnumerable<(ulong From, ulong To)> Cut(Sparsemem.SectionState section, ulong first, ulong end)
+    {
+        if (section.SubsectionMap == ulong.MaxValue && !Memmap.HasBoundary(first, end) && !_pagemaps.Any(p => p.StartPfn > first && p.StartPfn < end || p.EndPfn > first && p.EndPfn < end))
+        {
+            yield return (first, end);
+            yield break;
+        }
         var perSubsection = Sparsemem.SubsectionSize / Page;
         var cuts = new SortedSet<ulong> { first, end };
-        for (var p = AlignUp(first + 1, perSubsection); p < end; p += perSubsection) cuts.Add(p);
+        for (var p = AlignUp(first + 1, perSubsection); p < end; p += perSubsection)
+            if (SubsectionValid(p) != SubsectionValid(p - 1)) cuts.Add(p);
         foreach (var b in Memmap.Boundaries(first, end)) cuts.Add(b);
         foreach (var pg in _pagemaps)
             foreach (var b in new[] { pg.StartPfn, pg.EndPfn })
@@ -146,12 +182,12 @@ public sealed class MemmapBookkeeping
 
     /// <summary>
     /// pfn_to_online_page(): the reason it returns the struct page, or null when it returns NULL. Online sections are the
-    /// boot ones (ZONE_DEVICE never onlines a section); the two 5.12 checks are switches.
+    /// boot ones and those of onlined memory blocks (ZONE_DEVICE never onlines a section); the two 5.12 checks are switches.
     /// </summary>
     public string? PfnToOnlinePage(ulong pfn)
     {
         var section = Sparse.Section(pfn / Sparsemem.PagesPerSection);
-        if (!section.Early) return null;
+        if (!section.Online) return null;
         if (Checks.Contains(KernelCheck.PfnToOnlinePageSubsectionValid) && !SubsectionValid(pfn)) return null;
         if (!_tainted.Contains(section.Number)) return "online section";
         if (Checks.Contains(KernelCheck.PfnToOnlinePageDeviceSlowPath) && _pagemaps.Any(p => p.Contains(pfn))) return null;
@@ -171,7 +207,7 @@ public sealed class MemmapBookkeeping
     }
 
     /// <summary>pfn_valid(): an early section is valid as a whole, any other by its sub-section map.</summary>
-    private bool PfnValid(ulong pfn) => Sparse.Section(pfn / Sparsemem.PagesPerSection).Early || SubsectionValid(pfn);
+    public bool PfnValid(ulong pfn) => Sparse.Section(pfn / Sparsemem.PagesPerSection).Early || SubsectionValid(pfn);
 
     private static string Pfn(ulong pfn) => Scenarios.Hex.Format(pfn);
 }

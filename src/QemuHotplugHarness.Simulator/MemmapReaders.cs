@@ -4,7 +4,8 @@ using QemuHotplugHarness.Scenarios.Cases;
 namespace QemuHotplugHarness.Simulator;
 
 /// <summary>A reader met a struct page it cannot read: the oops the kernel reports, and why.</summary>
-public sealed record MemmapOops(MemmapReader Reader, ulong Pfn, string Function, string? Title, string Why, string Source);
+/// <remarks><see cref="Pfn"/>: the pfn whose struct page was read; null when the failure is the reader's context, not a page.</remarks>
+public sealed record MemmapOops(MemmapReader Reader, ulong? Pfn, string Function, string? Title, string Why, string Source);
 
 /// <summary>The kernel functions the cases reach and the struct page each reads (the readers of <see cref="Memmap"/>).</summary>
 public static class MemmapReaders
@@ -14,6 +15,9 @@ public static class MemmapReaders
     {
         MemmapReader.PageunmapRange => "pageunmap_range",
         MemmapReader.PageblockPfnToPage => "page_zone",
+        MemmapReader.KpagecountRead => "kpagecount_read",
+        MemmapReader.ArchRemoveMemory => "arch_remove_memory",
+        MemmapReader.VirtioMemOnlinePage => "virtio_mem_set_fake_offline",
         _ => "stable_page_flags",
     };
 
@@ -35,5 +39,17 @@ public static class MemmapReaders
             $"{DefaultFunction(reader)} reads the struct page of pfn {Scenarios.Hex.Format(pfn)}, {state}" +
             (failure is null ? $" (how line {kernel.Line} reports it is not in the case's model)" : $": {failure.Fails.Kebab()} in {failure.Function}"),
             failure?.Source ?? "none");
+    }
+
+    /// <summary>
+    /// <paramref name="reader"/> calls a function that may sleep while it may not (under rcu_read_lock()): the splat
+    /// CONFIG_DEBUG_ATOMIC_SLEEP prints, reported as the line's fact says.
+    /// </summary>
+    public static MemmapOops InAtomic(MemmapBookkeeping kernel, MemmapReader reader, string why)
+    {
+        var failure = kernel.Model.Failure(reader, kernel.Line);
+        var function = failure?.Function ?? DefaultFunction(reader);
+        return new MemmapOops(reader, null, function, failure?.Title ?? $"BUG: sleeping function called from invalid context in {function}",
+            why + (failure is null ? $" (how line {kernel.Line} reports it is not in the case's model)" : ""), failure?.Source ?? "none");
     }
 }

@@ -46,6 +46,15 @@ public sealed record SubsectionSnapshot(
     public PageZone? Zone { get; init; }
 }
 
+/// <summary>A memory block after an iteration (a case with memory devices): its range, online state and the struct pages a reader meets.</summary>
+public sealed record MemoryBlockSnapshot(
+    ulong Number,
+    string Device,
+    [property: JsonConverter(typeof(IomemRangeJsonConverter))] AddressRange Range,
+    bool Online,
+    StructPageState StructPages,
+    PageZone? Zone);
+
 public sealed record IterationPrediction
 {
     public required int Index { get; init; }
@@ -59,6 +68,9 @@ public sealed record IterationPrediction
     public IReadOnlyList<string> Events { get; init; } = [];
     public required Outcome Outcome { get; init; }
     public IReadOnlyList<SubsectionSnapshot> SharedSection { get; init; } = [];
+
+    /// <summary>The memory blocks of the scenario's memory devices (pc-dimms, virtio-mem) after the iteration.</summary>
+    public IReadOnlyList<MemoryBlockSnapshot> MemoryBlocks { get; init; } = [];
 }
 
 public sealed record Prediction
@@ -98,5 +110,9 @@ public sealed record Prediction
     public required ulong VmemmapBase { get; init; }
 
     public required ByteSize VmemmapPageSize { get; init; }
+
+    /// <summary>memory_block_size_bytes() the model takes (a case's workload; x86's rule for the boot memory's end).</summary>
+    [JsonConverter(typeof(HexJsonConverter))]
+    public ulong? MemoryBlockSize { get; init; }
     public IReadOnlyList<string> Explanation { get; init; } = [];
 }

@@ -28,7 +28,8 @@ public static class Predictor
         var qemu = QemuModel.Plan(scenario);
         var sparse = BootSparsemem(scenario, qemu);
         var shared = SharedSection(sparse, qemu);
-        var explanation = new List<string> { QemuExplanation(scenario, qemu) };
+        var explanation = new EventLog(detail);
+        explanation.Add($"{QemuExplanation(scenario, qemu)}");
         var prediction = new Prediction
         {
             Outcome = Outcome.Clean,
@@ -43,23 +44,33 @@ public static class Predictor
             return prediction with { Outcome = Outcome.Rejected, Rejection = qemu.Rejection, Explanation = explanation };
         }
         var region = qemu.Nvdimm!.Value;
+        var custom = scenario.Workload.IsCustom && model is not null;
+        var ndctl = !custom || CaseWorkload.UsesNvdimm(scenario.Workload);
+        var (devices, deviceRejection) = MemoryDevicePlacement.Boot(scenario, qemu);
+        if (deviceRejection is not null)
+        {
+            explanation.Add($"QEMU refuses to start: {deviceRejection}");
+            return prediction with { Outcome = Outcome.Rejected, Rejection = deviceRejection, Explanation = explanation };
+        }
         if (ConflictingRamBuffer(qemu) is { } buffer)
         {
             var nfit = $"nfit: failed to insert pmem resource to iomem: -16 (the RAM buffer {buffer} after the end of RAM overlaps the start of the NVDIMM {region} without lying inside it): no Persistent Memory, no region for ndctl";
             explanation.Add(nfit);
-            return prediction with
-            {
-                Outcome = Outcome.WorkloadFailed, WorkloadError = nfit, Explanation = explanation, Layout = Layout(qemu, shared, pmemInserted: false),
-                Iterations = [new IterationPrediction { Index = 1, Outcome = Outcome.WorkloadFailed, Events = [nfit] }],
-            };
+            if (ndctl)
+                return prediction with
+                {
+                    Outcome = Outcome.WorkloadFailed, WorkloadError = nfit, Explanation = explanation, Layout = Layout(qemu, shared, pmemInserted: false),
+                    Iterations = [new IterationPrediction { Index = 1, Outcome = Outcome.WorkloadFailed, Events = [nfit] }],
+                };
+            prediction = prediction with { Layout = Layout(qemu, shared, pmemInserted: false) };
         }
         explanation.Add($"NVDIMM region {region} ({region.Length / MiB} MiB after {scenario.Nvdimm.LabelSize} of labels, aligned down to 2 MiB)");
-        explanation.Add(shared is null
+        explanation.Add($"{(shared is null
             ? "The NVDIMM shares no 128 MiB section with boot RAM: every section it uses is not early, so its memmap is populated and depopulated consistently."
-            : $"The NVDIMM starts in {shared}, which holds boot RAM: an early section whose memmap was populated once at boot.");
-        var custom = scenario.Workload.IsCustom && model is not null;
+            : $"The NVDIMM starts in {shared}, which holds boot RAM: an early section whose memmap was populated once at boot.")}");
+        if (devices.Count > 1) explanation.Add($"Memory devices: {string.Join(", ", devices.Skip(1).Select(d => $"{d.Kind.Kebab()} {d.Id} at {d.Range}"))}");
         var placed = custom && CaseWorkload.FirstNamespaceSize(scenario.Workload) is { } first ? scenario.WithNamespaceSize(first) : scenario;
-        if (WorkloadError(placed, qemu, region) is { } error)
+        if (ndctl && WorkloadError(placed, qemu, region) is { } error)
         {
             explanation.Add(error);
             return prediction with
@@ -68,9 +79,10 @@ public static class Predictor
                 Iterations = [new IterationPrediction { Index = 1, Outcome = Outcome.WorkloadFailed, Events = [error] }],
             };
         }
+        // Every case's kernel has the seed's fix (ef69bc9f68de): section_deactivate() keeps an early section's memmap.
         return custom
-            // Every case's kernel has the seed's fix (ef69bc9f68de): section_deactivate() keeps an early section's memmap.
-            ? CaseWorkload.Run(scenario, model!, BootSparsemem(scenario.WithKernel(KernelVariant.Patched), qemu), BootRam(qemu), region, prediction, explanation, detail)
+            ? CaseWorkload.Run(scenario, model!, new CaseWorkload.Machine(BootSparsemem(scenario.WithKernel(KernelVariant.Patched), qemu), BootRam(qemu), region, qemu, devices),
+                prediction, explanation, detail)
             : Reconfigure(scenario, sparse, region, shared, prediction, explanation, detail);
     }
 
@@ -165,7 +177,7 @@ public static class Predictor
     }
 
     /// <summary>The reconfiguration loop: remove the old namespace (after the first), add the new one, initialise its struct pages.</summary>
-    private static Prediction Reconfigure(Scenario scenario, Sparsemem sparse, AddressRange region, string? shared, Prediction prediction, List<string> explanation, PredictionDetail detail)
+    private static Prediction Reconfigure(Scenario scenario, Sparsemem sparse, AddressRange region, string? shared, Prediction prediction, EventLog explanation, PredictionDetail detail)
     {
         var w = scenario.Workload;
         var place = NamespacePlacement.In(region, w.NamespaceSize.Bytes);
@@ -174,7 +186,7 @@ public static class Predictor
         var iterations = new List<IterationPrediction>();
         for (var i = 1; i <= w.Iterations; i++)
         {
-            var events = new List<string>();
+            var events = new EventLog(detail);
             if (i > 1)
             {
                 events.Add($"remove {place.Namespace} (old {device})");
@@ -191,12 +203,12 @@ public static class Predictor
             events.Add($"memmap_init of pfns {Hex(place.FirstInitPfn)}-{Hex(place.EndPfn - 1)}: every vmemmap page mapped");
             iterations.Add(iteration);
         }
-        explanation.Add($"All {w.Iterations} iteration(s) clean: " + CleanReason(scenario, shared));
+        explanation.Add($"All {w.Iterations} iteration(s) clean: {CleanReason(scenario, shared)}");
         return prediction with { Iterations = iterations, Explanation = explanation };
     }
 
     /// <summary>memmap_init touches the struct page of <paramref name="pfn"/>, whose vmemmap page is gone: the oops.</summary>
-    private static Prediction Oops(Sparsemem sparse, NamespacePlacement place, ulong pfn, int iteration, Prediction prediction, List<string> events)
+    private static Prediction Oops(Sparsemem sparse, NamespacePlacement place, ulong pfn, int iteration, Prediction prediction, EventLog events)
     {
         var address = sparse.StructPageAddress(pfn);
         var unmapped = sparse.UnmappedVmemmap(place.FirstInitPfn, place.EndPfn).First(r => r.Contains(AlignDown(address, sparse.VmemmapPageSize)) || r.Contains(address));

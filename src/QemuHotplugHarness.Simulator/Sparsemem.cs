@@ -47,6 +47,10 @@ public sealed class Sparsemem
         /// <summary>The sub-sections that held RAM at boot.</summary>
         public required ulong BootSubsectionMap { get; init; }
         public bool HasMemmap { get; set; }
+        /// <summary>A section that is not early whose whole memmap was populated at once (a memory block, a 128 MiB namespace): its vmemmap pages are mapped without a page-by-page record.</summary>
+        public bool WholeMemmap { get; set; }
+        /// <summary>SECTION_IS_ONLINE: boot sections from the start, hot-added ones while their memory is online (online_mem_sections()).</summary>
+        public bool Online { get; set; }
         public AddressRange Range => AddressRange.FromLength(Number * SectionSize, SectionSize);
     }
 
@@ -63,12 +67,20 @@ public sealed class Sparsemem
             for (var a = AlignDown(start, SubsectionSize); a < end; a += SubsectionSize)
                 map |= 1UL << (int)((a - range.Start) / SubsectionSize);
         }
-        state = new SectionState { Number = number, Early = map != 0, SubsectionMap = map, BootSubsectionMap = map, HasMemmap = map != 0 };
+        state = new SectionState { Number = number, Early = map != 0, SubsectionMap = map, BootSubsectionMap = map, HasMemmap = map != 0, Online = map != 0 };
         _sections[number] = state;
         return state;
     }
 
     public static ulong SectionOf(ulong physical) => physical / SectionSize;
+
+    /// <summary>Whether a section holds no memory at all (never touched and no boot RAM), without recording it.</summary>
+    public bool IsAbsent(ulong number)
+    {
+        if (_sections.TryGetValue(number, out var state)) return !state.Early && state.SubsectionMap == 0;
+        var range = AddressRange.FromLength(number * SectionSize, SectionSize);
+        return !_bootRam.Any(r => r.Overlaps(range));
+    }
 
     public ulong StructPageAddress(ulong pfn) => VmemmapBase + pfn * StructPageSize;
 
@@ -84,7 +96,7 @@ public sealed class Sparsemem
         var firstPfn = start / StructPageSize;
         var lastPfn = (start + VmemmapPageSize - 1) / StructPageSize;
         for (var section = firstPfn / PagesPerSection; section <= lastPfn / PagesPerSection; section++)
-            if (Section(section).Early) return VmemmapPageState.Mapped;
+            if (Section(section) is { Early: true } or { WholeMemmap: true }) return VmemmapPageState.Mapped;
         return VmemmapPageState.Unmapped;
     }
 
@@ -94,7 +106,7 @@ public sealed class Sparsemem
     }
 
     /// <summary>arch_add_memory → __add_pages → sparse_add_section → section_activate, one section chunk at a time.</summary>
-    public void AddPages(AddressRange physical, IList<string> events)
+    public void AddPages(AddressRange physical, EventLog events)
     {
         foreach (var (section, chunk) in Chunks(physical))
         {
@@ -109,16 +121,22 @@ public sealed class Sparsemem
                 continue;
             }
             var memmap = MemmapOf(chunk);
-            foreach (var page in PagesOf(memmap))
-                if (PageState(page) != VmemmapPageState.Mapped && PageState(page) != VmemmapPageState.Poisoned)
-                    _vmemmap[page] = VmemmapPageState.Mapped;
+            if (OwnsItsVmemmap(section, chunk))
+            {
+                ForgetPages(memmap);
+                section.WholeMemmap = true;
+            }
+            else
+                foreach (var page in PagesOf(memmap))
+                    if (PageState(page) != VmemmapPageState.Mapped && PageState(page) != VmemmapPageState.Poisoned)
+                        _vmemmap[page] = VmemmapPageState.Mapped;
             section.HasMemmap = true;
             events.Add($"section_activate: section {section.Number} {(section.Early ? "early" : "not early")}, populate memmap of {chunk.ToIomem()} (vmemmap {memmap})");
         }
     }
 
     /// <summary>arch_remove_memory → __remove_pages → sparse_remove_section → section_deactivate.</summary>
-    public void RemovePages(AddressRange physical, IList<string> events)
+    public void RemovePages(AddressRange physical, EventLog events)
     {
         foreach (var (section, chunk) in Chunks(physical))
         {
@@ -144,12 +162,39 @@ public sealed class Sparsemem
                 continue;
             }
             events.Add($"section_deactivate: section {section.Number} {(early ? "is early but" : "not early:")} depopulate_section_memmap({chunk.ToIomem()})");
+            if (section.WholeMemmap && OwnsItsVmemmap(section, chunk))
+            {
+                // The section's own vmemmap pages, no neighbour's: all freed (4 KiB pages, or its whole 2 MiB ones).
+                ForgetPages(MemmapOf(chunk));
+                section.WholeMemmap = false;
+                events.Add($"vmemmap: the section's memmap {MemmapOf(chunk)} freed and unmapped");
+                continue;
+            }
+            if (section.WholeMemmap) Materialise(section);
             Depopulate(chunk, events, whole: false);
         }
     }
 
+    /// <summary>A whole section that is not early, whose memmap fills whole vmemmap pages (64-byte struct pages do): no page is shared with a neighbour.</summary>
+    private bool OwnsItsVmemmap(SectionState section, AddressRange chunk) =>
+        !section.Early && chunk.Length == SectionSize && PagesPerSection * StructPageSize % VmemmapPageSize == 0;
+
+    /// <summary>Drop the page-by-page record of a range (its pages then read as their section says).</summary>
+    private void ForgetPages(AddressRange vmemmap)
+    {
+        if (_vmemmap.Count == 0) return;
+        foreach (var page in PagesOf(vmemmap)) _vmemmap.Remove(page);
+    }
+
+    /// <summary>A section populated whole that loses part of its memmap: its pages recorded one by one first.</summary>
+    private void Materialise(SectionState section)
+    {
+        section.WholeMemmap = false;
+        foreach (var page in PagesOf(MemmapOf(section.Range))) _vmemmap.TryAdd(page, VmemmapPageState.Mapped);
+    }
+
     /// <summary>vmemmap_free → remove_pagetable: 4 KiB pages in the range are freed; a 2 MiB mapping is freed only when wholly unused, else the removed struct pages are filled with 0xFD and stay mapped.</summary>
-    private void Depopulate(AddressRange physical, IList<string> events, bool whole)
+    private void Depopulate(AddressRange physical, EventLog events, bool whole)
     {
         var memmap = MemmapOf(physical);
         if (!Pse)

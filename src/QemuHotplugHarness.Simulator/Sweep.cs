@@ -28,14 +28,20 @@ public static class Sweep
         for (var addr = AlignUp(ramEnd, 2 * MiB); addr <= ramEnd + 192 * MiB; addr += 16 * MiB) yield return addr;
     }
 
+    /// <summary>
+    /// RAM sizes x QEMU flavours x PSE x namespace sizes x NVDIMM addresses; a case with memory devices (a pc-dimm, a
+    /// virtio-mem) and no namespace of its own takes its device layouts (<see cref="DeviceLayouts"/>) in place of the namespace sizes.
+    /// </summary>
     public static IEnumerable<Scenario> Layouts(Scenario baseScenario)
     {
+        var devices = DeviceLayouts.Of(baseScenario);
+        var useDevices = devices.Count > 0 && CaseWorkload.FirstNamespaceSize(baseScenario.Workload) is null;
         foreach (var ram in RamSizes)
         foreach (var qemu in new[] { QemuFlavour.Patched, QemuFlavour.Stock })
         foreach (var pse in new[] { false, true })
-        foreach (var ns in NamespaceSizes)
+        foreach (var variant in useDevices ? devices.Select(d => (Func<Scenario, Scenario>)(s => DeviceLayouts.Apply(s, d))) : NamespaceSizes.Select(ns => (Func<Scenario, Scenario>)(s => WithNamespaceSize(s, new ByteSize(ns)))))
         {
-            var s = WithNamespaceSize(baseScenario.WithRam(new ByteSize(ram)).WithQemu(qemu).WithPse(pse), new ByteSize(ns));
+            var s = variant(baseScenario.WithRam(new ByteSize(ram)).WithQemu(qemu).WithPse(pse));
             foreach (var addr in NvdimmAddresses(s.Machine.Type, ram)) yield return s.WithNvdimmAddress(addr);
         }
     }

@@ -170,7 +170,7 @@ public sealed class BenchCommand : Command<BenchCommand.Settings>
     /// <summary>predict --sweep over every case's layout space: wall and CPU seconds per case and in all (printed, never asserted).</summary>
     private static void SweepEveryCase()
     {
-        var cases = QemuHotplugHarness.Orchestration.SuiteCases.Library(QemuHotplugHarness.Build.RepoLayout.Discover()).LoadAll();
+        var cases = QemuHotplugHarness.Orchestration.SuiteCases.Catalog(QemuHotplugHarness.Build.RepoLayout.Discover(), []).LoadAll().Cases;
         var (wall, cpu) = (Stopwatch.StartNew(), Cpu());
         var layouts = 0;
         foreach (var c in cases)

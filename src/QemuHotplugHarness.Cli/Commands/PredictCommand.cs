@@ -116,6 +116,9 @@ public sealed class PredictCommand : Command<PredictCommand.Settings>
         {
             Console.WriteLine($"Iteration {it.Index}: {it.Outcome.Kebab()}");
             foreach (var e in it.Events) Console.WriteLine("    " + e);
+            if (it.MemoryBlocks.Count > 0)
+                Console.WriteLine("    memory blocks after it: " + string.Join(", ", it.MemoryBlocks.Select(b =>
+                    $"memory{b.Number} {(b.Online ? "online" : "offline")} ({b.StructPages.Kebab()}{(b.Zone is { } z ? " " + z.Kebab() : "")})")));
         }
         Console.WriteLine($"Predicted outcome: {p.Outcome.Kebab()}" + OopsDetail(p) +
                           (p.Rejection is not null ? $": {p.Rejection}" : "") +
@@ -124,7 +127,8 @@ public sealed class PredictCommand : Command<PredictCommand.Settings>
 
     private static string OopsDetail(Prediction p) => p.OopsIteration is not { } i ? ""
         : p.FirstFaultPfn is { } fault ? $" at iteration {i}, first fault pfn {Hex.Format(fault)}, vmemmap {p.FaultAddressRange}"
-        : $" at iteration {i} in '{p.OopsStep}': {p.OopsTitle ?? "an oops in " + p.OopsFunction}, reading the struct page of pfn {Hex.Format(p.OopsPfn ?? 0)}";
+        : $" at iteration {i} in '{p.OopsStep}': {p.OopsTitle ?? "an oops in " + p.OopsFunction}" +
+          (p.OopsPfn is { } pfn ? $", reading the struct page of pfn {Hex.Format(pfn)}" : "");
 
     private static int RunSweep(Scenario scenario, CaseModel? model, Settings settings)
     {
@@ -146,13 +150,15 @@ public sealed class PredictCommand : Command<PredictCommand.Settings>
                     namespaceSize = r.Scenario.Workload.NamespaceSize.ToString(), pse = r.Scenario.Cpu.Pse,
                     unpatched = r.Unpatched, patched = r.Patched, reproduces = r.Reproduces,
                     oopsIteration = r.OopsIteration, faultPfn = r.FaultPfn is { } pfn ? Hex.Format(pfn) : null,
+                    devices = DeviceLayouts.Describe(r.Scenario),
                 }),
             }));
             return 0;
         }
         Console.WriteLine($"{"qemu",-8} {"ram",-6} {"nvdimm-addr",-12} {"ns",-5} {"pse",-4} {"unpatched",-16} {"patched",-16} reproduces");
         foreach (var r in shown)
-            Console.WriteLine($"{r.Scenario.Qemu.ToString().ToLowerInvariant(),-8} {r.Scenario.Machine.Ram,-6} {(r.Scenario.Nvdimm.Address is { } a ? Hex.Format(a) : "auto"),-12} {r.Scenario.Workload.NamespaceSize,-5} {(r.Scenario.Cpu.Pse ? "on" : "off"),-4} {r.Unpatched.Kebab() + (r.OopsIteration is { } i ? "@" + i : ""),-16} {r.Patched.Kebab(),-16} {(r.Reproduces ? "yes" : "no")}");
+            Console.WriteLine($"{r.Scenario.Qemu.ToString().ToLowerInvariant(),-8} {r.Scenario.Machine.Ram,-6} {(r.Scenario.Nvdimm.Address is { } a ? Hex.Format(a) : "auto"),-12} {r.Scenario.Workload.NamespaceSize,-5} {(r.Scenario.Cpu.Pse ? "on" : "off"),-4} {r.Unpatched.Kebab() + (r.OopsIteration is { } i ? "@" + i : ""),-16} {r.Patched.Kebab(),-16} {(r.Reproduces ? "yes" : "no")}" +
+                              (DeviceLayouts.Describe(r.Scenario) is { } devices ? $"  {devices}" : ""));
         Console.WriteLine($"{results.Count} layouts x 2 kernel variants in {watch.Elapsed.TotalSeconds:F2} s; {results.Count(r => r.Reproduces)} reproduce the bug.");
         return 0;
     }

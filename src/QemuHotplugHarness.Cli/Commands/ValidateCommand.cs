@@ -123,7 +123,8 @@ public sealed class ValidateCommand : AsyncCommand<ValidateCommand.Settings>
         {
             var sc = d.Scenario;
             var run = mine.Contains(d) ? " " : "-";
-            Console.WriteLine($"{run}  {d.Name,-50} {sc.Qemu.Kebab(),-8} {sc.Machine.Ram,-6} {(sc.Nvdimm.Address is { } a ? Hex.Format(a) : "auto"),-12} {sc.Workload.NamespaceSize,-5} {sc.Workload.Iterations,4}  {d.OutcomeClass}");
+            Console.WriteLine($"{run}  {d.Name,-50} {sc.Qemu.Kebab(),-8} {sc.Machine.Ram,-6} {(sc.Nvdimm.Address is { } a ? Hex.Format(a) : "auto"),-12} {sc.Workload.NamespaceSize,-5} {sc.Workload.Iterations,4}  {d.OutcomeClass}" +
+                              (DeviceLayouts.Describe(sc) is { } devices ? $"  ({devices})" : ""));
         }
         if (mine.Count < sample.Scenarios.Count) Console.WriteLine($"({mine.Count} of {sample.Scenarios.Count} in this shard; '-' marks the others)");
     }

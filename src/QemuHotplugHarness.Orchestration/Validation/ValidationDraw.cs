@@ -154,6 +154,7 @@ public static class ValidationDraw
         "machine=" + s.Machine.Type.Kebab(), "qemu=" + s.Qemu.Kebab(), "mode=" + s.Workload.Mode.Kebab(),
         "namespace=" + s.Workload.NamespaceSize, "iterations=" + s.Workload.Iterations, "pse=" + s.Cpu.Pse,
         "kernel=" + s.Kernel.Variant.Kebab(), "placement=" + Placement(s, p),
+        .. DeviceLayouts.Describe(s) is { } devices ? new[] { "devices=" + devices } : [],
     ];
 
     /// <summary>

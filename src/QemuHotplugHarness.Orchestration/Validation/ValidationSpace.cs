@@ -5,7 +5,8 @@ namespace QemuHotplugHarness.Orchestration.Validation;
 
 /// <summary>
 /// The layout space validate draws from: the simulator's sweep (RAM sizes, QEMU flavours, NVDIMM addresses, PSE,
-/// namespace sizes) widened by machine, namespace mode, iteration count and kernel variant. A dimension the user pins
+/// namespace sizes) widened by machine, namespace mode, iteration count and kernel variant; a case with memory devices
+/// adds its device layouts (a pc-dimm's address and size, a virtio-mem's block-size and requested-size). A dimension the user pins
 /// (validate --machine q35) has one value. Fields no dimension covers (maxmem, slots, NVDIMM size) come from <see cref="Base"/>.
 /// </summary>
 public sealed record ValidationSpace
@@ -42,6 +43,8 @@ public sealed record ValidationSpace
         };
         // A case's own workload takes the mode and size in its create-namespace commands.
         s = Sweep.WithNamespaceSize(Sweep.WithMode(s, One(rng, Modes)), new ByteSize(One(rng, NamespaceSizes)));
+        // Drawn only for a case with memory devices, so the draws of the NVDIMM cases stay what they were.
+        if (DeviceLayouts.Of(Base) is { Count: > 0 } devices) s = DeviceLayouts.Apply(s, One(rng, devices));
         return s.WithQemu(One(rng, Qemus)).WithPse(One(rng, Pse)).WithKernel(One(rng, Kernels)).WithNvdimmAddress(One(rng, addresses));
     }
 

@@ -54,7 +54,12 @@ public sealed record Case
     private IReadOnlyList<string>? _kernelConfig;
 
     /// <summary>The case built on <paramref name="suite"/> (the union of the repository's cases' config).</summary>
-    public Case OnSuiteConfig(IReadOnlyList<string> suite) => this with { _kernelConfig = SuiteKernelConfig.For(this, suite) };
+    public Case OnSuiteConfig(IReadOnlyList<string> suite)
+    {
+        var config = SuiteKernelConfig.For(this, suite);
+        // The model's debug options are those of the kernel the case runs on, not only the lines it names itself.
+        return this with { _kernelConfig = config, Model = Model?.OnKernelConfig(config) };
+    }
     public required Scenario Scenario { get; init; }
     public IReadOnlyList<CaseCell>? Cells { get; init; }
     public required bool Modelled { get; init; }

@@ -82,7 +82,7 @@ public static partial class CaseLoader
         var devices = r.Field(root, "", "devices", required: false) is { } d ? CaseDevices.Read(d, r) : MemoryDeviceSet.None;
         var kernelArgs = r.Field(root, "", "kernelArgs", required: false) is { } k ? CaseDevices.KernelArgs(k, r) : null;
         if (devices is not null && workload is not null) CaseSteps.CheckReferences(devices, HostSteps(workload), r);
-        if (modelled == true && devices is { IsEmpty: false }) r.Problem("devices", "the simulator models only the NVDIMM: devices need \"modelled\": false");
+        if (modelled == true && devices is { IsEmpty: false } && modelField is null) r.Problem("devices", "a modelled case with memory devices needs a \"model\" (the check its fix adds); else \"modelled\": false");
         var scenario = ReadScenario(root, name ?? folderName, workload, r, display);
         if (scenario is not null && devices is not null) scenario = scenario with { Devices = devices, KernelArgs = kernelArgs };
         if (name is null || summary is null || fix is null || lines is null || config is null || modelled is null || scenario is null || devices is null) return null;

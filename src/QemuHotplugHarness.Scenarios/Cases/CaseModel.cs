@@ -12,6 +12,12 @@ public enum KernelCheck
     PfnToOnlinePageDeviceSlowPath,
     /// <summary>9f9b02e5b346: pfn_to_online_page() returns NULL for a pfn whose sub-section is not present (pfn_section_valid()).</summary>
     PfnToOnlinePageSubsectionValid,
+    /// <summary>aad5f69bc161: /proc/kpagecount, kpageflags and kpagecgroup take pfn_to_online_page(), not pfn_valid() ? pfn_to_page().</summary>
+    ProcPageOnlineOnly,
+    /// <summary>feee6b298916: removing memory no longer looks up the zone of its first struct page (zones shrink when offlining).</summary>
+    RemoveMemoryWithoutZoneLookup,
+    /// <summary>425bec0032f5: virtio_mem_online_page_cb() drops rcu_read_lock() before virtio_mem_online_page() (which may sleep).</summary>
+    VirtioMemOnlinePageOutsideRcu,
 }
 
 /// <summary>A kernel function that reads a struct page the cases can reach uninitialised.</summary>
@@ -23,10 +29,19 @@ public enum MemmapReader
     PageblockPfnToPage,
     /// <summary>fs/proc/page.c stable_page_flags() on a /proc/kpageflags read.</summary>
     StablePageFlags,
+    /// <summary>fs/proc/page.c kpagecount_read(): PageSlab(compound_head(page)), page_mapcount() on a /proc/kpagecount read.</summary>
+    KpagecountRead,
+    /// <summary>arch/x86/mm/init_64.c arch_remove_memory() before feee6b298916: page_zone() of the first struct page removed.</summary>
+    ArchRemoveMemory,
+    /// <summary>
+    /// drivers/virtio/virtio_mem.c virtio_mem_online_page(): onlining a page of a virtio-mem memory block; for an unplugged
+    /// sub-block virtio_mem_set_fake_offline() takes page_offline_begin(), an rwsem that may sleep. Fails by its context, not a struct page.
+    /// </summary>
+    VirtioMemOnlinePage,
 }
 
-/// <summary>How a reader fails on a struct page poisoned with 0xff (CONFIG_DEBUG_VM).</summary>
-public enum PoisonedRead
+/// <summary>How the kernel reports a reader's failure: on a struct page poisoned with 0xff (CONFIG_DEBUG_VM), or in a context it may not sleep in.</summary>
+public enum ReaderFailureKind
 {
     /// <summary>PF_POISONED_CHECK -> VM_BUG_ON_PAGE(PagePoisoned(p)) (CONFIG_DEBUG_VM_PGFLAGS): "kernel BUG in FUNCTION".</summary>
     PoisonCheck,
@@ -34,19 +49,22 @@ public enum PoisonedRead
     PagingRequest,
     /// <summary>A pointer taken from the poisoned page wraps to a small address: "BUG: unable to handle kernel NULL pointer dereference in FUNCTION".</summary>
     NullPointer,
+    /// <summary>might_sleep() in atomic context (CONFIG_DEBUG_ATOMIC_SLEEP): "BUG: sleeping function called from invalid context in FUNCTION".</summary>
+    SleepingInAtomic,
 }
 
 /// <summary>
 /// How one reader fails on one kernel line: the failure, the function the oops names (the compiler may inline the
 /// reader into its caller) and where that fact comes from (an observed console, a NOTES.md line, an assumption).
 /// </summary>
-public sealed record ReaderFailure(PoisonedRead Fails, string Function, string Source)
+public sealed record ReaderFailure(ReaderFailureKind Fails, string Function, string Source)
 {
     /// <summary>The title the harness's scanner gives such an oops.</summary>
     public string Title => Fails switch
     {
-        PoisonedRead.PoisonCheck => $"kernel BUG in {Function}",
-        PoisonedRead.PagingRequest => $"BUG: unable to handle kernel paging request in {Function}",
+        ReaderFailureKind.PoisonCheck => $"kernel BUG in {Function}",
+        ReaderFailureKind.PagingRequest => $"BUG: unable to handle kernel paging request in {Function}",
+        ReaderFailureKind.SleepingInAtomic => $"BUG: sleeping function called from invalid context in {Function}",
         _ => $"BUG: unable to handle kernel NULL pointer dereference in {Function}",
     };
 }
@@ -62,6 +80,21 @@ public sealed record CaseModel(KernelCheck Fix, IReadOnlyDictionary<MemmapReader
 
     /// <summary>CONFIG_DEBUG_VM_PGFLAGS: page_zone()/page_to_nid() check for poison.</summary>
     public bool DebugVmPgflags { get; init; }
+
+    /// <summary>CONFIG_DEBUG_ATOMIC_SLEEP: might_sleep() in atomic context prints "BUG: sleeping function called from invalid context".</summary>
+    public bool DebugAtomicSleep { get; init; }
+
+    /// <summary>CONFIG_MEMORY_HOTPLUG_DEFAULT_ONLINE: hot-added memory is onlined when no memhp_default_state= says otherwise.</summary>
+    public bool DefaultOnline { get; init; }
+
+    /// <summary>The model on a kernel built with <paramref name="config"/> (the config lines beyond hotplug.config): the debug options it has.</summary>
+    public CaseModel OnKernelConfig(IReadOnlyList<string> config) => this with
+    {
+        DebugVm = config.Contains("CONFIG_DEBUG_VM=y"),
+        DebugVmPgflags = config.Contains("CONFIG_DEBUG_VM_PGFLAGS=y"),
+        DebugAtomicSleep = config.Contains("CONFIG_DEBUG_ATOMIC_SLEEP=y"),
+        DefaultOnline = config.Contains("CONFIG_MEMORY_HOTPLUG_DEFAULT_ONLINE=y"),
+    };
 
     /// <summary>The checks a kernel of <paramref name="variant"/> has: all, or all but the fix's.</summary>
     public IReadOnlySet<KernelCheck> Checks(KernelVariant variant) =>

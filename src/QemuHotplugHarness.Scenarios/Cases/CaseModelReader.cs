@@ -11,11 +11,7 @@ internal static class CaseModelReader
         var fix = r.Word<KernelCheck>(e, "model", "fix", "kernel check", required: true);
         var readers = r.Field(e, "model", "readers", required: false) is { } rs ? Readers(rs, r) : new();
         if (fix is null || readers is null) return null;
-        return new CaseModel(fix.Value, readers)
-        {
-            DebugVm = config.Contains("CONFIG_DEBUG_VM=y"),
-            DebugVmPgflags = config.Contains("CONFIG_DEBUG_VM_PGFLAGS=y"),
-        };
+        return new CaseModel(fix.Value, readers).OnKernelConfig(config);
     }
 
     private static Dictionary<MemmapReader, IReadOnlyDictionary<string, ReaderFailure>>? Readers(JsonElement e, CaseReader r)
@@ -39,7 +35,7 @@ internal static class CaseModelReader
         {
             var at = $"{path}.{p.Name}";
             if (!r.Object(p.Value, at, "fails", "function", "source")) continue;
-            var fails = r.Word<PoisonedRead>(p.Value, at, "fails", "failure", required: true);
+            var fails = r.Word<ReaderFailureKind>(p.Value, at, "fails", "failure", required: true);
             var function = r.String(p.Value, at, "function", required: true);
             var source = r.String(p.Value, at, "source", required: true);
             if (fails is { } f && function is not null && source is not null) lines[p.Name] = new ReaderFailure(f, function, source);

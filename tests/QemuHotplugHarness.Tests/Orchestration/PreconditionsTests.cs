@@ -69,6 +69,26 @@ public class PreconditionsTests
     }
 
     [Test]
+    public void A_kernel_whose_memory_blocks_are_not_the_models_size_fails_naming_both()
+    {
+        // A memory-device case predicts 128 MiB blocks (x86 below 64 GiB of boot memory); sysfs prints hex without 0x.
+        var c = QemuHotplugHarness.Orchestration.SuiteCases.Catalog(QemuHotplugHarness.Build.RepoLayout.Discover(), []).Load("pcdimm-kpagecount");
+        var s = c.Scenario.WithKernel(KernelVariant.Patched);
+        var p = Predictor.Predict(s, c.Model);
+        var output = "flags\t\t: fpu vme de\n8000000\n";
+        Assert.Multiple(() =>
+        {
+            Assert.That(BootFactsReader.MemoryBlockSize(output), Is.EqualTo(0x8000000UL));
+            Assert.That(BootFactsReader.MemoryBlockSize("flags\t\t: fpu\n"), Is.Null);
+            Assert.That(p.MemoryBlockSize, Is.EqualTo(0x8000000UL));
+            Assert.That(Preconditions.Check(s, p, SeedFacts() with { MemoryBlockSize = 0x8000000 }), Is.Empty);
+            Assert.That(Preconditions.Check(s, p, SeedFacts() with { MemoryBlockSize = 0x10000000 }),
+                Is.EqualTo(new[] { "the kernel's memory blocks are 0x10000000 bytes (/sys/devices/system/memory/block_size_bytes), the model's 0x8000000" }));
+            Assert.That(Check(Scenario.Seed, SeedFacts() with { MemoryBlockSize = 0x10000000 }), Is.Empty, "the seed's loop predicts no memory blocks");
+        });
+    }
+
+    [Test]
     public void Every_failure_is_listed()
     {
         var facts = SeedFacts(noRam: true, noPmem: true, qmp: null, pse: true);
