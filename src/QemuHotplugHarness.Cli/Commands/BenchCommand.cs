@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Diagnostics;
 using System.Text;
+using QemuHotplugHarness.Build;
 using QemuHotplugHarness.Oops;
 using QemuHotplugHarness.Scenarios;
 using QemuHotplugHarness.Simulator;
@@ -30,6 +31,13 @@ public sealed class BenchCommand : Command<BenchCommand.Settings>
 
         [CommandOption("--side-by-side")] [Description("build: also time a cold kernel and a cold QEMU built at the same time.")]
         public bool SideBySide { get; init; }
+
+        [CommandOption("--kernel-line <LINE>")] [Description("build: the kernel line whose Debian source is built (default: defaults.json's line).")]
+        public string? KernelLine { get; init; }
+
+        [CommandOption("--suite")]
+        [Description("build: after the line's cold build, every case's unpatched and patched kernels on the suite's one configuration, each timed (what a cold reproduce --suite builds).")]
+        public bool Suite { get; init; }
 
         [CommandOption("--scratch <DIR>")] [Description("build: the scratch cache (must not exist yet; default a temp folder, deleted afterwards).")]
         public string? Scratch { get; init; }
@@ -75,11 +83,15 @@ public sealed class BenchCommand : Command<BenchCommand.Settings>
         };
         var scratch = s.Scratch ?? Path.Combine(Path.GetTempPath(), $"qhh-bench-build-{Environment.ProcessId}");
         if (Directory.Exists(scratch) || File.Exists(scratch)) throw new BadInputException($"--scratch {scratch}: already exists (the scratch cache starts empty)");
+        var kernelLine = RepoLayout.Discover().Lines().Get(s.KernelLine ?? HarnessDefaults.Repo.Line).Name; // an unknown line: exit 2 before anything
         var artifacts = HarnessLog.DefaultArtifacts("bench-build-");
         using var log = (Serilog.Core.Logger)HarnessLog.Create(artifacts);
         try
         {
-            var result = await new BuildBench(log, Path.GetFullPath(scratch), Path.GetFullPath(artifacts)).RunAsync(kernel, qemu, s.SideBySide, ct);
+            var result = await new BuildBench(log, Path.GetFullPath(scratch), Path.GetFullPath(artifacts))
+            {
+                Line = kernelLine, Suite = s.Suite,
+            }.RunAsync(kernel, qemu, s.SideBySide, ct);
             if (s.Json) Console.WriteLine(HarnessJson.Serialize(result));
             else foreach (var line in BuildBench.Table(result)) Console.WriteLine(line);
             return 0;
@@ -87,7 +99,7 @@ public sealed class BenchCommand : Command<BenchCommand.Settings>
         finally
         {
             if (!s.Keep && Directory.Exists(scratch)) Directory.Delete(scratch, recursive: true);
-            else log.Information("bench build: scratch cache kept at {Scratch}", scratch);
+            else if (Directory.Exists(scratch)) log.Information("bench build: scratch cache kept at {Scratch}", scratch);
         }
     }
 

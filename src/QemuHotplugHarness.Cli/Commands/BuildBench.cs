@@ -26,13 +26,24 @@ public sealed record BuildBenchResult(BuildBenchHost Host, IReadOnlyList<BuildBe
 public sealed class BuildBench(ILogger log, string scratch, string logDir)
 {
     /// <summary>The default case's fix for its first line: what the bench builds (the kernels reproduce builds by default).</summary>
-    private static string SeedPatch => Seed.PatchFor(HarnessDefaults.Repo.Line);
+    private string SeedPatch => Seed.PatchFor(Line);
 
     private static QemuHotplugHarness.Scenarios.Cases.Case Seed =>
         QemuHotplugHarness.Orchestration.SuiteCases.Catalog(RepoLayout.Discover(), []).Load(HarnessDefaults.Repo.Case);
 
-    /// <summary>A builder of the suite's one configuration (what reproduce builds every case on).</summary>
-    private static KernelBuilder Builder(BuildContext ctx) => new(ctx) { ExtraConfig = Seed.KernelConfig };
+    /// <summary>The kernel line whose Debian source the kernel steps build.</summary>
+    public string Line { get; init; } = HarnessDefaults.Repo.Line;
+
+    /// <summary>After the cold build, every case's variants on the line (each an incremental build of the one configuration).</summary>
+    public bool Suite { get; init; }
+
+    /// <summary>A builder of the suite's one configuration (what reproduce builds every case on) on the bench's line.</summary>
+    private KernelBuilder Builder(BuildContext ctx) => new(ctx) { ExtraConfig = Seed.KernelConfig, Line = RepoLayout.Discover().Lines().Get(Line) };
+
+    /// <summary>Each case of the suite with a fix on the line, and the variants reproduce --suite builds for it.</summary>
+    private IEnumerable<(string Case, string Patch)> SuiteFixes() =>
+        QemuHotplugHarness.Orchestration.SuiteCases.Catalog(RepoLayout.Discover(), []).LoadAll().Cases
+            .Where(c => c.NotApplicableOn(Line) is null).Select(c => (c.Name, c.PatchFor(Line)));
 
     public async Task<BuildBenchResult> RunAsync(bool kernel, bool qemu, bool sideBySide, CancellationToken ct)
     {
@@ -46,6 +57,11 @@ public sealed class BuildBench(ILogger log, string scratch, string logDir)
                 async () => Describe(await Builder(ctx).GetAsync(KernelVariant.Patched, null, SeedPatch, ct))));
             steps.Add(await MeasureAsync("kernel cached", ctx,
                 async () => Describe(await Builder(ctx).GetAsync(KernelVariant.Unpatched, null, SeedPatch, ct))));
+            if (Suite)
+                foreach (var (name, patch) in SuiteFixes().Where(f => f.Patch != SeedPatch))
+                    foreach (var variant in new[] { KernelVariant.Unpatched, KernelVariant.Patched })
+                        steps.Add(await MeasureAsync($"kernel incremental ({name}, {variant.ToString().ToLowerInvariant()})", ctx,
+                            async () => Describe(await Builder(ctx).GetAsync(variant, null, patch, ct))));
         }
         if (qemu)
         {
