@@ -160,6 +160,17 @@ public class MemmapNodeCaseModelTests
         Assert.That(reasons, Has.Some.Contains("struct page poisoning is off"));
     }
 
+    [Test]
+    public void The_sweep_and_the_draw_cover_the_case_s_own_layouts()
+    {
+        var c = Load(Name);
+        Assert.That(Sweep.Layouts(c.Scenario).Select(DeviceLayouts.Describe).Distinct().Count(), Is.EqualTo(DeviceLayouts.Of(c.Scenario).Count));
+        var space = new QemuHotplugHarness.Orchestration.Validation.ValidationSpace { Base = Cell(c, KernelVariant.Unpatched, "6.12"), Case = c.Name, Model = c.Model };
+        var drawn = QemuHotplugHarness.Orchestration.Validation.ValidationDraw.DrawEveryCase([space], 12, seed: 1).Scenarios;
+        Assert.That(drawn.Select(d => d.OutcomeClass), Has.Some.StartsWith("oops@").And.Some.EqualTo("clean"));
+        Assert.That(drawn.Select(d => DeviceLayouts.Describe(d.Scenario)).Distinct().Count(), Is.GreaterThan(1));
+    }
+
     private static Scenario NeverOnlined(Scenario s)
     {
         var hosts = s.Workload.IterationHosts!.ToList();
