@@ -103,8 +103,29 @@ public sealed class MemmapBookkeeping
             Memmap.Set(pgmap.StartPfn, pgmap.EndPfn, StructPageState.Poisoned, PageZone.None);
             events.Add($"remove_pfn_range_from_zone: struct pages of pfns {Pfn(pgmap.StartPfn)}-{Pfn(pgmap.EndPfn - 1)} poisoned (ZONE_DEVICE is not shrunk)");
         }
-        Sparse.RemovePages(pgmap.Range, events);
+        if (RemoveSections(pgmap.Range, events) is { } removeOops) return removeOops;
         _pagemaps.Remove(pgmap);
+        return null;
+    }
+
+    /// <summary>
+    /// __remove_pages() -> sparse_remove_section() -> section_deactivate() per section chunk of <paramref name="range"/>:
+    /// a chunk of a section that is not early goes to depopulate_section_memmap(), which before 9d8573111024 (check
+    /// <see cref="KernelCheck.MemmapAccountingWithoutNodeLookup"/>) takes page_pgdat() of the chunk's first struct page,
+    /// before vmemmap_free(). By then offlining or sparse_add_section() has poisoned it (CONFIG_DEBUG_VM).
+    /// </summary>
+    public MemmapOops? RemoveSections(AddressRange range, EventLog events)
+    {
+        if (!Checks.Contains(KernelCheck.MemmapAccountingWithoutNodeLookup))
+        {
+            for (var pfn = range.Start / Page; pfn < range.End / Page; pfn = AlignDown(pfn, Sparsemem.PagesPerSection) + Sparsemem.PagesPerSection)
+            {
+                if (Sparse.Section(pfn / Sparsemem.PagesPerSection).Early) continue;
+                events.Add($"depopulate_section_memmap: page_pgdat() of pfn {Pfn(pfn)}, the first of section {pfn / Sparsemem.PagesPerSection}'s chunk, to count its memmap per node");
+                if (MemmapReaders.Read(this, MemmapReader.DepopulateSectionMemmap, pfn) is { } oops) return oops;
+            }
+        }
+        Sparse.RemovePages(range, events);
         return null;
     }
 

@@ -18,6 +18,7 @@ public static class MemmapReaders
         MemmapReader.KpagecountRead => "kpagecount_read",
         MemmapReader.ArchRemoveMemory => "arch_remove_memory",
         MemmapReader.VirtioMemOnlinePage => "virtio_mem_set_fake_offline",
+        MemmapReader.DepopulateSectionMemmap => "depopulate_section_memmap",
         _ => "stable_page_flags",
     };
 

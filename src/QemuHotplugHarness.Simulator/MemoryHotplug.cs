@@ -223,7 +223,10 @@ public sealed class MemoryHotplug
         events.Add($"offline_pages: memory{block.Number} offline, its struct pages poisoned again (remove_pfn_range_from_zone)");
     }
 
-    /// <summary>try_remove_memory() -> arch_remove_memory(): before feee6b298916 it takes page_zone() of the first struct page.</summary>
+    /// <summary>
+    /// try_remove_memory() -> arch_remove_memory(): before feee6b298916 it takes page_zone() of the first struct page;
+    /// then __remove_pages() deactivates the sections (<see cref="MemmapBookkeeping.RemoveSections"/>).
+    /// </summary>
     private MemmapOops? RemoveMemory(PlacedDevice dimm, EventLog events)
     {
         var first = dimm.Range.Start / Page;
@@ -232,7 +235,7 @@ public sealed class MemoryHotplug
             events.Add($"arch_remove_memory: page_zone() of pfn {Pfn(first)}, the first removed, to shrink its zone");
             if (MemmapReaders.Read(_kernel, MemmapReader.ArchRemoveMemory, first) is { } oops) return oops;
         }
-        _kernel.Sparse.RemovePages(dimm.Range, events);
+        if (_kernel.RemoveSections(dimm.Range, events) is { } removeOops) return removeOops;
         _kernel.Memmap.Set(first, dimm.Range.End / Page, StructPageState.Uninitialised, PageZone.None);
         events.Add($"__remove_memory({dimm.Range.ToIomem()}): {dimm.Id} removed");
         return null;

@@ -18,6 +18,11 @@ public enum KernelCheck
     RemoveMemoryWithoutZoneLookup,
     /// <summary>425bec0032f5: virtio_mem_online_page_cb() drops rcu_read_lock() before virtio_mem_online_page() (which may sleep).</summary>
     VirtioMemOnlinePageOutsideRcu,
+    /// <summary>
+    /// 9d8573111024: the memmap is counted globally, so depopulate_section_memmap() no longer takes the node
+    /// (page_pgdat()) of the struct page of the first pfn it frees (15995a352474 did, after the memmap was poisoned).
+    /// </summary>
+    MemmapAccountingWithoutNodeLookup,
 }
 
 /// <summary>A kernel function that reads a struct page the cases can reach uninitialised.</summary>
@@ -38,6 +43,11 @@ public enum MemmapReader
     /// sub-block virtio_mem_set_fake_offline() takes page_offline_begin(), an rwsem that may sleep. Fails by its context, not a struct page.
     /// </summary>
     VirtioMemOnlinePage,
+    /// <summary>
+    /// mm/sparse-vmemmap.c depopulate_section_memmap() between 15995a352474 and 9d8573111024: page_pgdat(pfn_to_page(pfn))
+    /// of the first pfn of each non-early section chunk section_deactivate() removes (page_to_nid(), PF_POISONED_CHECK).
+    /// </summary>
+    DepopulateSectionMemmap,
 }
 
 /// <summary>How the kernel reports a reader's failure: on a struct page poisoned with 0xff (CONFIG_DEBUG_VM), or in a context it may not sleep in.</summary>
