@@ -158,8 +158,12 @@ public sealed record Scenario
     /// <summary>Memory devices beside the NVDIMM (pc-dimms, virtio-mem and their backends), on the command line from boot.</summary>
     public MemoryDeviceSet Devices { get; init; } = MemoryDeviceSet.None;
 
-    /// <summary>Kernel command-line arguments the scenario adds (memhp_default_state=offline, …); null = none.</summary>
-    public string? KernelArgs { get; init; }
+    /// <summary>
+    /// Kernel command-line arguments the scenario adds (memhp_default_state=offline, …); null = none. The scenario
+    /// format's default is the seed's (<see cref="SeedKernelArgs"/>), so a --scenario or --matrix file that says
+    /// nothing keeps the seed's modelled oops; a case's scenario takes its case.json "kernelArgs" (none when absent).
+    /// </summary>
+    public string? KernelArgs { get; init; } = SeedKernelArgs;
 
     /// <summary>
     /// The seed case of the mailing-list thread (patched QEMU, unpatched kernel, PSE off, 3 iterations). Its kernel
@@ -168,7 +172,7 @@ public sealed record Scenario
     /// initialised pfn to page_init_poison at the range's first pfn; the seed's mechanism, as production kernels run it,
     /// is without poisoning (a kernel without DEBUG_VM ignores the argument).
     /// </summary>
-    public static Scenario Seed { get; } = new() { KernelArgs = SeedKernelArgs };
+    public static Scenario Seed { get; } = new();
 
     /// <summary>The seed's kernel arguments (cases/early-section-memmap/case.json says the same).</summary>
     public const string SeedKernelArgs = "vm_debug=-";

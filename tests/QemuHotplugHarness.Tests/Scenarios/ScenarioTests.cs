@@ -203,4 +203,13 @@ public class ScenarioTests
         var img = new ScenarioOptions { Kernel = "nightly" }.Apply(Scenario.Seed).Kernel;
         Assert.That(img.Image, Is.EqualTo("nightly"));
     }
+
+    [Test]
+    public void A_scenario_file_that_says_nothing_of_kernel_arguments_keeps_the_seed_s_and_a_case_without_them_has_none()
+    {
+        var file = ScenarioJson.Parse("""{ "kernel": { "variant": "unpatched" }, "workload": { "iterations": 2 } }""", "m.json");
+        Assert.That(file.KernelArgs, Is.EqualTo("vm_debug=-"), "struct page poisoning off: the seed's modelled oops on the DEBUG_VM build");
+        var debugVmCase = QemuHotplugHarness.Orchestration.SuiteCases.Library(QemuHotplugHarness.Build.RepoLayout.Discover()).Load("memunmap-altmap-reserve");
+        Assert.That(debugVmCase.Scenario.KernelArgs, Is.Null, "a DEBUG_VM case needs the poisoning its bug reads");
+    }
 }
