@@ -68,6 +68,9 @@ public sealed record Observation
     /// <summary>memory_block_size_bytes() (/sys/devices/system/memory/block_size_bytes), checked against the model's when it predicts memory blocks.</summary>
     [JsonConverter(typeof(HexJsonConverter))]
     public ulong? MemoryBlockSize { get; init; }
+
+    /// <summary>Where <see cref="MemoryBlockSize"/> was read (the guest's sysfs file); null when the guest gave none.</summary>
+    public string? MemoryBlockSizeSource { get; init; }
     public IReadOnlyList<string> PreconditionFailures { get; init; } = [];
     public string? KernelRelease { get; init; }
 

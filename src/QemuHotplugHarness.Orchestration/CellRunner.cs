@@ -154,6 +154,7 @@ public sealed class CellRunner(AccelChooser accel, RunOptions options, ILogger l
             BootSeconds = Seconds(guest.ReadyTime), MarkerSeconds = Seconds(guest.MarkerTime), Layout = facts.Layout,
             StructPageSize = facts.Kernel?.StructPageSize, VmemmapBase = facts.Kernel?.VmemmapBase, KernelFactsSource = facts.Kernel?.Source,
             SectionSizeBits = facts.Kernel?.SectionSizeBits, MemoryBlockSize = facts.MemoryBlockSize,
+            MemoryBlockSizeSource = facts.MemoryBlockSize is null ? null : "guest " + BootFactsReader.MemoryBlockSizeFile,
         };
         var failures = Preconditions.Check(plan.Scenario, plan.Prediction, facts);
         if (plan.Inputs.Kernel.IsPrebuilt && plan.Inputs.Kernel.Config is null)

@@ -46,6 +46,8 @@ public class LatestLineRealGuestTests
             Assert.That(c.Observation.KernelLine, Is.EqualTo("latest"));
             Assert.That(c.Observation.KernelRelease, Does.Match(@"^[7-9]\.\d+"), "a 7.x (or newer) release");
             Assert.That(c.Observation.SectionSizeBits, Is.EqualTo(27));
+            Assert.That((c.Observation.MemoryBlockSize, c.Observation.MemoryBlockSizeSource),
+                Is.EqualTo(((ulong?)0x8000000, "guest /sys/devices/system/memory/block_size_bytes")), "the memory block size, read from the guest, says where");
         });
     }
 }
