@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Diagnostics;
+using QemuHotplugHarness.Build;
 using QemuHotplugHarness.Orchestration;
 using QemuHotplugHarness.Scenarios;
 using QemuHotplugHarness.Scenarios.Cases;
@@ -29,7 +30,10 @@ public sealed class PredictCommand : Command<PredictCommand.Settings>
     {
         if (settings.Suite) return PrintPlan(settings, suite: true);
         if (settings.SelectedCase() is { Modelled: false } c) return CaseNotModelled(c, settings.Json);
-        var scenario = settings.ResolveScenario();
+        var line = LineOf(settings);
+        var scenario = settings.ResolveScenario() is var resolved && resolved.Kernel.Line is null && line != HarnessDefaults.Repo.Line
+            ? resolved with { Kernel = resolved.Kernel with { Line = line } }
+            : resolved;
         // predict knows no --kernel-image: a name that is not a variant would silently be modelled as the unpatched one.
         if (scenario.Kernel.Image is { } name)
             throw new BadInputException(InputKind.Kernel, name, "not a kernel variant (predict models unpatched and patched; prebuilt images are registered with run/reproduce --kernel-image)");
@@ -37,19 +41,35 @@ public sealed class PredictCommand : Command<PredictCommand.Settings>
         if (ModelLimits.NotModelled(scenario, model) is { Count: > 0 } reasons) return NotModelled(scenario, reasons, settings.Json);
         if (settings.Sweep) return RunSweep(scenario, model, settings);
         PredictOne(scenario, model, settings.Json);
-        if (!settings.Json && settings.SelectedCase() is { Cells: not null }) PrintPlan(settings, suite: false);
+        if (!settings.Json && settings.SelectedCase() is { Cells: not null }) PrintPlan(settings, suite: false, line);
         return 0;
+    }
+
+    /// <summary>
+    /// --kernel-line; else the default line, unless --case names a case that does not apply there: then the first line
+    /// it applies to, said on stderr (an explicit --kernel-line where the case does not apply stays bad input).
+    /// </summary>
+    private static string LineOf(Settings s)
+    {
+        var lines = RepoLayout.Discover().Lines();
+        var line = lines.Resolve(s.KernelLine, null).Name;
+        if (s.KernelLine is not null || s.SelectedCase() is not { } c || c.NotApplicableOn(line) is not { } why) return line;
+        var other = lines.All.Select(l => l.Name).FirstOrDefault(l => c.NotApplicableOn(l) is null);
+        if (other is null) return line;
+        Console.Error.WriteLine($"qhh: case {c.Name}: {why}; predicting on kernel line {other} (give --kernel-line to choose)");
+        return other;
     }
 
     /// <summary>
     /// The plan's cells (a case's, or the suite's) with each cell's judge and what it predicts, from the same plan
     /// reproduce runs; beside a simulator judgement, the cell's case.json "expect" (written from its real-guest runs).
     /// </summary>
-    private static int PrintPlan(Settings s, bool suite)
+    private static int PrintPlan(Settings s, bool suite, string? line = null)
     {
-        var plan = RunPlanner.Plan(new PlanRequest(s.Catalog(), Build.RepoLayout.Discover().Lines().Resolve(s.KernelLine, null).Name, KernelSources.Default)
+        var plan = RunPlanner.Plan(new PlanRequest(s.Catalog(), line ?? RepoLayout.Discover().Lines().Resolve(s.KernelLine, null).Name, KernelSources.Default)
         {
-            Case = s.Case, Suite = suite, ScenarioOf = c => s.ResolveScenario(c.Scenario),
+            Case = s.Case, Suite = suite,
+            ScenarioOf = c => s.ResolveScenario(c.Scenario) is var b && b.Kernel.Line is null && line is not null ? b with { Kernel = b.Kernel with { Line = line } } : b,
         });
         if (s.Json)
         {

@@ -23,4 +23,16 @@ public class PredictPlanTests
                 Has.Count.EqualTo(1));
         });
     }
+
+    [Test]
+    public async Task Predict_case_of_a_case_not_applicable_on_the_default_line_predicts_on_a_line_it_applies_to_and_says_so()
+    {
+        var (code, stdout, stderr) = await QhhCli.RunAsync("predict", "--case", "pcdimm-remove-memmap-node");
+        Assert.That(code, Is.EqualTo(0), stderr);
+        Assert.That(stderr, Does.StartWith("qhh: case pcdimm-remove-memmap-node: not applicable on kernel line 6.1").And.Contain("predicting on kernel line 6.12"));
+        Assert.That(stdout, Does.Contain("Cells of pcdimm-remove-memmap-node on kernel line 6.12, each with its judge:")
+            .And.Contain("pcdimm-remove-memmap-node/unpatched: simulator: oops \"kernel BUG in section_deactivate\" at iteration 1"));
+        var asked = await QhhCli.RunAsync("predict", "--case", "pcdimm-remove-memmap-node", "--kernel-line", "6.1");
+        Assert.That(asked.Code, Is.EqualTo(2), "a line the user names where the case does not apply stays bad input");
+    }
 }
