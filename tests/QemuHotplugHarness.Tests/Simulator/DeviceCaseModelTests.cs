@@ -41,9 +41,7 @@ public class DeviceCaseModelTests
         {
             Assert.That(c.Modelled, Is.True);
             Assert.That(ModelLimits.NotModelled(c.Scenario.WithQemu(cell.Qemu), c.Model), Is.Empty);
-            Assert.That(p.Outcome, Is.EqualTo(cell.Expect!.Outcome));
-            Assert.That(p.OopsIteration, Is.EqualTo(cell.Expect.Iteration));
-            Assert.That(cell.Expect.TitleMatches(p.OopsTitle), Is.True, $"predicted title '{p.OopsTitle}', expected '{cell.Expect.Title}'");
+            CellExpectationAsserts.MatchesExpect(p, cell);
         });
     }
 

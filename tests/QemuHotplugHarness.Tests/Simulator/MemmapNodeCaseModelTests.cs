@@ -51,9 +51,7 @@ public class MemmapNodeCaseModelTests
             Assert.That(c.Modelled, Is.True);
             Assert.That(c.Lines[line].NotApplicable, Is.Null);
             Assert.That(ModelLimits.NotModelled(Cell(c, cell.Kernel, line), c.Model), Is.Empty);
-            Assert.That(p.Outcome, Is.EqualTo(cell.Expect!.Outcome), string.Join("\n", p.Explanation));
-            Assert.That(p.OopsIteration, Is.EqualTo(cell.Expect.Iteration));
-            Assert.That(cell.Expect.TitleMatches(p.OopsTitle), Is.True, $"predicted title '{p.OopsTitle}', expected '{cell.Expect.Title}'");
+            CellExpectationAsserts.MatchesExpect(p, cell);
         });
     }
 
