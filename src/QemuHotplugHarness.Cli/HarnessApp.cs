@@ -43,6 +43,7 @@ public static class HarnessApp
         {
             var (code, lines) = Failure(Unconvertible(e, args) ?? CliSuggestions.Unknown(e, args) ?? e);
             foreach (var line in lines) await Console.Error.WriteLineAsync("qhh: " + line);
+            if (IsInternal(e)) await Console.Error.WriteLineAsync(InternalTrace(e, Environment.GetEnvironmentVariable("QHH_DEBUG")));
             return code == ExitCode.Interrupted && terminated ? (int)ExitCode.Terminated : (int)code;
         }
         finally
@@ -126,6 +127,15 @@ public static class HarnessApp
         HarnessException => (ExitCode.Infrastructure, Lines(e.Message)), // the harness's own, e.g. a build tool that failed
         _ => (ExitCode.Infrastructure, [$"internal error: {e.GetType().Name}: {OneLine(e.Message)}"]),
     };
+
+    /// <summary>A failure <see cref="Failure"/> has no name for: a bug of the harness.</summary>
+    public static bool IsInternal(Exception e) => e is not (BadInputException or CommandAppException or HarnessException
+        or OperationCanceledException or QemuHotplugHarness.Build.ToolFailedException);
+
+    /// <summary>An internal error's stack trace when QHH_DEBUG is 1 (<paramref name="debug"/>), else how to get it: a bug report needs it.</summary>
+    public static string InternalTrace(Exception e, string? debug) => debug == "1"
+        ? e.ToString()
+        : "qhh: this is a bug of the harness; run again with QHH_DEBUG=1 for its stack trace";
 
     private static IReadOnlyList<string> Lines(string message) =>
         message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);

@@ -17,6 +17,8 @@ public enum StepKind
     ReadKpageflags,
     /// <summary>dd if=/proc/kpagecount: kpagecount_read() over a window of pfns.</summary>
     ReadKpagecount,
+    /// <summary>dd if=/proc/kpagecgroup (CONFIG_MEMCG): page_cgroup_ino() over a window of pfns.</summary>
+    ReadKpagecgroup,
     /// <summary>QMP object-add memory-backend-ram: a RAM backend for a device to come.</summary>
     AddBackend,
     /// <summary>QMP object-del of a backend.</summary>
@@ -78,6 +80,7 @@ public static class CaseSteps
             ["ndctl", "create-namespace", .. var options] => Create(options, text),
             ["dd", .. var operands] when Operand(operands, "if") == "/proc/kpageflags" => ProcWindow(StepKind.ReadKpageflags, operands, text),
             ["dd", .. var operands] when Operand(operands, "if") == "/proc/kpagecount" => ProcWindow(StepKind.ReadKpagecount, operands, text),
+            ["dd", .. var operands] when Operand(operands, "if") == "/proc/kpagecgroup" => ProcWindow(StepKind.ReadKpagecgroup, operands, text),
             _ => null,
         };
     }
@@ -90,8 +93,8 @@ public static class CaseSteps
     public static string? NotModelled(WorkloadSpec w)
     {
         if (w.HasHostSetup) return "a host step in the setup (the model runs the setup's ndctl region commands only)";
-        var known = "the model knows ndctl's region setup, create-namespace --size, destroy-namespace --force all, dd of /proc/kpageflags and " +
-                    "/proc/kpagecount, and the host steps object-add/object-del of a RAM backend, device_add/device_del of a pc-dimm, " +
+        var known = "the model knows ndctl's region setup, create-namespace --size, destroy-namespace --force all, dd of /proc/kpageflags, " +
+                    "/proc/kpagecount and /proc/kpagecgroup, and the host steps object-add/object-del of a RAM backend, device_add/device_del of a pc-dimm, " +
                     "qom-set requested-size, waits for DEVICE_DELETED and a virtio-mem size, and memory-block expectations and onlining";
         if ((w.Setup ?? []).FirstOrDefault(a => Parse(a) is null) is { } unknownSetup)
             return $"the command '{string.Join(' ', unknownSetup)}' ({known})";

@@ -38,7 +38,7 @@ public static class CaseWorkload
         if (hotplug.Boot(boot) is { } bootOops)
             return Oops(prediction with { Iterations = [new IterationPrediction { Index = 0, Outcome = Outcome.Oops, Events = boot }] }, explanation, bootOops, 0, "boot");
         if (boot.Count > 0) explanation.Add($"Boot: {string.Join("; ", boot.Where(e => !e.StartsWith("section_activate", StringComparison.Ordinal)))}.");
-        var steps = CaseSteps.Iteration(scenario.Workload).Select(s => s!).ToList();
+        var steps = CaseSteps.Iteration(scenario.Workload).Select(s => s ?? throw OutsideModel(scenario)).ToList();
         var iterations = new List<IterationPrediction>();
         for (var i = 1; i <= scenario.Workload.Iterations; i++)
         {
@@ -61,12 +61,17 @@ public static class CaseWorkload
         return prediction with { Iterations = iterations, Explanation = explanation };
     }
 
+    /// <summary>A case that says "modelled" with a step the model does not know: the harness's data is wrong (exit 3).</summary>
+    private static InfrastructureException OutsideModel(Scenario scenario) =>
+        new($"case data: a modelled case's workload is outside the model: {CaseSteps.NotModelled(scenario.Workload)}");
+
     private static (MemmapOops? Oops, StepFailure? Failure) Execute(MemmapBookkeeping kernel, MemoryHotplug hotplug, CaseStep step, AddressRange region, EventLog events) => step.Kind switch
     {
         StepKind.CreateNamespace => (kernel.Memremap(DevicePagemap.In(region, step.Size!.Value.Bytes, step.Map), events), null),
         StepKind.DestroyNamespace => (kernel.Memunmap(events), null),
         StepKind.ReadKpageflags => (kernel.ReadProcFile(MemmapReader.StablePageFlags, "/proc/kpageflags", step.FirstPfn, step.EndPfn, events), null),
         StepKind.ReadKpagecount => (kernel.ReadProcFile(MemmapReader.KpagecountRead, "/proc/kpagecount", step.FirstPfn, step.EndPfn, events), null),
+        StepKind.ReadKpagecgroup => (kernel.ReadProcFile(MemmapReader.KpagecgroupRead, "/proc/kpagecgroup", step.FirstPfn, step.EndPfn, events), null),
         _ => hotplug.Execute(step, events),
     };
 

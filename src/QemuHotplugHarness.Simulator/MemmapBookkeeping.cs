@@ -141,16 +141,18 @@ public sealed class MemmapBookkeeping
     {
         var maxDump = AlignUp(MaxPfn, Sparsemem.PagesPerSection);
         var end = Math.Min(endPfn ?? maxDump, maxDump);
-        var read = 0UL;
+        var (read, copied) = (0UL, 0UL);
         foreach (var (from, to) in Segments(firstPfn, end))
         {
             if (ProcPage(from) is null) continue;
             if (MemmapReaders.Read(this, reader, from) is { } oops) return oops with { Why = $"{oops.Why} ({ProcPage(from)})" };
             read += to - from;
+            if (Memmap.At(from).State != StructPageState.Initialised) copied += to - from;
         }
+        var garbage = copied == 0 ? "" : $" ({copied} of them not initialised, read as garbage from a snapshot_page() copy: {Model.Failure(reader, Line)?.Source})";
         events.Add(firstPfn >= end
             ? $"{file} from pfn {Pfn(firstPfn)}: at or past max_pfn {Pfn(MaxPfn)} rounded up to a section, nothing read"
-            : $"{file} pfns {Pfn(firstPfn)}-{Pfn(end - 1)}: {read} struct page(s) read, the rest KPF_NOPAGE/0");
+            : $"{file} pfns {Pfn(firstPfn)}-{Pfn(end - 1)}: {read} struct page(s) read{garbage}, the rest KPF_NOPAGE/0");
         return null;
     }
 

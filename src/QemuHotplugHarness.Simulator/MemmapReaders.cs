@@ -16,6 +16,7 @@ public static class MemmapReaders
         MemmapReader.PageunmapRange => "pageunmap_range",
         MemmapReader.PageblockPfnToPage => "page_zone",
         MemmapReader.KpagecountRead => "kpagecount_read",
+        MemmapReader.KpagecgroupRead => "page_cgroup_ino",
         MemmapReader.ArchRemoveMemory => "arch_remove_memory",
         MemmapReader.VirtioMemOnlinePage => "virtio_mem_set_fake_offline",
         MemmapReader.DepopulateSectionMemmap => "depopulate_section_memmap",
@@ -35,6 +36,7 @@ public static class MemmapReaders
         var page = kernel.Memmap.At(pfn);
         if (page.State == StructPageState.Initialised) return null;
         var failure = kernel.Model.Failure(reader, kernel.Line);
+        if (failure?.Fails == ReaderFailureKind.ReadsCopy) return null;
         var state = page.State == StructPageState.Poisoned ? "poisoned (0xff, CONFIG_DEBUG_VM)" : "never initialised";
         return new MemmapOops(reader, pfn, failure?.Function ?? DefaultFunction(reader), failure?.Title,
             $"{DefaultFunction(reader)} reads the struct page of pfn {Scenarios.Hex.Format(pfn)}, {state}" +

@@ -36,6 +36,11 @@ public enum MemmapReader
     StablePageFlags,
     /// <summary>fs/proc/page.c kpagecount_read(): PageSlab(compound_head(page)), page_mapcount() on a /proc/kpagecount read.</summary>
     KpagecountRead,
+    /// <summary>
+    /// fs/proc/page.c /proc/kpagecgroup (CONFIG_MEMCG): mm/memcontrol.c page_cgroup_ino() reads
+    /// folio_memcg_check(page_folio(page)), the page itself even on 7.x, where kpagecount and kpageflags read a copy.
+    /// </summary>
+    KpagecgroupRead,
     /// <summary>arch/x86/mm/init_64.c arch_remove_memory() before feee6b298916: page_zone() of the first struct page removed.</summary>
     ArchRemoveMemory,
     /// <summary>
@@ -61,6 +66,11 @@ public enum ReaderFailureKind
     NullPointer,
     /// <summary>might_sleep() in atomic context (CONFIG_DEBUG_ATOMIC_SLEEP): "BUG: sleeping function called from invalid context in FUNCTION".</summary>
     SleepingInAtomic,
+    /// <summary>
+    /// No failure: the line's reader decodes a copy of the struct page (7.x snapshot_page()), not the page, so a
+    /// poisoned page reads as garbage and nothing oopses.
+    /// </summary>
+    ReadsCopy,
 }
 
 /// <summary>
@@ -69,9 +79,10 @@ public enum ReaderFailureKind
 /// </summary>
 public sealed record ReaderFailure(ReaderFailureKind Fails, string Function, string Source)
 {
-    /// <summary>The title the harness's scanner gives such an oops.</summary>
-    public string Title => Fails switch
+    /// <summary>The title the harness's scanner gives such an oops; null when the reader does not fail.</summary>
+    public string? Title => Fails switch
     {
+        ReaderFailureKind.ReadsCopy => null,
         ReaderFailureKind.PoisonCheck => $"kernel BUG in {Function}",
         ReaderFailureKind.PagingRequest => $"BUG: unable to handle kernel paging request in {Function}",
         ReaderFailureKind.SleepingInAtomic => $"BUG: sleeping function called from invalid context in {Function}",

@@ -21,8 +21,9 @@ internal static class CaseModelReader
         var readers = new Dictionary<MemmapReader, IReadOnlyDictionary<string, ReaderFailure>>();
         foreach (var p in e.EnumerateObject())
         {
-            var reader = Enum.GetValues<MemmapReader>().First(v => v.Kebab() == p.Name);
-            if (Lines(p.Value, $"model.readers.{p.Name}", r) is { } lines) readers[reader] = lines;
+            // A name that is no reader was reported by Object() above; the case is refused with that line.
+            var reader = Enum.GetValues<MemmapReader>().Cast<MemmapReader?>().FirstOrDefault(v => v!.Value.Kebab() == p.Name);
+            if (reader is { } known && Lines(p.Value, $"model.readers.{p.Name}", r) is { } lines) readers[known] = lines;
         }
         return readers.Count == names.Length ? readers : null;
     }

@@ -140,8 +140,8 @@ public class NightlyScriptsTests
         Assert.That(build.Code, Is.EqualTo(0), build.ToString());
         Assert.That(build.Stdout, Does.Contain("kernels to build on line 6.1:").And.Contain("kernels to build on line latest:"));
         Assert.That(build.Stdout, Does.Contain("zone-device-section-collision/fix-7.x.patch"), "the suite's kernels, not only the default case's");
-        Assert.That(build.Stdout, Does.Contain("my-private-bug/fix-6.1.patch + 7 config option(s)").And.Contain("my-private-bug/fix-7.x.patch"),
-            "the private case's kernels: the suite's six options and its own DEBUG_PAGEALLOC");
+        Assert.That(build.Stdout, Does.Contain("my-private-bug/fix-6.1.patch + 9 config option(s)").And.Contain("my-private-bug/fix-7.x.patch"),
+            "the private case's kernels: the suite's eight options and its own DEBUG_PAGEALLOC");
 
         var image = CiScripts.Deb(Path.Combine(_scratch, "kernel-artifact"), "linux-image-6.12.9", "6.12.9-1");
         var shard = await RunAsync("nightly-shard", new()

@@ -71,8 +71,8 @@ public class ReproduceCaseCellsTests
             "  memunmap-uninit/unpatched-pse-off: kernel unpatched, PSE off, QEMU patched; judge expectation: oops \"kernel BUG in *\" at iteration 1",
             "  memunmap-uninit/patched-pse-on: kernel patched, PSE on, QEMU patched; judge expectation: clean",
             "kernels to build: 2 on 1 configuration(s) (the variants of one configuration rebuild only what their fix touches)",
-            "  unpatched on line 6.1: memunmap-uninit/fix-6.1.patch + 6 config option(s)",
-            "  patched on line 6.1: memunmap-uninit/fix-6.1.patch + 6 config option(s)",
+            "  unpatched on line 6.1: memunmap-uninit/fix-6.1.patch + 8 config option(s)",
+            "  patched on line 6.1: memunmap-uninit/fix-6.1.patch + 8 config option(s)",
         }));
     }
 
@@ -93,7 +93,7 @@ public class ReproduceCaseCellsTests
             Assert.That(cells[0].Kernel!.ExtraConfig, Is.EqualTo(new[]
             {
                 "CONFIG_DEBUG_VM=y", "CONFIG_DEBUG_VM_PGFLAGS=y", "CONFIG_PROC_PAGE_MONITOR=y", "CONFIG_ACPI_HOTPLUG_MEMORY=y",
-                "CONFIG_VIRTIO_MEM=y", "CONFIG_DEBUG_ATOMIC_SLEEP=y",
+                "CONFIG_CGROUPS=y", "CONFIG_MEMCG=y", "CONFIG_VIRTIO_MEM=y", "CONFIG_DEBUG_ATOMIC_SLEEP=y",
             }), "the suite's one configuration, which holds the private case's two options");
             Assert.That(cells.Select(x => x.Expect!.Outcome), Is.EqualTo(new[] { Outcome.Oops, Outcome.Clean }));
         });

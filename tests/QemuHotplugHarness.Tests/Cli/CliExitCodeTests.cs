@@ -171,6 +171,21 @@ public class CliExitCodeTests
     }
 
     [Test]
+    public void An_internal_error_says_it_is_the_harness_s_bug_and_gives_its_stack_trace_under_QHH_DEBUG()
+    {
+        Exception bug;
+        try { throw new NullReferenceException("boom"); } catch (NullReferenceException e) { bug = e; }
+        Assert.Multiple(() =>
+        {
+            Assert.That(HarnessApp.Failure(bug).Lines, Is.EqualTo(new[] { "internal error: NullReferenceException: boom" }));
+            Assert.That(HarnessApp.IsInternal(bug), Is.True);
+            Assert.That(HarnessApp.IsInternal(new InfrastructureException("qemu ended")), Is.False, "the harness's named failures carry their own words");
+            Assert.That(HarnessApp.InternalTrace(bug, null), Is.EqualTo("qhh: this is a bug of the harness; run again with QHH_DEBUG=1 for its stack trace"));
+            Assert.That(HarnessApp.InternalTrace(bug, "1"), Does.StartWith("System.NullReferenceException: boom").And.Contain(nameof(An_internal_error_says_it_is_the_harness_s_bug_and_gives_its_stack_trace_under_QHH_DEBUG)));
+        });
+    }
+
+    [Test]
     public async Task Predict_json_succeeds_with_the_seed_outcome()
     {
         var (code, stdout, _) = await Run("predict", "--json");

@@ -87,6 +87,8 @@ public class CaseLoaderTests
             $"{f}: config[1]: \"DEBUG_VM_PGFLAGS=y\" is not a config line (CONFIG_X=y, CONFIG_X=value or \"# CONFIG_X is not set\") nor a fragment's name",
             $"{f}: cells[1].colour: unknown field (known: name, kernel, pse, qemu, expect)",
             $"{f}: cells[1].expect.outcome: unknown outcome \"oopz\" (use clean, oops, rejected, workload-failed, hung, precondition-failed, infra-error)",
+            $"{f}: model.readers.kpagecount-reed: unknown field (known: pageunmap-range, pageblock-pfn-to-page, stable-page-flags, kpagecount-read, " +
+            "kpagecgroup-read, arch-remove-memory, virtio-mem-online-page, depopulate-section-memmap)",
         }));
     }
 

@@ -196,10 +196,13 @@ public class CaseModelTests
     public void A_command_the_model_does_not_know_puts_the_case_outside_it()
     {
         var c = Load("kpageflags-subsection-validity");
-        var s = c.Scenario with { Workload = c.Scenario.Workload with { Iteration = [.. c.Scenario.Workload.Iteration!, ["dd", "if=/proc/kpagecgroup", "of=/dev/null"]] } };
-        Assert.That(ModelLimits.NotModelled(s, c.Model), Has.Some.Contains("'dd if=/proc/kpagecgroup of=/dev/null'"));
+        var s = c.Scenario with { Workload = c.Scenario.Workload with { Iteration = [.. c.Scenario.Workload.Iteration!, ["dd", "if=/proc/kpagepool", "of=/dev/null"]] } };
+        Assert.That(ModelLimits.NotModelled(s, c.Model), Has.Some.Contains("'dd if=/proc/kpagepool of=/dev/null'"));
         Assert.That(ModelLimits.NotModelled(c.Scenario, c.Model), Is.Empty);
         Assert.That(ModelLimits.NotModelled(c.Scenario, c.Model! with { DebugVm = false }), Has.Some.Contains("CONFIG_DEBUG_VM"));
+        // A case that says "modelled" with such a step is the harness's data at fault (exit 3), not a crash of the simulator.
+        var e = Assert.Throws<InfrastructureException>(() => Predictor.Predict(s, c.Model));
+        Assert.That(e!.Message, Does.StartWith("case data: a modelled case's workload is outside the model: the command 'dd if=/proc/kpagepool of=/dev/null'"));
     }
 
     /// <summary>The command the console echoed last ("+ ndctl ..." with its quotes removed) before the first kernel line after QHH-ITER 1.</summary>
