@@ -51,3 +51,26 @@ public static class OopsScanner
         return Scan(reader).ToList();
     }
 }
+
+/// <summary>
+/// A live detector closes a report that is still open when the settle window passes: a splat whose tail reached the
+/// console later is then cut, and titled "… in corrupted". The whole console, read again once it is complete, has
+/// that tail. Pure: the caller reads the console.
+/// </summary>
+public static class OopsCompletion
+{
+    /// <summary>
+    /// <paramref name="live"/> with each corrupted report replaced by the whole console's report of the same header line
+    /// (its line numbers kept: they are on the live scale); a report the console does not complete stays as it was.
+    /// </summary>
+    public static IReadOnlyList<OopsReport> Complete(IReadOnlyList<OopsReport> live, string console)
+    {
+        if (!live.Any(r => r.Corrupted)) return live;
+        var whole = OopsScanner.Scan(console).Where(r => !r.Corrupted).ToList();
+        return live.Select(r => r.Corrupted && whole.FirstOrDefault(w => Header(w) == Header(r)) is { } done
+            ? done with { StartLine = r.StartLine, EndLine = r.StartLine + (done.EndLine - done.StartLine) }
+            : r).ToList();
+    }
+
+    private static string Header(OopsReport r) => r.Text.Split('\n', 2)[0];
+}

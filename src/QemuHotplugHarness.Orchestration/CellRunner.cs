@@ -250,7 +250,12 @@ public sealed class CellRunner(AccelChooser accel, RunOptions options, ILogger l
     /// <summary>One file per distinct oops (title, report, frames symbolized against the build's vmlinux).</summary>
     private static async Task<IReadOnlyList<ObservedOops>> KeepOopsesAsync(QemuGuest guest, CellPlan plan, KernelFacts? kernel, CancellationToken ct)
     {
-        var groups = OopsDedup.Group(guest.Oopses);
+        // The console so far (every byte is saved as it arrives) completes a report the settle window cut short.
+        var live = guest.Oopses;
+        var reports = live.Any(r => r.Corrupted) && File.Exists(plan.Artifacts.Console)
+            ? OopsCompletion.Complete(live, await ReadWhileWrittenAsync(plan.Artifacts.Console, ct))
+            : live;
+        var groups = OopsDedup.Group(reports);
         var n = 0;
         foreach (var g in groups)
         {
@@ -258,6 +263,14 @@ public sealed class CellRunner(AccelChooser accel, RunOptions options, ILogger l
             await ArtifactFiles.WriteAsync(plan.Artifacts.Oops(++n), g.Title + "\n\n" + g.First.Text + (symbolized is null ? "" : "\n" + symbolized), ct);
         }
         return groups.Select(g => Observed(g, kernel)).ToList();
+    }
+
+    /// <summary>A file QEMU's console still writes (it shares reading only with a reader that shares writing).</summary>
+    private static async Task<string> ReadWhileWrittenAsync(string path, CancellationToken ct)
+    {
+        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        using var reader = new StreamReader(stream);
+        return await reader.ReadToEndAsync(ct);
     }
 
     private static ObservedOops Observed(OopsGroup g, KernelFacts? kernel)
