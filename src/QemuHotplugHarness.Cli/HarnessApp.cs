@@ -35,6 +35,8 @@ public static class HarnessApp
         });
         try
         {
+            // The environment is input too: a bad value is refused before anything is built or booted.
+            QemuHotplugHarness.Guest.SnapshotStore.KeepFrom(Environment.GetEnvironmentVariable("QHH_SNAPSHOT_KEEP"));
             var app = new CommandApp();
             app.Configure(Configure);
             return await app.RunAsync(args, cts.Token);

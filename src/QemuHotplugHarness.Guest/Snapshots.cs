@@ -36,7 +36,32 @@ public sealed class SnapshotStore(string root, ILogger log)
     private const string Format = "qhh-snapshot-v1";
     private static readonly ConcurrentDictionary<string, SemaphoreSlim> Making = new();
 
+    /// <summary>Snapshots kept when no QHH_SNAPSHOT_KEEP says otherwise: about 115-190 MB of disk each, so 100 is 12-19 GB.</summary>
+    public const int DefaultKeep = 100;
+
     public string Root { get; } = root;
+
+    /// <summary>
+    /// How many snapshots stay on disk: after one is saved, the least recently used beyond this many are removed
+    /// (every new kernel build is a new key, so a nightly run would otherwise grow the cache without end).
+    /// </summary>
+    public int Keep { get; init; } = DefaultKeep;
+
+    /// <summary>QHH_SNAPSHOT_KEEP as the number of snapshots to keep (null or empty: the default); bad input otherwise.</summary>
+    public static int KeepFrom(string? value)
+    {
+        if (string.IsNullOrEmpty(value)) return DefaultKeep;
+        if (int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) && n >= 1) return n;
+        throw new BadInputException($"QHH_SNAPSHOT_KEEP={value}: not a whole number of snapshots to keep (at least 1)");
+    }
+
+    /// <summary>
+    /// The snapshots to remove so that <paramref name="keep"/> stay: the least recently used first, never
+    /// <paramref name="current"/> (the one just made or used). Pure: the caller reads the folders.
+    /// </summary>
+    public static IReadOnlyList<string> LeastRecentlyUsed(IEnumerable<(string Key, DateTime LastUsed)> snapshots, int keep, string? current) =>
+        snapshots.Where(s => s.Key != current).OrderByDescending(s => s.LastUsed).ThenBy(s => s.Key, StringComparer.Ordinal)
+            .Skip(Math.Max(0, keep - (current is null ? 0 : 1))).Select(s => s.Key).ToList();
 
     public static string KeyOf(GuestConfiguration config, IReadOnlyList<WorkloadStep> prologue)
     {
@@ -65,12 +90,15 @@ public sealed class SnapshotStore(string root, ILogger log)
     public async Task<GuestSnapshot?> GetOrMakeAsync(GuestConfiguration config, IReadOnlyList<WorkloadStep> prologue, CancellationToken ct)
     {
         var key = KeyOf(config, prologue);
-        if (Find(key) is { } hit) return hit;
+        if (Find(key) is { } hit) return Used(hit);
         var gate = Making.GetOrAdd(key, _ => new SemaphoreSlim(1, 1));
         await gate.WaitAsync(ct);
         try
         {
-            return Find(key) ?? await MakeAsync(key, config, prologue, ct);
+            if (Find(key) is { } made) return Used(made);
+            if (await MakeAsync(key, config, prologue, ct) is not { } fresh) return null;
+            Prune(key);
+            return fresh;
         }
         finally
         {
@@ -121,6 +149,33 @@ public sealed class SnapshotStore(string root, ILogger log)
             memory.Delete();
             try { if (Directory.Exists(work)) Directory.Delete(work, recursive: true); } catch (IOException) { }
         }
+    }
+
+    /// <summary>A snapshot's last use is its manifest's time: set on every use, read by the eviction.</summary>
+    private static GuestSnapshot Used(GuestSnapshot s)
+    {
+        try { File.SetLastWriteTimeUtc(s.Manifest, DateTime.UtcNow); }
+        catch (IOException) { } // a read-only cache still serves its snapshots
+        catch (UnauthorizedAccessException) { }
+        return s;
+    }
+
+    /// <summary>Removes the least recently used finished snapshots beyond <see cref="Keep"/>, never <paramref name="current"/>; returns their keys.</summary>
+    public IReadOnlyList<string> Prune(string? current = null)
+    {
+        if (!Directory.Exists(Root)) return [];
+        var finished = Directory.EnumerateDirectories(Root).Select(Path.GetFileName).OfType<string>()
+            .Where(k => k != "tmp" && Find(k) is not null)
+            .Select(k => (Key: k, LastUsed: File.GetLastWriteTimeUtc(Path.Combine(Root, k, "manifest.json")))).ToList();
+        var gone = LeastRecentlyUsed(finished, Keep, current);
+        foreach (var key in gone)
+        {
+            try { Directory.Delete(Path.Combine(Root, key), recursive: true); }
+            catch (IOException e) { log.Debug("snapshot: could not remove {Key}: {Message}", key, e.Message); }
+        }
+        if (gone.Count > 0)
+            log.Information("snapshot: removed {Count} least recently used, keeping {Keep} (QHH_SNAPSHOT_KEEP)", gone.Count, Keep);
+        return gone;
     }
 
     /// <summary>Half-made snapshots of a harness that was killed (their memory files are sparse but large): gone after a day.</summary>

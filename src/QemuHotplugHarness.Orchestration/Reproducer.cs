@@ -121,7 +121,8 @@ public sealed class Reproducer(BuildContext ctx, InputsResolver inputs, ILogger 
     public Task PrepareAsync(Scenario scenario, KernelRecipe? kernel, CancellationToken ct) => inputs.ResolveAsync(scenario, kernel, ct);
 
     /// <summary>Snapshots of booted guests live in the cache beside the builds they are keyed on.</summary>
-    public static SnapshotStore Snapshots(BuildContext ctx, ILogger log) => new(Path.Combine(ctx.Cache.Root, "snapshot"), log);
+    public static SnapshotStore Snapshots(BuildContext ctx, ILogger log) =>
+        new(Path.Combine(ctx.Cache.Root, "snapshot"), log) { Keep = SnapshotStore.KeepFrom(Environment.GetEnvironmentVariable("QHH_SNAPSHOT_KEEP")) };
 
     /// <summary>Resolves the cell's inputs and runs it; a build that fails for this cell is its infra-error, not the run's end.</summary>
     public async Task<Observation> ObserveAsync(CellRequest request, RunOptions options, CancellationToken ct)

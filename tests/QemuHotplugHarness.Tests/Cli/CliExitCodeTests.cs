@@ -186,6 +186,21 @@ public class CliExitCodeTests
     }
 
     [Test]
+    public async Task A_bad_QHH_SNAPSHOT_KEEP_is_bad_input_before_anything_runs()
+    {
+        Environment.SetEnvironmentVariable("QHH_SNAPSHOT_KEEP", "lots");
+        try
+        {
+            var (code, stdout, stderr) = await Run("predict");
+            Assert.That((code, stdout, stderr), Is.EqualTo((2, "", "qhh: QHH_SNAPSHOT_KEEP=lots: not a whole number of snapshots to keep (at least 1)\n")));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("QHH_SNAPSHOT_KEEP", null);
+        }
+    }
+
+    [Test]
     public async Task Predict_json_succeeds_with_the_seed_outcome()
     {
         var (code, stdout, _) = await Run("predict", "--json");

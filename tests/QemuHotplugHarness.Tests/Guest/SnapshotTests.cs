@@ -53,6 +53,46 @@ public class SnapshotTests
         Assert.That(store.Find(SnapshotStore.KeyOf(rebuilt, CellRunner.Prologue(rebuilt.Scenario))), Is.Null, "another kernel build key: another key");
     }
 
+    /// <summary>A finished snapshot folder named <paramref name="key"/>, last used <paramref name="minutesAgo"/> minutes ago.</summary>
+    private static void Finished(SnapshotStore store, string key, int minutesAgo)
+    {
+        var s = new GuestSnapshot(key, Path.Combine(store.Root, key));
+        Directory.CreateDirectory(s.Folder);
+        File.WriteAllText(s.State, "state");
+        File.WriteAllText(s.IomemAtBoot, "");
+        File.WriteAllText(s.Manifest, "{}");
+        File.SetLastWriteTimeUtc(s.Manifest, DateTime.UtcNow.AddMinutes(-minutesAgo));
+    }
+
+    [Test]
+    public void Beyond_the_number_kept_the_least_recently_used_snapshots_go_and_the_current_one_stays()
+    {
+        var store = new SnapshotStore(Path.Combine(_dir, "snapshot"), Serilog.Core.Logger.None) { Keep = 3 };
+        foreach (var (key, age) in new[] { ("a", 50), ("b", 40), ("c", 30), ("d", 20), ("e", 10), ("current", 60) }) Finished(store, key, age);
+        Directory.CreateDirectory(Path.Combine(store.Root, "tmp", "half-made"));
+        Directory.CreateDirectory(Path.Combine(store.Root, "unfinished")); // no manifest: not a snapshot yet
+        var gone = store.Prune(current: "current");
+        Assert.Multiple(() =>
+        {
+            Assert.That(gone, Is.EquivalentTo(new[] { "a", "b", "c" }), "the current one and the two used most recently stay");
+            Assert.That(Directory.EnumerateDirectories(store.Root).Select(Path.GetFileName), Is.EquivalentTo(new[] { "current", "d", "e", "tmp", "unfinished" }));
+            Assert.That(store.Prune(current: "current"), Is.Empty, "within the number kept: nothing more goes");
+        });
+    }
+
+    [Test]
+    public void The_number_kept_comes_from_QHH_SNAPSHOT_KEEP_and_a_bad_value_is_bad_input()
+    {
+        Assert.Multiple(() =>
+        {
+            Assert.That(SnapshotStore.KeepFrom(null), Is.EqualTo(SnapshotStore.DefaultKeep));
+            Assert.That(SnapshotStore.KeepFrom("12"), Is.EqualTo(12));
+            foreach (var bad in new[] { "0", "-3", "lots", "1.5" })
+                Assert.That(Assert.Throws<BadInputException>(() => SnapshotStore.KeepFrom(bad))!.Message,
+                    Is.EqualTo($"QHH_SNAPSHOT_KEEP={bad}: not a whole number of snapshots to keep (at least 1)"), bad);
+        });
+    }
+
     [Test]
     public void Every_part_of_the_guest_is_in_the_snapshot_key()
     {
