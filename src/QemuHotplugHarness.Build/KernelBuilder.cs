@@ -109,6 +109,9 @@ public sealed class KernelBuilder(BuildContext ctx)
         if (ctx.Cache.TryGet("kernel", job.Key) is { } hit) return Load(job.Name, hit, job.Key, job.SourceId);
 
         var watch = Stopwatch.StartNew();
+        Directory.CreateDirectory(ws.BuildRoot);
+        Directory.SetLastWriteTimeUtc(ws.BuildRoot, DateTime.UtcNow); // its last use, for the bound on build trees
+        await new BuildTreeBound(ctx.Cache, ctx.Log) { Keep = CacheBounds.BuildTrees.FromEnvironment() }.PruneAsync(Path.GetFileName(ws.BuildRoot), ct);
         var snapshot = job.Snapshot ?? await trees.SnapshotAsync(job.Tree, ws, ct);
         await trees.CheckoutAsync(ws, snapshot, ct);
         await ConfigureOutOfTreeAsync(runner, ws, job, ct);

@@ -36,7 +36,7 @@ public static class HarnessApp
         try
         {
             // The environment is input too: a bad value is refused before anything is built or booted.
-            QemuHotplugHarness.Guest.SnapshotStore.KeepFrom(Environment.GetEnvironmentVariable("QHH_SNAPSHOT_KEEP"));
+            foreach (var bound in CacheBounds.All) bound.FromEnvironment();
             var app = new CommandApp();
             app.Configure(Configure);
             return await app.RunAsync(args, cts.Token);

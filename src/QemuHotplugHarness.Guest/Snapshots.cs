@@ -36,32 +36,13 @@ public sealed class SnapshotStore(string root, ILogger log)
     private const string Format = "qhh-snapshot-v1";
     private static readonly ConcurrentDictionary<string, SemaphoreSlim> Making = new();
 
-    /// <summary>Snapshots kept when no QHH_SNAPSHOT_KEEP says otherwise: about 115-190 MB of disk each, so 100 is 12-19 GB.</summary>
-    public const int DefaultKeep = 100;
-
     public string Root { get; } = root;
 
     /// <summary>
-    /// How many snapshots stay on disk: after one is saved, the least recently used beyond this many are removed
-    /// (every new kernel build is a new key, so a nightly run would otherwise grow the cache without end).
+    /// How many snapshots stay on disk (<see cref="CacheBounds.Snapshots"/>): after one is saved, the least recently
+    /// used beyond this many are removed.
     /// </summary>
-    public int Keep { get; init; } = DefaultKeep;
-
-    /// <summary>QHH_SNAPSHOT_KEEP as the number of snapshots to keep (null or empty: the default); bad input otherwise.</summary>
-    public static int KeepFrom(string? value)
-    {
-        if (string.IsNullOrEmpty(value)) return DefaultKeep;
-        if (int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) && n >= 1) return n;
-        throw new BadInputException($"QHH_SNAPSHOT_KEEP={value}: not a whole number of snapshots to keep (at least 1)");
-    }
-
-    /// <summary>
-    /// The snapshots to remove so that <paramref name="keep"/> stay: the least recently used first, never
-    /// <paramref name="current"/> (the one just made or used). Pure: the caller reads the folders.
-    /// </summary>
-    public static IReadOnlyList<string> LeastRecentlyUsed(IEnumerable<(string Key, DateTime LastUsed)> snapshots, int keep, string? current) =>
-        snapshots.Where(s => s.Key != current).OrderByDescending(s => s.LastUsed).ThenBy(s => s.Key, StringComparer.Ordinal)
-            .Skip(Math.Max(0, keep - (current is null ? 0 : 1))).Select(s => s.Key).ToList();
+    public int Keep { get; init; } = CacheBounds.Snapshots.Default;
 
     public static string KeyOf(GuestConfiguration config, IReadOnlyList<WorkloadStep> prologue)
     {
@@ -167,7 +148,7 @@ public sealed class SnapshotStore(string root, ILogger log)
         var finished = Directory.EnumerateDirectories(Root).Select(Path.GetFileName).OfType<string>()
             .Where(k => k != "tmp" && Find(k) is not null)
             .Select(k => (Key: k, LastUsed: File.GetLastWriteTimeUtc(Path.Combine(Root, k, "manifest.json")))).ToList();
-        var gone = LeastRecentlyUsed(finished, Keep, current);
+        var gone = CacheBounds.LeastRecentlyUsed(finished, Keep, current);
         foreach (var key in gone)
         {
             try { Directory.Delete(Path.Combine(Root, key), recursive: true); }

@@ -122,7 +122,7 @@ public sealed class Reproducer(BuildContext ctx, InputsResolver inputs, ILogger 
 
     /// <summary>Snapshots of booted guests live in the cache beside the builds they are keyed on.</summary>
     public static SnapshotStore Snapshots(BuildContext ctx, ILogger log) =>
-        new(Path.Combine(ctx.Cache.Root, "snapshot"), log) { Keep = SnapshotStore.KeepFrom(Environment.GetEnvironmentVariable("QHH_SNAPSHOT_KEEP")) };
+        new(Path.Combine(ctx.Cache.Root, "snapshot"), log) { Keep = CacheBounds.Snapshots.FromEnvironment() };
 
     /// <summary>Resolves the cell's inputs and runs it; a build that fails for this cell is its infra-error, not the run's end.</summary>
     public async Task<Observation> ObserveAsync(CellRequest request, RunOptions options, CancellationToken ct)

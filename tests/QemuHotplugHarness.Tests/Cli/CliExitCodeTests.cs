@@ -185,18 +185,19 @@ public class CliExitCodeTests
         });
     }
 
-    [Test]
-    public async Task A_bad_QHH_SNAPSHOT_KEEP_is_bad_input_before_anything_runs()
+    [TestCase("QHH_SNAPSHOT_KEEP", "snapshots")]
+    [TestCase("QHH_BUILD_TREES_KEEP", "kernel build trees")]
+    public async Task A_bad_cache_bound_is_bad_input_before_anything_runs(string variable, string what)
     {
-        Environment.SetEnvironmentVariable("QHH_SNAPSHOT_KEEP", "lots");
+        Environment.SetEnvironmentVariable(variable, "lots");
         try
         {
             var (code, stdout, stderr) = await Run("predict");
-            Assert.That((code, stdout, stderr), Is.EqualTo((2, "", "qhh: QHH_SNAPSHOT_KEEP=lots: not a whole number of snapshots to keep (at least 1)\n")));
+            Assert.That((code, stdout, stderr), Is.EqualTo((2, "", $"qhh: {variable}=lots: not a whole number of {what} to keep (at least 1)\n")));
         }
         finally
         {
-            Environment.SetEnvironmentVariable("QHH_SNAPSHOT_KEEP", null);
+            Environment.SetEnvironmentVariable(variable, null);
         }
     }
 

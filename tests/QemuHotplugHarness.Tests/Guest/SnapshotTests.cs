@@ -81,19 +81,6 @@ public class SnapshotTests
     }
 
     [Test]
-    public void The_number_kept_comes_from_QHH_SNAPSHOT_KEEP_and_a_bad_value_is_bad_input()
-    {
-        Assert.Multiple(() =>
-        {
-            Assert.That(SnapshotStore.KeepFrom(null), Is.EqualTo(SnapshotStore.DefaultKeep));
-            Assert.That(SnapshotStore.KeepFrom("12"), Is.EqualTo(12));
-            foreach (var bad in new[] { "0", "-3", "lots", "1.5" })
-                Assert.That(Assert.Throws<BadInputException>(() => SnapshotStore.KeepFrom(bad))!.Message,
-                    Is.EqualTo($"QHH_SNAPSHOT_KEEP={bad}: not a whole number of snapshots to keep (at least 1)"), bad);
-        });
-    }
-
-    [Test]
     public void Every_part_of_the_guest_is_in_the_snapshot_key()
     {
         var seed = Config("k");
