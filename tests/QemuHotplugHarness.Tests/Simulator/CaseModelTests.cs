@@ -27,8 +27,7 @@ public class CaseModelTests
 
     private static Prediction Predict(Case c, CaseCell cell, string? line = null)
     {
-        var s = c.Scenario.WithQemu(cell.Qemu).WithKernel(cell.Kernel).WithPse(cell.Pse);
-        return Predictor.Predict(line is null ? s : s with { Kernel = s.Kernel with { Line = line } }, c.Model);
+        return Predictor.Predict(CellExpectationAsserts.ScenarioOf(c, cell, line), c.Model);
     }
 
     private static IEnumerable<TestCaseData> Cells() =>

@@ -1,3 +1,4 @@
+using QemuHotplugHarness.Scenarios;
 using QemuHotplugHarness.Scenarios.Cases;
 using QemuHotplugHarness.Simulator;
 
@@ -11,5 +12,12 @@ public static class CellExpectationAsserts
         Assert.That(p.Outcome, Is.EqualTo(cell.Expect!.Outcome), string.Join("\n", p.Explanation));
         Assert.That(p.OopsIteration, Is.EqualTo(cell.Expect.Iteration));
         Assert.That(cell.Expect.TitleMatches(p.OopsTitle), Is.True, $"predicted title '{p.OopsTitle}', expected '{cell.Expect.Title}'");
+    }
+
+    /// <summary>The scenario of <paramref name="cell"/> of <paramref name="c"/>, on kernel line <paramref name="line"/> (null: the case's).</summary>
+    public static Scenario ScenarioOf(Case c, CaseCell cell, string? line = null)
+    {
+        var s = c.Scenario.WithQemu(cell.Qemu).WithKernel(cell.Kernel).WithPse(cell.Pse);
+        return line is null ? s : s with { Kernel = s.Kernel with { Line = line } };
     }
 }

@@ -23,8 +23,7 @@ public class DeviceCaseModelTests
 
     private static Prediction Predict(Case c, KernelVariant variant, Func<Scenario, Scenario>? change = null)
     {
-        var cell = c.Cells!.Single(x => x.Kernel == variant);
-        var s = c.Scenario.WithQemu(cell.Qemu).WithKernel(cell.Kernel).WithPse(cell.Pse);
+        var s = CellExpectationAsserts.ScenarioOf(c, c.Cells!.Single(x => x.Kernel == variant));
         return Predictor.Predict(change is null ? s : change(s), c.Model);
     }
 

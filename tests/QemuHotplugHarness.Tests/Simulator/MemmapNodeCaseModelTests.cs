@@ -23,12 +23,8 @@ public class MemmapNodeCaseModelTests
 
     private static string Log(string line, string variant) => File.ReadAllText(Path.Combine(Load(Name).Folder, $"observed-{line}-{variant}.log"));
 
-    private static Scenario Cell(Case c, KernelVariant variant, string line)
-    {
-        var cell = c.Cells!.Single(x => x.Kernel == variant);
-        var s = c.Scenario.WithQemu(cell.Qemu).WithKernel(cell.Kernel).WithPse(cell.Pse);
-        return s with { Kernel = s.Kernel with { Line = line } };
-    }
+    private static Scenario Cell(Case c, KernelVariant variant, string line) =>
+        CellExpectationAsserts.ScenarioOf(c, c.Cells!.Single(x => x.Kernel == variant), line);
 
     private static Prediction Predict(KernelVariant variant, string line, Func<Scenario, Scenario>? change = null)
     {

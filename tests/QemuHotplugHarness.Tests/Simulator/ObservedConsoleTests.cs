@@ -30,8 +30,7 @@ public class ObservedConsoleTests
         Assert.That(m.Success, Is.True, $"{file}: named observed-LINE-unpatched.log or observed-LINE-patched.log");
         var (line, variant) = (m.Groups["line"].Value, m.Groups["variant"].Value == "patched" ? KernelVariant.Patched : KernelVariant.Unpatched);
         var cell = c.Cells!.First(x => x.Kernel == variant);
-        var s = c.Scenario.WithQemu(cell.Qemu).WithKernel(cell.Kernel).WithPse(cell.Pse);
-        var p = Predictor.Predict(s with { Kernel = s.Kernel with { Line = line } }, c.Model);
+        var p = Predictor.Predict(CellExpectationAsserts.ScenarioOf(c, cell, line), c.Model);
         var reports = OopsScanner.Scan(File.ReadAllText(Path.Combine(c.Folder, file)));
         if (variant == KernelVariant.Patched)
         {
