@@ -20,4 +20,11 @@ public static class CellExpectationAsserts
         var s = c.Scenario.WithQemu(cell.Qemu).WithKernel(cell.Kernel).WithPse(cell.Pse);
         return line is null ? s : s with { Kernel = s.Kernel with { Line = line } };
     }
+
+    /// <summary>The prediction for the cell of <paramref name="c"/> with kernel <paramref name="variant"/> on <paramref name="line"/>, its scenario changed first.</summary>
+    public static Prediction PredictCell(Case c, KernelVariant variant, string? line = null, Func<Scenario, Scenario>? change = null)
+    {
+        var s = ScenarioOf(c, c.Cells!.Single(x => x.Kernel == variant), line);
+        return Predictor.Predict(change is null ? s : change(s), c.Model);
+    }
 }

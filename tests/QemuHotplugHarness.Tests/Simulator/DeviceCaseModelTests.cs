@@ -21,11 +21,8 @@ public class DeviceCaseModelTests
 
     private static string Log(string name, string variant) => File.ReadAllText(Path.Combine(Load(name).Folder, $"observed-6.1-{variant}.log"));
 
-    private static Prediction Predict(Case c, KernelVariant variant, Func<Scenario, Scenario>? change = null)
-    {
-        var s = CellExpectationAsserts.ScenarioOf(c, c.Cells!.Single(x => x.Kernel == variant));
-        return Predictor.Predict(change is null ? s : change(s), c.Model);
-    }
+    private static Prediction Predict(Case c, KernelVariant variant, Func<Scenario, Scenario>? change = null) =>
+        CellExpectationAsserts.PredictCell(c, variant, change: change);
 
     private static IEnumerable<TestCaseData> Cells() =>
         Cases.SelectMany(n => Load(n).Cells!.Select(cell => new TestCaseData(n, cell.Name).SetName($"{n}/{cell.Name}")));

@@ -26,12 +26,8 @@ public class MemmapNodeCaseModelTests
     private static Scenario Cell(Case c, KernelVariant variant, string line) =>
         CellExpectationAsserts.ScenarioOf(c, c.Cells!.Single(x => x.Kernel == variant), line);
 
-    private static Prediction Predict(KernelVariant variant, string line, Func<Scenario, Scenario>? change = null)
-    {
-        var c = Load(Name);
-        var s = Cell(c, variant, line);
-        return Predictor.Predict(change is null ? s : change(s), c.Model);
-    }
+    private static Prediction Predict(KernelVariant variant, string line, Func<Scenario, Scenario>? change = null) =>
+        CellExpectationAsserts.PredictCell(Load(Name), variant, line, change);
 
     private static IEnumerable<TestCaseData> Cells() =>
         Lines.SelectMany(line => Load(Name).Cells!.Select(cell => new TestCaseData(line, cell.Name).SetName($"{Name}/{line}/{cell.Name}")));
